@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Manage a local slotraft cluster described by a cluster.toml.
+#   scripts/cluster.sh up          build (release) and start every node in the background
+#   scripts/cluster.sh down        stop every node (SIGTERM, then SIGKILL after 10 s)
+#   scripts/cluster.sh status      one line per node: running or not, and its role
+#   scripts/cluster.sh kill N      SIGKILL node N (a crash)
+#   scripts/cluster.sh start N     start node N again (it recovers from its data directory)
+#   scripts/cluster.sh wipe        stop every node and delete the data directories
+# Environment: SLOTRAFT_CONFIG (default: cluster.toml at the repository root),
+# SLOTRAFT_RUN_DIR (pid and log files; default: <config dir>/run), SLOTRAFT_BIN (a prebuilt
+# binary; default: build target/release/slotraft).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+config="${SLOTRAFT_CONFIG:-$root/cluster.toml}"
+config="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
+run_dir="${SLOTRAFT_RUN_DIR:-$(dirname "$config")/run}"
+bin="${SLOTRAFT_BIN:-$root/target/release/slotraft}"
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+build() {
+  if [ -z "${SLOTRAFT_BIN:-}" ]; then
+    "$root/scripts/setup.sh"
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+    echo "building slotraft (release)…"
+    (cd "$root" && cargo build --release --quiet --bin slotraft)
+  fi
+  [ -x "$bin" ] || die "no binary at $bin"
+}
+
+nodes() { "$bin" nodes --config "$config"; }
+
+pid_of() {
+  local f="$run_dir/node-$1.pid"
+  [ -f "$f" ] || return 1
+  local p; p="$(cat "$f")"
+  kill -0 "$p" 2>/dev/null || return 1
+  echo "$p"
+}
+
+# Sends one inline command over bash's /dev/tcp and prints the reply's lines (CR removed).
+ask() {
+  local addr="$1" cmd="$2" line=""
+  exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" 2>/dev/null || return 1
+  printf '%s\r\n' "$cmd" >&3
+  IFS= read -r -t 2 line <&3 || true
+  printf '%s\n' "${line%$'\r'}"
+  case "$line" in
+    \$*) while IFS= read -r -t 0.2 line <&3; do printf '%s\n' "${line%$'\r'}"; done ;;
+  esac
+  exec 3<&- 3>&-
+}
+
+start_node() {
+  local id="$1" resp
+  resp="$(nodes | awk -v id="$id" '$1 == id { print $2 }')"
+  [ -n "$resp" ] || die "node $id is not in $config"
+  if pid_of "$id" >/dev/null; then
+    echo "node $id already running (pid $(pid_of "$id"))"
+    return 0
+  fi
+  mkdir -p "$run_dir"
+  nohup "$bin" serve --config "$config" --node "$id" >>"$run_dir/node-$id.log" 2>&1 &
+  echo $! >"$run_dir/node-$id.pid"
+  for _ in $(seq 1 100); do
+    [ "$(ask "$resp" PING 2>/dev/null || true)" = "+PONG" ] && { echo "node $id up on $resp (pid $!)"; return 0; }
+    kill -0 "$!" 2>/dev/null || { tail -n 5 "$run_dir/node-$id.log" >&2; die "node $id exited; see $run_dir/node-$id.log"; }
+    sleep 0.1
+  done
+  die "node $id did not answer PING on $resp within 10 s; see $run_dir/node-$id.log"
+}
+
+wait_ok() {
+  local first; first="$(nodes | awk 'NR == 1 { print $2 }')"
+  for _ in $(seq 1 300); do
+    local state
+    state="$(ask "$first" "CLUSTER INFO" 2>/dev/null | grep -o 'cluster_state:[a-z]*' || true)"
+    if [ "$state" = "cluster_state:ok" ]; then
+      echo "cluster is up: every slot has a leader"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "cluster did not reach cluster_state:ok within 30 s"
+}
+
+stop_all() {
+  local ids; ids="$(nodes | awk '{ print $1 }')"
+  for id in $ids; do
+    if p="$(pid_of "$id")"; then kill -TERM "$p" 2>/dev/null || true; fi
+  done
+  for id in $ids; do
+    for _ in $(seq 1 100); do pid_of "$id" >/dev/null || break; sleep 0.1; done
+    if p="$(pid_of "$id")"; then kill -KILL "$p" 2>/dev/null || true; fi
+    rm -f "$run_dir/node-$id.pid"
+  done
+}
+
+case "${1:-}" in
+  up)
+    build
+    for id in $(nodes | awk '{ print $1 }'); do start_node "$id"; done
+    wait_ok
+    echo "try: redis-cli -c -p $(nodes | awk 'NR == 1 { split($2, a, ":"); print a[2] }')"
+    ;;
+  down)
+    [ -x "$bin" ] || die "no binary at $bin (nothing was started?)"
+    stop_all
+    echo "cluster stopped"
+    ;;
+  status)
+    [ -x "$bin" ] || die "no binary at $bin"
+    nodes | while read -r id resp _rpc _dir; do
+      if p="$(pid_of "$id")"; then
+        role="$(ask "$resp" "INFO replication" 2>/dev/null | grep -E '^(role|raft_groups_led):' | tr '\n' ' ' || true)"
+        echo "node $id: running (pid $p) on $resp $role"
+      else
+        echo "node $id: stopped"
+      fi
+    done
+    ;;
+  kill)
+    [ -n "${2:-}" ] || die "usage: cluster.sh kill N"
+    p="$(pid_of "$2")" || die "node $2 is not running"
+    kill -KILL "$p"
+    rm -f "$run_dir/node-$2.pid"
+    echo "node $2 killed (SIGKILL, pid $p)"
+    ;;
+  start)
+    [ -n "${2:-}" ] || die "usage: cluster.sh start N"
+    [ -x "$bin" ] || build
+    start_node "$2"
+    ;;
+  wipe)
+    [ -x "$bin" ] || die "no binary at $bin"
+    stop_all
+    nodes | while read -r _id _resp _rpc dir; do rm -rf "$dir"; done
+    echo "data directories removed"
+    ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) slotraft needs on Debian. Idempotent:
+# anything already present is left alone.
+set -euo pipefail
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! command -v cc >/dev/null 2>&1; then
+  echo "setup: installing a C compiler (build-essential)"
+  apt_install build-essential
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: installing Rust with rustup"
+  command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+if [ "$want_test" = 1 ]; then
+  if ! command -v redis-cli >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
+    echo "setup: installing redis-tools (redis-cli, redis-benchmark) for the tests"
+    apt_install redis-tools
+  fi
+fi

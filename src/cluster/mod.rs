@@ -1,0 +1,5 @@
+//! Slots, the node's view of the cluster, routing, and the CLUSTER command replies.
+pub mod replies;
+pub mod route;
+pub mod slots;
+pub mod view;

@@ -1,0 +1,230 @@
+//! CLUSTER SLOTS / SHARDS / NODES / INFO in Redis 7's formats, as pure functions of the view:
+//! each group's leader is the master of its slots, its other members are replicas.
+
+use crate::cluster::view::{GroupInfo, View};
+use crate::raft::types::NodeId;
+use crate::resp::frame::Frame;
+
+fn bulk(s: impl Into<String>) -> Frame {
+    Frame::Bulk(s.into().into_bytes().into())
+}
+
+/// The master to report for a group: its leader, or its first member while none is known
+/// (the client then gets CLUSTERDOWN or MOVED when it asks).
+fn master_of(g: &GroupInfo) -> NodeId {
+    g.leader.unwrap_or(g.members[0])
+}
+
+fn replicas_of(g: &GroupInfo) -> impl Iterator<Item = NodeId> + '_ {
+    let master = master_of(g);
+    g.members.iter().copied().filter(move |&m| m != master)
+}
+
+fn node_entry(view: &View, id: NodeId) -> Option<Frame> {
+    let n = view.nodes.get(&id)?;
+    Some(Frame::Array(vec![
+        bulk(n.resp.ip().to_string()),
+        Frame::Integer(i64::from(n.resp.port())),
+        bulk(n.name.clone()),
+        Frame::Map(vec![]),
+    ]))
+}
+
+/// CLUSTER SLOTS: one entry per contiguous range, master first.
+pub fn cluster_slots(view: &View) -> Frame {
+    let mut ranges: Vec<(u16, u16, &GroupInfo)> = view
+        .groups
+        .values()
+        .flat_map(|g| g.ranges.iter().map(move |&(lo, hi)| (lo, hi, g)))
+        .collect();
+    ranges.sort_by_key(|r| r.0);
+    let entries = ranges
+        .into_iter()
+        .map(|(lo, hi, g)| {
+            let mut e = vec![Frame::Integer(i64::from(lo)), Frame::Integer(i64::from(hi))];
+            e.extend(node_entry(view, master_of(g)));
+            e.extend(replicas_of(g).filter_map(|r| node_entry(view, r)));
+            Frame::Array(e)
+        })
+        .collect();
+    Frame::Array(entries)
+}
+
+/// CLUSTER SHARDS: one shard per group.
+pub fn cluster_shards(view: &View) -> Frame {
+    let shards = view
+        .groups
+        .values()
+        .map(|g| {
+            let slots = g
+                .ranges
+                .iter()
+                .flat_map(|&(lo, hi)| [Frame::Integer(i64::from(lo)), Frame::Integer(i64::from(hi))])
+                .collect();
+            let master = master_of(g);
+            let order = std::iter::once(master).chain(replicas_of(g));
+            let nodes = order
+                .filter_map(|id| {
+                    let n = view.nodes.get(&id)?;
+                    let health = if view.is_alive(id) { "online" } else { "failed" };
+                    Some(Frame::Map(vec![
+                        (bulk("id"), bulk(n.name.clone())),
+                        (bulk("port"), Frame::Integer(i64::from(n.resp.port()))),
+                        (bulk("ip"), bulk(n.resp.ip().to_string())),
+                        (bulk("endpoint"), bulk(n.resp.ip().to_string())),
+                        (bulk("role"), bulk(if id == master { "master" } else { "replica" })),
+                        (bulk("replication-offset"), Frame::Integer(g.applied as i64)),
+                        (bulk("health"), bulk(health)),
+                    ]))
+                })
+                .collect();
+            Frame::Map(vec![
+                (bulk("slots"), Frame::Array(slots)),
+                (bulk("nodes"), Frame::Array(nodes)),
+            ])
+        })
+        .collect();
+    Frame::Array(shards)
+}
+
+/// CLUSTER NODES: a node is a master of the slots of the groups it leads; a node that leads
+/// nothing is shown as a replica of the leader of its first group.
+pub fn cluster_nodes(view: &View) -> Frame {
+    let mut out = String::new();
+    for n in view.nodes.values() {
+        let led: Vec<&GroupInfo> = view.led_by(n.id).collect();
+        let mut flags = Vec::new();
+        if n.id == view.me {
+            flags.push("myself");
+        }
+        let master_name = if led.is_empty() {
+            view.groups
+                .values()
+                .find(|g| g.members.contains(&n.id) && g.leader.is_some_and(|l| l != n.id))
+                .and_then(|g| g.leader)
+                .and_then(|l| view.nodes.get(&l))
+                .map(|m| m.name.clone())
+        } else {
+            None
+        };
+        flags.push(if master_name.is_some() { "slave" } else { "master" });
+        if !view.is_alive(n.id) {
+            flags.push("fail");
+        }
+        let epoch = led.iter().map(|g| g.term).max().unwrap_or(0);
+        let link = if view.is_alive(n.id) {
+            "connected"
+        } else {
+            "disconnected"
+        };
+        out.push_str(&format!(
+            "{} {}:{}@{} {} {} 0 0 {} {}",
+            n.name,
+            n.resp.ip(),
+            n.resp.port(),
+            n.rpc.port(),
+            flags.join(","),
+            master_name.as_deref().unwrap_or("-"),
+            epoch,
+            link
+        ));
+        let mut ranges: Vec<(u16, u16)> = led.iter().flat_map(|g| g.ranges.iter().copied()).collect();
+        ranges.sort();
+        for (lo, hi) in ranges {
+            if lo == hi {
+                out.push_str(&format!(" {lo}"));
+            } else {
+                out.push_str(&format!(" {lo}-{hi}"));
+            }
+        }
+        out.push('\n');
+    }
+    Frame::Verbatim("txt".into(), out.into_bytes().into())
+}
+
+/// CLUSTER INFO.
+pub fn cluster_info(view: &View) -> Frame {
+    let served: usize = view
+        .groups
+        .values()
+        .filter(|g| g.leader.is_some())
+        .flat_map(|g| g.ranges.iter().map(|&(lo, hi)| usize::from(hi - lo) + 1))
+        .sum();
+    let epoch = view.groups.values().map(|g| g.term).max().unwrap_or(0);
+    let my_epoch = view.led_by(view.me).map(|g| g.term).max().unwrap_or(0);
+    let masters = view
+        .groups
+        .values()
+        .filter_map(|g| g.leader)
+        .collect::<std::collections::BTreeSet<_>>();
+    let state = if view.all_slots_served() { "ok" } else { "fail" };
+    let text = format!(
+        "cluster_enabled:1\r\ncluster_state:{state}\r\ncluster_slots_assigned:{}\r\ncluster_slots_ok:{served}\r\n\
+         cluster_slots_pfail:0\r\ncluster_slots_fail:{}\r\ncluster_known_nodes:{}\r\ncluster_size:{}\r\n\
+         cluster_current_epoch:{epoch}\r\ncluster_my_epoch:{my_epoch}\r\ncluster_stats_messages_sent:0\r\n\
+         cluster_stats_messages_received:0\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
+        view.slot_count(),
+        view.slot_count() - served,
+        view.nodes.len(),
+        masters.len(),
+    );
+    Frame::Verbatim("txt".into(), text.into_bytes().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn view() -> View {
+        let config = Config::parse(include_str!("../../cluster.toml")).unwrap();
+        let mut v = View::from_config(&config, 1);
+        v.set_leader(1, Some(1), 3);
+        v.set_leader(2, Some(2), 2);
+        v.set_leader(3, Some(2), 2);
+        v
+    }
+
+    #[test]
+    fn slots_list_leader_first() {
+        let Frame::Array(entries) = cluster_slots(&view()) else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 3);
+        let Frame::Array(e) = &entries[1] else { panic!() };
+        assert_eq!(e[0], Frame::Integer(5461));
+        assert_eq!(e[1], Frame::Integer(10922));
+        let Frame::Array(master) = &e[2] else { panic!() };
+        assert_eq!(master[1], Frame::Integer(7002));
+        assert_eq!(e.len(), 5);
+    }
+
+    #[test]
+    fn nodes_lines() {
+        let Frame::Verbatim(_, text) = cluster_nodes(&view()) else {
+            panic!()
+        };
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].contains("myself,master") && lines[0].ends_with(" 0-5460"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].ends_with(" 5461-10922 10923-16383"), "{}", lines[1]);
+        assert!(lines[2].contains(" slave "), "{}", lines[2]);
+        assert!(lines[0].contains("127.0.0.1:7001@17001"));
+    }
+
+    #[test]
+    fn info_reports_ok_when_all_led() {
+        let Frame::Verbatim(_, text) = cluster_info(&view()) else {
+            panic!()
+        };
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        assert!(text.contains("cluster_state:ok\r\n"));
+        assert!(text.contains("cluster_slots_ok:16384\r\n"));
+        assert!(text.contains("cluster_size:2\r\n"));
+    }
+}

@@ -1,0 +1,361 @@
+//! cluster.toml → a validated `Config`. Every mistake a user can make in the file is reported
+//! as one line naming the problem, before the node touches its data directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cluster::slots::{SLOT_COUNT, Slot};
+use crate::raft::log_engine::FsyncPolicy;
+use crate::raft::types::{GroupId, NodeId};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// How a node answers a request for a slot whose leader is elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectMode {
+    /// `-MOVED slot host:port`, as Redis Cluster does; needs a cluster-aware client.
+    Moved,
+    /// Run the command on the leader over gRPC and relay its reply; any client works.
+    Proxy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    cluster: RawCluster,
+    #[serde(default)]
+    node: Vec<RawNode>,
+    #[serde(default)]
+    group: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_fsync")]
+    fsync: FsyncPolicy,
+    #[serde(default = "default_redirect")]
+    redirect: RedirectMode,
+    #[serde(default = "default_snapshot_every")]
+    snapshot_every: u64,
+    #[serde(default = "default_heartbeat_ms")]
+    heartbeat_ms: u64,
+    #[serde(default = "default_election_timeout_ms")]
+    election_timeout_ms: u64,
+    #[serde(default)]
+    limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    id: NodeId,
+    resp: String,
+    rpc: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    id: GroupId,
+    members: Vec<NodeId>,
+    slots: Vec<String>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_fsync() -> FsyncPolicy {
+    FsyncPolicy::Always
+}
+fn default_redirect() -> RedirectMode {
+    RedirectMode::Moved
+}
+fn default_snapshot_every() -> u64 {
+    100_000
+}
+fn default_heartbeat_ms() -> u64 {
+    100
+}
+fn default_election_timeout_ms() -> u64 {
+    1000
+}
+
+/// Request-size limits, with Redis's defaults (see DESIGN.md, "Bad input and limits").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub proto_max_bulk_len: usize,
+    pub max_multibulk_len: usize,
+    pub max_inline_len: usize,
+    pub client_query_buffer_limit: usize,
+    pub maxclients: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: i32::MAX as usize,
+            max_inline_len: 64 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            maxclients: 10_000,
+        }
+    }
+}
+
+/// One node of the cluster.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    pub resp: SocketAddr,
+    pub rpc: SocketAddr,
+}
+
+/// One Raft group: its replicas and the slots it owns.
+#[derive(Clone, Debug)]
+pub struct GroupConfig {
+    pub id: GroupId,
+    pub members: Vec<NodeId>,
+    pub slots: Vec<(Slot, Slot)>,
+}
+
+/// A validated cluster description: every slot has exactly one group, every member is a node.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub fsync: FsyncPolicy,
+    pub redirect: RedirectMode,
+    pub snapshot_every: u64,
+    pub heartbeat_ms: u64,
+    pub election_timeout_ms: u64,
+    pub limits: Limits,
+    pub nodes: BTreeMap<NodeId, NodeConfig>,
+    pub groups: BTreeMap<GroupId, GroupConfig>,
+}
+
+impl Config {
+    /// Reads and validates a cluster.toml file; relative `data_dir` is taken relative to the
+    /// file's own directory so a cluster works wherever it is started from.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })?;
+        if config.data_dir.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            config.data_dir = base.join(&config.data_dir);
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates the text of a cluster.toml.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let mut message = e.message().trim().replace('\n', " ");
+            if let Some(span) = e.span() {
+                let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                let line = text.lines().nth(line_no - 1).unwrap_or_default().trim();
+                message = format!("line {line_no} `{line}`: {message}");
+            }
+            ConfigError::Parse {
+                path: PathBuf::from("cluster.toml"),
+                message,
+            }
+        })?;
+        let invalid = |m: String| ConfigError::Invalid(m);
+        let c = raw.cluster;
+        if c.snapshot_every == 0 {
+            return Err(invalid("cluster.snapshot_every must be at least 1".into()));
+        }
+        if c.heartbeat_ms == 0 || c.election_timeout_ms < 3 * c.heartbeat_ms {
+            return Err(invalid(
+                "cluster.election_timeout_ms must be at least 3 × heartbeat_ms (and heartbeat_ms > 0)".into(),
+            ));
+        }
+        if raw.node.is_empty() {
+            return Err(invalid("no [[node]] is defined".into()));
+        }
+        let mut nodes = BTreeMap::new();
+        let mut addrs = BTreeSet::new();
+        for n in raw.node {
+            let resp = parse_addr(&n.resp, n.id, "resp")?;
+            let rpc = parse_addr(&n.rpc, n.id, "rpc")?;
+            for a in [resp, rpc] {
+                if !addrs.insert(a) {
+                    return Err(invalid(format!("address {a} is used twice")));
+                }
+            }
+            if nodes.insert(n.id, NodeConfig { id: n.id, resp, rpc }).is_some() {
+                return Err(invalid(format!("node {} is defined twice", n.id)));
+            }
+        }
+        if raw.group.is_empty() {
+            return Err(invalid("no [[group]] is defined".into()));
+        }
+        let mut owner: Vec<Option<GroupId>> = vec![None; SLOT_COUNT as usize];
+        let mut groups = BTreeMap::new();
+        for g in raw.group {
+            if g.members.is_empty() {
+                return Err(invalid(format!("group {} has no members", g.id)));
+            }
+            let mut seen = BTreeSet::new();
+            for m in &g.members {
+                if !nodes.contains_key(m) {
+                    return Err(invalid(format!("group {} names unknown node {m}", g.id)));
+                }
+                if !seen.insert(*m) {
+                    return Err(invalid(format!("group {} lists node {m} twice", g.id)));
+                }
+            }
+            let mut ranges = Vec::new();
+            for s in &g.slots {
+                let (lo, hi) = parse_range(s).ok_or_else(|| {
+                    invalid(format!(
+                        "group {}: bad slot range {s:?} (want \"a-b\" or \"a\", 0-16383)",
+                        g.id
+                    ))
+                })?;
+                for slot in lo..=hi {
+                    if let Some(other) = owner[slot as usize].replace(g.id) {
+                        return Err(invalid(format!(
+                            "slot {slot} is given to group {other} and group {}",
+                            g.id
+                        )));
+                    }
+                }
+                ranges.push((lo, hi));
+            }
+            let id = g.id;
+            let group = GroupConfig {
+                id,
+                members: g.members,
+                slots: ranges,
+            };
+            if groups.insert(id, group).is_some() {
+                return Err(invalid(format!("group {id} is defined twice")));
+            }
+        }
+        if let Some(free) = owner.iter().position(Option::is_none) {
+            let end = owner[free..]
+                .iter()
+                .position(Option::is_some)
+                .map_or(SLOT_COUNT as usize, |e| free + e);
+            return Err(invalid(format!("slots {free}-{} are not owned by any group", end - 1)));
+        }
+        Ok(Config {
+            data_dir: c.data_dir,
+            fsync: c.fsync,
+            redirect: c.redirect,
+            snapshot_every: c.snapshot_every,
+            heartbeat_ms: c.heartbeat_ms,
+            election_timeout_ms: c.election_timeout_ms,
+            limits: c.limits,
+            nodes,
+            groups,
+        })
+    }
+
+    /// The slot → group table this configuration seeds.
+    pub fn slot_owners(&self) -> Vec<GroupId> {
+        let mut owners = vec![0; SLOT_COUNT as usize];
+        for g in self.groups.values() {
+            for &(lo, hi) in &g.slots {
+                for s in lo..=hi {
+                    owners[s as usize] = g.id;
+                }
+            }
+        }
+        owners
+    }
+}
+
+fn parse_addr(s: &str, node: NodeId, what: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| {
+        ConfigError::Invalid(format!(
+            "node {node}: {what} address {s:?} is not host:port with a numeric IP"
+        ))
+    })
+}
+
+fn parse_range(s: &str) -> Option<(Slot, Slot)> {
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (a.trim().parse::<Slot>().ok()?, b.trim().parse::<Slot>().ok()?),
+        None => {
+            let v = s.trim().parse::<Slot>().ok()?;
+            (v, v)
+        }
+    };
+    (lo <= hi && hi < SLOT_COUNT).then_some((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = r#"
+[cluster]
+[[node]]
+id = 1
+resp = "127.0.0.1:7001"
+rpc = "127.0.0.1:17001"
+[[group]]
+id = 1
+members = [1]
+slots = ["0-16383"]
+"#;
+
+    fn err(text: &str) -> String {
+        Config::parse(text).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn one_node_one_group() {
+        let c = Config::parse(ONE).unwrap();
+        assert_eq!(c.fsync, FsyncPolicy::Always);
+        assert_eq!(c.redirect, RedirectMode::Moved);
+        assert_eq!(c.slot_owners().iter().filter(|&&g| g == 1).count(), 16384);
+    }
+
+    #[test]
+    fn default_file_is_valid() {
+        let text = include_str!("../cluster.toml");
+        let c = Config::parse(text).unwrap();
+        assert_eq!(c.nodes.len(), 3);
+        assert_eq!(c.groups.len(), 3);
+    }
+
+    #[test]
+    fn refuses_bad_files() {
+        assert!(err(&ONE.replace("0-16383", "0-16000")).contains("slots 16001-16383 are not owned"));
+        assert!(err(&ONE.replace("members = [1]", "members = [1, 9]")).contains("unknown node 9"));
+        let twice = format!("{ONE}\n[[group]]\nid = 2\nmembers = [1]\nslots = [\"5\"]\n");
+        assert!(err(&twice).contains("slot 5 is given to group 1 and group 2"));
+        assert!(err(&ONE.replace("[cluster]", "[cluster]\nfsync = \"sometimes\"")).contains("sometimes"));
+        assert!(err(&ONE.replace("0-16383", "0-16384")).contains("bad slot range"));
+        assert!(err(&ONE.replace("127.0.0.1:17001", "nowhere")).contains("rpc address"));
+        assert!(err(&ONE.replace("[cluster]", "[cluster]\nbogus = 1")).contains("bogus"));
+    }
+}

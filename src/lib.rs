@@ -1,0 +1,13 @@
+//! slotraft: a Redis-compatible key-value cluster whose data is replicated with Raft.
+//! See DESIGN.md for the path of one command through these modules.
+#![deny(unsafe_code)]
+
+pub mod cluster;
+pub mod cmd;
+pub mod config;
+pub mod node;
+pub mod raft;
+pub mod resp;
+pub mod rpc;
+pub mod server;
+pub mod store;

@@ -1,0 +1,148 @@
+//! The `slotraft` command line: run one node of a cluster in the foreground.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use slotraft::config::Config;
+use slotraft::node::Node;
+
+#[derive(Parser)]
+#[command(
+    name = "slotraft",
+    version,
+    about = "A Redis-compatible key-value cluster replicated with Raft"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one node in the foreground, logging to stderr.
+    Serve {
+        /// The cluster description (cluster.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// This node's id, as in the config's [[node]] entries.
+        #[arg(long)]
+        node: u64,
+        /// Where this node keeps its files (default: <data_dir>/node-<id>).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Check a cluster.toml and print a summary.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print each node of a cluster.toml as "id resp-address rpc-address data-dir" (for scripts).
+    Nodes {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
+        )
+        .init();
+    match cli.command {
+        Command::Check { config } => match Config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: {} nodes, {} groups, all 16384 slots owned",
+                    config.display(),
+                    c.nodes.len(),
+                    c.groups.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("slotraft: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Nodes { config } => match Config::load(&config) {
+            Ok(c) => {
+                for n in c.nodes.values() {
+                    println!(
+                        "{} {} {} {}",
+                        n.id,
+                        n.resp,
+                        n.rpc,
+                        c.data_dir.join(format!("node-{}", n.id)).display()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("slotraft: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve { config, node, data_dir } => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("slotraft: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("slotraft: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config, node, data_dir)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("slotraft: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let Some(me) = config.nodes.get(&id).cloned() else {
+        anyhow::bail!(
+            "node {id} is not in the configuration (known: {:?})",
+            config.nodes.keys().collect::<Vec<_>>()
+        );
+    };
+    let resp = tokio::net::TcpListener::bind(me.resp)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (resp): {e}", me.resp))?;
+    let rpc = tokio::net::TcpListener::bind(me.rpc)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (rpc): {e}", me.rpc))?;
+    let node = Node::start(config, id, data_dir).await?;
+    let rpc_task = tokio::spawn(slotraft::rpc::serve(node.clone(), rpc));
+    let resp_task = tokio::spawn(slotraft::server::serve(node.clone(), resp));
+    tracing::info!(node = id, resp = %me.resp, rpc = %me.rpc, "serving");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let fatal = node.engine.poisoned();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
+        _ = term.recv() => tracing::info!("terminated, shutting down"),
+        _ = fatal => {
+            node.shutdown().await;
+            anyhow::bail!("the log engine failed; stopping so no write is acknowledged without being durable");
+        }
+    }
+    node.shutdown().await;
+    let _ = rpc_task.await;
+    let _ = resp_task.await;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! A running node: its Raft groups (one replica per group it is a member of), the shared log
+//! engine, the channels to its peers and its view of the cluster. `server` and `rpc` both
+//! execute commands against it.
+
+mod tasks;
+
+pub use tasks::{leader_claims, learn_claims};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use openraft::BasicNode;
+use parking_lot::RwLock;
+use tokio::sync::watch;
+
+use crate::cluster::view::View;
+use crate::config::Config;
+use crate::raft::log_engine::{GroupLog, LogEngine};
+use crate::raft::network::{GroupNetwork, Peers};
+use crate::raft::state_machine::GroupStateMachine;
+use crate::raft::types::{GroupId, NodeId, Raft};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("node {0} is not in the configuration")]
+    UnknownNode(NodeId),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("log engine: {0}")]
+    Log(String),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("network: {0}")]
+    Net(String),
+}
+
+/// This node's replica of one group.
+pub struct Group {
+    pub id: GroupId,
+    pub raft: Raft,
+    pub sm: GroupStateMachine,
+    pub log: GroupLog,
+    /// Preferred leader, so that leadership spreads evenly over the nodes.
+    pub preferred_leader: NodeId,
+}
+
+/// Counters shown by INFO.
+#[derive(Default)]
+pub struct Stats {
+    pub connected_clients: AtomicU64,
+    pub total_connections: AtomicU64,
+    pub total_commands: AtomicU64,
+    pub rejected_connections: AtomicU64,
+}
+
+pub struct Node {
+    pub id: NodeId,
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub groups: BTreeMap<GroupId, Group>,
+    pub view: RwLock<View>,
+    pub peers: Peers,
+    pub engine: Arc<LogEngine>,
+    pub stats: Stats,
+    pub started: Instant,
+    next_client_id: AtomicU64,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// Wall-clock milliseconds since the Unix epoch; only the proposer reads the clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Node {
+    /// Opens the data directory, starts a Raft replica for every group this node is a member of
+    /// (initialising pristine ones with the membership from the config), and spawns the
+    /// background tasks. Serving RESP and gRPC is started by the caller.
+    pub async fn start(config: Config, id: NodeId, data_dir: Option<PathBuf>) -> Result<Arc<Node>, StartError> {
+        if !config.nodes.contains_key(&id) {
+            return Err(StartError::UnknownNode(id));
+        }
+        let data_dir = data_dir.unwrap_or_else(|| config.data_dir.join(format!("node-{id}")));
+        let dir_err = |path: &Path, source| StartError::DataDir {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(&data_dir).map_err(|e| dir_err(&data_dir, e))?;
+        let engine =
+            LogEngine::open(&data_dir.join("log"), config.fsync).map_err(|e| StartError::Log(e.to_string()))?;
+        let peer_addrs = config
+            .nodes
+            .values()
+            .filter(|n| n.id != id)
+            .map(|n| (n.id, n.rpc))
+            .collect();
+        let peers = Peers::new(&peer_addrs).map_err(|e| StartError::Net(e.to_string()))?;
+
+        let raft_config = openraft::Config {
+            cluster_name: "slotraft".into(),
+            heartbeat_interval: config.heartbeat_ms,
+            election_timeout_min: config.election_timeout_ms,
+            election_timeout_max: config.election_timeout_ms * 2,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+            max_in_snapshot_log_to_keep: 1000.min(config.snapshot_every),
+            install_snapshot_timeout: 10_000,
+            ..Default::default()
+        };
+        let raft_config = Arc::new(raft_config.validate().map_err(|e| StartError::Raft(e.to_string()))?);
+
+        let mut groups = BTreeMap::new();
+        let local: Vec<_> = config
+            .groups
+            .values()
+            .filter(|g| g.members.contains(&id))
+            .cloned()
+            .collect();
+        for (i, g) in config.groups.values().enumerate() {
+            if !g.members.contains(&id) {
+                continue;
+            }
+            let snap_dir = data_dir.join("snapshots").join(format!("group-{}", g.id));
+            let sm = GroupStateMachine::open(g.id, &snap_dir).map_err(|e| dir_err(&snap_dir, e))?;
+            let log = engine.group(g.id).map_err(|e| StartError::Log(e.to_string()))?;
+            let network = GroupNetwork {
+                peers: peers.clone(),
+                group: g.id,
+            };
+            let raft = Raft::new(id, raft_config.clone(), network, log.clone(), sm.clone())
+                .await
+                .map_err(|e| StartError::Raft(e.to_string()))?;
+            let initialized = raft
+                .is_initialized()
+                .await
+                .map_err(|e| StartError::Raft(e.to_string()))?;
+            if !initialized {
+                let members: BTreeMap<NodeId, BasicNode> = g
+                    .members
+                    .iter()
+                    .filter_map(|m| config.nodes.get(m).map(|n| (*m, BasicNode::new(n.rpc.to_string()))))
+                    .collect();
+                if let Err(e) = raft.initialize(members).await {
+                    tracing::debug!(group = g.id, "initialize: {e}");
+                }
+            }
+            let preferred_leader = g.members[i % g.members.len()];
+            groups.insert(
+                g.id,
+                Group {
+                    id: g.id,
+                    raft,
+                    sm,
+                    log,
+                    preferred_leader,
+                },
+            );
+        }
+        tracing::info!(node = id, groups = ?local.iter().map(|g| g.id).collect::<BTreeSet<_>>(), dir = %data_dir.display(), "node started");
+
+        let (shutdown_tx, _) = watch::channel(false);
+        let node = Arc::new(Node {
+            id,
+            view: RwLock::new(View::from_config(&config, id)),
+            config,
+            data_dir,
+            groups,
+            peers,
+            engine,
+            stats: Stats::default(),
+            started: Instant::now(),
+            next_client_id: AtomicU64::new(1),
+            shutdown_tx,
+        });
+        tasks::spawn_all(&node);
+        Ok(node)
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A receiver that turns true when the node is shutting down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Stops the Raft groups and tells every task to end.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown_tx.send(true);
+        for g in self.groups.values() {
+            let _ = g.raft.shutdown().await;
+        }
+    }
+
+    /// Keys in this node's groups (DBSIZE counts the groups this node leads, like a Redis
+    /// Cluster master counts its own slots).
+    pub fn dbsize(&self) -> usize {
+        let view = self.view.read();
+        self.groups
+            .values()
+            .filter(|g| view.groups.get(&g.id).is_some_and(|gi| gi.leader == Some(self.id)))
+            .map(|g| g.sm.state.read().store.len())
+            .sum()
+    }
+}

@@ -1,0 +1,185 @@
+//! The node's background work: following each group's Raft metrics into the view, telling
+//! peers which groups this node leads, spreading leadership evenly, and expiring keys.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use openraft::async_runtime::watch::WatchReceiver;
+
+use crate::cmd;
+use crate::node::{Node, now_ms};
+use crate::raft::types::{GroupId, Request};
+use crate::rpc::pb;
+
+pub(super) fn spawn_all(node: &Arc<Node>) {
+    for &group in node.groups.keys() {
+        tokio::spawn(follow_metrics(node.clone(), group));
+        tokio::spawn(expire_keys(node.clone(), group));
+    }
+    tokio::spawn(heartbeat(node.clone()));
+    tokio::spawn(balance_leaders(node.clone()));
+}
+
+/// Mirrors a local group's leader, term and applied index into the view.
+async fn follow_metrics(node: Arc<Node>, group: GroupId) {
+    let Some(g) = node.groups.get(&group) else { return };
+    let mut metrics = g.raft.metrics();
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        {
+            let m = metrics.borrow_watched();
+            let mut view = node.view.write();
+            view.set_leader(group, m.current_leader, m.current_term);
+            if let Some(gi) = view.groups.get_mut(&group) {
+                gi.applied = m.last_applied.map_or(0, |l| l.index);
+            }
+        }
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The groups this node leads, with their terms, as told to peers.
+pub fn leader_claims(node: &Node) -> Vec<pb::LeaderClaim> {
+    node.groups
+        .values()
+        .filter_map(|g| {
+            let m = g.raft.metrics();
+            let m = m.borrow_watched();
+            (m.current_leader == Some(node.id)).then(|| pb::LeaderClaim {
+                group: g.id,
+                term: m.current_term,
+            })
+        })
+        .collect()
+}
+
+/// Applies a peer's claims to the view and marks it alive.
+pub fn learn_claims(node: &Node, from: u64, claims: &[pb::LeaderClaim]) {
+    let mut view = node.view.write();
+    if let Some(n) = view.nodes.get_mut(&from) {
+        n.last_seen = Some(Instant::now());
+    }
+    for c in claims {
+        view.set_leader(c.group, Some(from), c.term);
+    }
+}
+
+/// Every few heartbeat intervals, tells each peer which groups this node leads and learns
+/// theirs, so that every node can redirect for groups it does not host.
+async fn heartbeat(node: Arc<Node>) {
+    let period = Duration::from_millis((node.config.heartbeat_ms * 2).max(100));
+    let mut tick = tokio::time::interval(period);
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let claims = leader_claims(&node);
+        for peer in node.peers.ids().collect::<Vec<_>>() {
+            let Some(mut client) = node.peers.node_client(peer) else {
+                continue;
+            };
+            let node = node.clone();
+            let req = pb::HeartbeatRequest {
+                from: node.id,
+                leads: claims.clone(),
+            };
+            tokio::spawn(async move {
+                let mut req = tonic::Request::new(req);
+                req.set_timeout(period * 3);
+                if let Ok(reply) = client.heartbeat(req).await {
+                    let reply = reply.into_inner();
+                    learn_claims(&node, reply.from, &reply.leads);
+                }
+            });
+        }
+        node.view
+            .write()
+            .nodes
+            .entry(node.id)
+            .and_modify(|n| n.last_seen = Some(Instant::now()));
+    }
+}
+
+/// Hands leadership of each group to its preferred leader when that node is alive and caught
+/// up, so every node serves its share of writes, also after a failed node returns.
+async fn balance_leaders(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(1000));
+    let mut shutdown = node.shutdown_signal();
+    let mut last_try: std::collections::BTreeMap<GroupId, Instant> = Default::default();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        for g in node.groups.values() {
+            if g.preferred_leader == node.id {
+                continue;
+            }
+            if last_try
+                .get(&g.id)
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(5))
+            {
+                continue;
+            }
+            let caught_up = {
+                let m = g.raft.metrics();
+                let m = m.borrow_watched();
+                if m.current_leader != Some(node.id) {
+                    continue;
+                }
+                let last = m.last_log_index.unwrap_or(0);
+                m.replication
+                    .as_ref()
+                    .and_then(|r| r.get(&g.preferred_leader).cloned().flatten())
+                    .is_some_and(|matched| matched.index + 16 >= last)
+            };
+            if caught_up && node.view.read().is_alive(g.preferred_leader) {
+                tracing::info!(
+                    group = g.id,
+                    to = g.preferred_leader,
+                    "transferring leadership to preferred leader"
+                );
+                last_try.insert(g.id, Instant::now());
+                let _ = g.raft.trigger().transfer_leader(g.preferred_leader).await;
+            }
+        }
+    }
+}
+
+/// Active expiry: the leader samples keys past their deadline and proposes their deletion; the
+/// apply deletes a key only if it is still expired at that entry's time.
+async fn expire_keys(node: Arc<Node>, group: GroupId) {
+    const BATCH: usize = 500;
+    let Some(g) = node.groups.get(&group) else { return };
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if !g.raft.is_leader() {
+            continue;
+        }
+        for _ in 0..20 {
+            let now = now_ms();
+            let keys = g.sm.state.read().store.expired_sample(now, BATCH);
+            if keys.is_empty() {
+                break;
+            }
+            let full = keys.len() == BATCH;
+            let mut args = Vec::with_capacity(keys.len() + 1);
+            args.push(Bytes::from_static(cmd::EXPIRED_DELETE.as_bytes()));
+            args.extend(keys);
+            if g.raft.client_write(Request { time_ms: now, args }).await.is_err() || !full {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! One group's state machine: the in-memory keyspace plus what Raft needs to know about it
+//! (last applied log id, membership), and its snapshots as files.
+//!
+//! `apply` is deterministic: a command's effect depends only on the entry (its arguments and
+//! the leader's timestamp, clamped so the group's clock never runs backwards).
+
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::type_config::alias::SnapshotOf;
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::cmd;
+use crate::raft::types::{GroupId, LogId, Response, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::resp::frame::Frame;
+use crate::store::Store;
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"SRSNAP1\n";
+
+/// What a group has applied. Shared with the server, which reads it after a linearizable
+/// barrier (leader) or directly (READONLY follower reads).
+#[derive(Default, Clone)]
+pub struct GroupState {
+    pub store: Store,
+    /// The group's clock: the largest entry timestamp applied so far.
+    pub clock_ms: u64,
+    pub last_applied: Option<LogId>,
+    pub last_membership: StoredMembership,
+}
+
+/// A snapshot on disk, as handed to openraft. The file holds the snapshot meta, the clock and
+/// the keyspace, so a received file is self-describing.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    pub path: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotHeader {
+    meta: SnapshotMeta,
+    clock_ms: u64,
+}
+
+/// The openraft state machine of one group; cheap to clone (all state is shared).
+#[derive(Clone)]
+pub struct GroupStateMachine {
+    pub group: GroupId,
+    pub state: Arc<RwLock<GroupState>>,
+    dir: PathBuf,
+    current: Arc<Mutex<Option<(SnapshotMeta, PathBuf)>>>,
+    /// Index of the newest snapshot, for INFO.
+    pub snapshot_index: Arc<AtomicU64>,
+    seq: Arc<AtomicU64>,
+}
+
+impl GroupStateMachine {
+    /// Opens the group's snapshot directory and loads its newest snapshot, if any.
+    pub fn open(group: GroupId, dir: &Path) -> io::Result<GroupStateMachine> {
+        std::fs::create_dir_all(dir)?;
+        let sm = GroupStateMachine {
+            group,
+            state: Arc::new(RwLock::new(GroupState::default())),
+            dir: dir.to_path_buf(),
+            current: Arc::new(Mutex::new(None)),
+            snapshot_index: Arc::new(AtomicU64::new(0)),
+            seq: Arc::new(AtomicU64::new(0)),
+        };
+        let mut newest: Option<(u64, PathBuf)> = None;
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            if let Some(idx) = name
+                .strip_prefix("snap-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|i| i.parse().ok())
+                && newest.as_ref().is_none_or(|(n, _)| idx > *n)
+            {
+                newest = Some((idx, path));
+            }
+        }
+        if let Some((_, path)) = newest {
+            let (header, state) = read_snapshot_file(&path)?;
+            sm.install_loaded(header, state, path);
+        }
+        Ok(sm)
+    }
+
+    fn install_loaded(&self, header: SnapshotHeader, state: GroupState, path: PathBuf) {
+        self.snapshot_index
+            .store(header.meta.last_log_id.map_or(0, |l| l.index), Ordering::Relaxed);
+        *self.state.write() = state;
+        let old = self.current.lock().replace((header.meta, path.clone()));
+        if let Some((_, old_path)) = old
+            && old_path != path
+        {
+            let _ = std::fs::remove_file(old_path);
+        }
+    }
+
+    fn new_snapshot_path(&self, last: Option<LogId>) -> PathBuf {
+        let idx = last.map_or(0, |l| l.index);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        self.dir.join(format!("snap-{idx:020}-{nanos}-{seq}"))
+    }
+
+    /// A fresh path for a snapshot being received from the leader.
+    pub fn incoming_path(&self) -> PathBuf {
+        let mut p = self.new_snapshot_path(None).into_os_string();
+        p.push(".incoming.tmp");
+        PathBuf::from(p)
+    }
+}
+
+/// Applies one command entry to the group state: the determinism rule lives here.
+pub fn apply_command(state: &mut GroupState, time_ms: u64, args: &[bytes::Bytes]) -> Frame {
+    state.clock_ms = state.clock_ms.max(time_ms);
+    cmd::apply_write(&mut state.store, args, state.clock_ms)
+}
+
+fn write_snapshot_file(path: &Path, header: &SnapshotHeader, store: &Store) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let file = std::fs::File::create(&tmp)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(SNAPSHOT_MAGIC)?;
+    let head = postcard::to_allocvec(header).map_err(io::Error::other)?;
+    w.write_all(&(head.len() as u64).to_le_bytes())?;
+    w.write_all(&head)?;
+    store.write_snapshot(&mut w)?;
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn read_snapshot_file(path: &Path) -> io::Result<(SnapshotHeader, GroupState)> {
+    let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)?;
+    if &magic != SNAPSHOT_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: not a slotraft snapshot", path.display()),
+        ));
+    }
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    if len > 64 << 20 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot header too large"));
+    }
+    let mut head = vec![0u8; len as usize];
+    r.read_exact(&mut head)?;
+    let header: SnapshotHeader =
+        postcard::from_bytes(&head).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let store = Store::read_snapshot(&mut r)?;
+    let state = GroupState {
+        store,
+        clock_ms: header.clock_ms,
+        last_applied: header.meta.last_log_id,
+        last_membership: header.meta.last_membership.clone(),
+    };
+    Ok((header, state))
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for GroupStateMachine {
+    type SnapshotData = SnapshotFile;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotFile>, io::Error> {
+        // Copy under the read lock (fast), serialise outside it so writes are not stalled by disk I/O.
+        let copy = self.state.read().clone();
+        let meta = SnapshotMeta {
+            last_log_id: copy.last_applied,
+            last_membership: copy.last_membership.clone(),
+        };
+        let path = self.new_snapshot_path(copy.last_applied);
+        let header = SnapshotHeader {
+            meta: meta.clone(),
+            clock_ms: copy.clock_ms,
+        };
+        let p = path.clone();
+        let header = tokio::task::spawn_blocking(move || write_snapshot_file(&p, &header, &copy.store).map(|_| header))
+            .await
+            .map_err(io::Error::other)??;
+        tracing::info!(group = self.group, index = ?meta.last_log_id.map(|l| l.index), "snapshot written");
+        self.snapshot_index
+            .store(meta.last_log_id.map_or(0, |l| l.index), Ordering::Relaxed);
+        let old = self.current.lock().replace((header.meta, path.clone()));
+        if let Some((_, old_path)) = old {
+            let _ = std::fs::remove_file(old_path);
+        }
+        Ok(SnapshotOf::<TypeConfig, SnapshotFile> {
+            meta,
+            snapshot: SnapshotFile { path },
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for GroupStateMachine {
+    type SnapshotData = SnapshotFile;
+    type SnapshotBuilder = GroupStateMachine;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let s = self.state.read();
+        Ok((s.last_applied, s.last_membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let reply = {
+                let mut s = self.state.write();
+                s.last_applied = Some(entry.log_id);
+                match entry.payload {
+                    EntryPayload::Blank => Frame::ok(),
+                    EntryPayload::Normal(req) => apply_command(&mut s, req.time_ms, &req.args),
+                    EntryPayload::Membership(m) => {
+                        s.last_membership = StoredMembership::new(Some(entry.log_id), m);
+                        Frame::ok()
+                    }
+                }
+            };
+            if let Some(r) = responder {
+                r.send(Response(reply));
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotFile) -> Result<(), io::Error> {
+        let final_path = self.new_snapshot_path(meta.last_log_id);
+        let src = snapshot.path.clone();
+        let dst = final_path.clone();
+        let (header, state) = tokio::task::spawn_blocking(move || {
+            let loaded = read_snapshot_file(&src)?;
+            std::fs::rename(&src, &dst)?;
+            Ok::<_, io::Error>(loaded)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        if header.meta.last_log_id != meta.last_log_id {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "snapshot file does not match its meta",
+            ));
+        }
+        tracing::info!(group = self.group, index = ?meta.last_log_id.map(|l| l.index), "snapshot installed");
+        self.install_loaded(header, state, final_path);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<TypeConfig, SnapshotFile>>, io::Error> {
+        Ok(self
+            .current
+            .lock()
+            .as_ref()
+            .map(|(meta, path)| SnapshotOf::<TypeConfig, SnapshotFile> {
+                meta: meta.clone(),
+                snapshot: SnapshotFile { path: path.clone() },
+            }))
+    }
+}

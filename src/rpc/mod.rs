@@ -1,0 +1,164 @@
+//! The node's gRPC services: Raft traffic for all its groups, command forwarding for proxy
+//! mode, and the leadership heartbeat.
+
+pub mod convert;
+
+use std::sync::Arc;
+
+use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
+use openraft::type_config::alias::VoteOf;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::node::Node;
+use crate::raft::network::MAX_MESSAGE_BYTES;
+use crate::raft::state_machine::SnapshotFile;
+use crate::raft::types::{GroupId, SnapshotMeta, TypeConfig};
+use crate::rpc::convert::{decode, encode};
+use crate::server::dispatch;
+
+/// Generated protobuf types and service stubs.
+pub mod pb {
+    tonic::include_proto!("slotraft");
+}
+
+/// Both services, over one shared node.
+#[derive(Clone)]
+pub struct Services {
+    node: Arc<Node>,
+}
+
+fn bad(e: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+fn reply<T: serde::Serialize, E: std::fmt::Display>(r: Result<T, E>) -> Result<Response<pb::Payload>, Status> {
+    Ok(Response::new(match r {
+        Ok(v) => pb::Payload {
+            payload: encode(&v),
+            error: String::new(),
+        },
+        Err(e) => pb::Payload {
+            payload: Vec::new(),
+            error: e.to_string(),
+        },
+    }))
+}
+
+impl Services {
+    fn group(&self, id: GroupId) -> Result<&crate::node::Group, Status> {
+        self.node
+            .groups
+            .get(&id)
+            .ok_or_else(|| Status::not_found(format!("group {id} is not hosted here")))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::raft_service_server::RaftService for Services {
+    async fn append(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
+        let m = req.into_inner();
+        let rpc: AppendEntriesRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
+        reply(self.group(m.group)?.raft.append_entries(rpc).await)
+    }
+
+    async fn vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
+        let m = req.into_inner();
+        let rpc: VoteRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
+        reply(self.group(m.group)?.raft.vote(rpc).await)
+    }
+
+    async fn pre_vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
+        let m = req.into_inner();
+        let rpc: VoteRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
+        reply(self.group(m.group)?.raft.pre_vote(rpc).await)
+    }
+
+    async fn transfer_leader(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
+        let m = req.into_inner();
+        let rpc: TransferLeaderRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
+        reply(self.group(m.group)?.raft.handle_transfer_leader(rpc).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<Streaming<pb::SnapshotChunk>>,
+    ) -> Result<Response<pb::Payload>, Status> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = req.into_inner();
+        let first = stream
+            .next()
+            .await
+            .ok_or_else(|| bad("empty snapshot stream"))?
+            .map_err(|s| Status::aborted(s.to_string()))?;
+        let group = self.group(first.group)?;
+        let (vote, meta): (VoteOf<TypeConfig>, SnapshotMeta) = decode(&first.header).map_err(bad)?;
+        let path = group.sm.incoming_path();
+        let io = |e: std::io::Error| Status::internal(e.to_string());
+        let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
+        let mut chunk = Some(first);
+        let received = async {
+            while let Some(c) = chunk.take() {
+                file.write_all(&c.data).await?;
+                chunk = match stream.next().await {
+                    Some(Ok(c)) => Some(c),
+                    Some(Err(s)) => return Err(std::io::Error::other(s.to_string())),
+                    None => None,
+                };
+            }
+            file.sync_all().await
+        }
+        .await;
+        if let Err(e) = received {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(io(e));
+        }
+        let snapshot = openraft::type_config::alias::SnapshotOf::<TypeConfig, SnapshotFile> {
+            meta,
+            snapshot: SnapshotFile { path },
+        };
+        reply(group.raft.install_full_snapshot(vote, snapshot).await)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::node_service_server::NodeService for Services {
+    async fn forward(&self, req: Request<pb::ForwardRequest>) -> Result<Response<pb::ForwardReply>, Status> {
+        let m = req.into_inner();
+        let args = m.args.into_iter().map(bytes::Bytes::from).collect::<Vec<_>>();
+        let frame = dispatch::execute_forwarded(&self.node, m.group, args).await;
+        Ok(Response::new(pb::ForwardReply { frame: encode(&frame) }))
+    }
+
+    async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatReply>, Status> {
+        let m = req.into_inner();
+        crate::node::learn_claims(&self.node, m.from, &m.leads);
+        let leads = crate::node::leader_claims(&self.node);
+        Ok(Response::new(pb::HeartbeatReply {
+            from: self.node.id,
+            leads,
+        }))
+    }
+}
+
+/// Serves both services on the node's RPC address until shutdown.
+pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) -> Result<(), tonic::transport::Error> {
+    let services = Services { node: node.clone() };
+    let raft = pb::raft_service_server::RaftServiceServer::new(services.clone())
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let cluster = pb::node_service_server::NodeServiceServer::new(services)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let mut shutdown = node.shutdown_signal();
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(8 << 20))
+        .initial_connection_window_size(Some(32 << 20))
+        .add_service(raft)
+        .add_service(cluster)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
+            let _ = shutdown.changed().await;
+        })
+        .await
+}

@@ -1,0 +1,143 @@
+//! A three-node cluster serving the cluster client in every slot, and the config checks.
+
+use std::process::Command;
+
+use futures::StreamExt;
+use redis::AsyncCommands;
+
+use crate::harness::{BIN, Cluster, command, keys_for_all_slots};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_client_writes_and_reads_every_slot() {
+    let c = Cluster::three("").await;
+    let conn = c.cluster_client().await;
+    let keys = keys_for_all_slots("k");
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(64, |(i, k)| {
+            let mut conn = conn.clone();
+            async move {
+                let _: () = conn.set(k, format!("v{i}")).await.unwrap();
+            }
+        })
+        .await;
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(64, |(i, k)| {
+            let mut conn = conn.clone();
+            async move {
+                let v: String = conn.get(k).await.unwrap();
+                assert_eq!(v, format!("v{i}"), "key {k}");
+            }
+        })
+        .await;
+    // Each node counts the groups it leads; together they hold every key once.
+    let mut total = 0;
+    for id in c.running() {
+        total += command(&c.addr(id), &["DBSIZE"])
+            .await
+            .unwrap()
+            .parse::<usize>()
+            .unwrap();
+    }
+    assert_eq!(total, keys.len());
+    // A few of the other commands through the cluster client.
+    let mut conn = conn.clone();
+    let n: i64 = conn.incr("counter", 5).await.unwrap();
+    assert_eq!(n, 5);
+    let _: () = conn.rpush("list", &["a", "b", "c"]).await.unwrap();
+    let l: Vec<String> = conn.lrange("list", 0, -1).await.unwrap();
+    assert_eq!(l, ["a", "b", "c"]);
+    let _: () = conn.hset("h", "f", "v").await.unwrap();
+    let h: String = conn.hget("h", "f").await.unwrap();
+    assert_eq!(h, "v");
+    let err = redis::cmd("MGET")
+        .arg("a")
+        .arg("b")
+        .query_async::<redis::Value>(&mut conn)
+        .await;
+    assert!(err.is_err(), "keys in different slots must be refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_and_cluster_replies_follow_redis() {
+    let c = Cluster::three("").await;
+    // Every node answers MOVED to the same leader for a slot it does not lead.
+    let leader = c.leader_of_slot(1, 12182).await.unwrap();
+    let other = c.running().into_iter().find(|&id| id != leader).unwrap();
+    let err = command(&c.addr(other), &["GET", "foo"]).await.unwrap_err();
+    assert!(
+        err.contains("MOVED") && err.contains(&format!("12182 {}", c.addr(leader))),
+        "{err}"
+    );
+    let err = command(&c.addr(leader), &["MSET", "a", "1", "b", "2"])
+        .await
+        .unwrap_err();
+    assert!(err.contains("CROSSSLOT"), "{err}");
+    assert_eq!(
+        command(&c.addr(1), &["CLUSTER", "KEYSLOT", "{user1000}.following"])
+            .await
+            .unwrap(),
+        "3443"
+    );
+    let id = command(&c.addr(2), &["CLUSTER", "MYID"]).await.unwrap();
+    assert_eq!(id.len(), 40);
+    let info = command(&c.addr(1), &["INFO"]).await.unwrap();
+    for field in [
+        "redis_version:",
+        "cluster_enabled:1",
+        "# Raft",
+        "group1:state=",
+        "# Keyspace",
+    ] {
+        assert!(info.contains(field), "INFO lacks {field}: {info}");
+    }
+    let cfg = command(&c.addr(1), &["CONFIG", "GET", "save"]).await.unwrap();
+    assert!(cfg.contains("save"), "{cfg}");
+    assert!(
+        command(&c.addr(1), &["NOSUCH", "x"])
+            .await
+            .unwrap_err()
+            .contains("unknown command")
+    );
+    assert!(
+        command(&c.addr(1), &["GET"])
+            .await
+            .unwrap_err()
+            .contains("wrong number of arguments")
+    );
+}
+
+#[test]
+fn bad_configs_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let cases = [
+        (
+            "[cluster]\n[[node]]\nid = 1\nresp = \"127.0.0.1:1\"\nrpc = \"127.0.0.1:2\"\n[[group]]\nid = 1\nmembers = [1]\nslots = [\"0-100\"]\n",
+            "not owned",
+        ),
+        (
+            "[cluster]\n[[node]]\nid = 1\nresp = \"127.0.0.1:1\"\nrpc = \"127.0.0.1:2\"\n[[group]]\nid = 1\nmembers = [1, 7]\nslots = [\"0-16383\"]\n",
+            "unknown node 7",
+        ),
+        ("[cluster]\nfsync = 3\n", "fsync"),
+    ];
+    for (text, want) in cases {
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&path)
+            .args(["--node", "1"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "expected {want:?} in {err:?}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err:?}");
+    }
+    let out = Command::new(BIN)
+        .args(["serve", "--config", "/nonexistent.toml", "--node", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}

@@ -1,0 +1,96 @@
+//! Killing a group's leader with SIGKILL while clients write: another node takes over, clients
+//! carry on, no acknowledged write is lost, and leadership balance returns with the node.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use redis::AsyncCommands;
+
+use crate::harness::{Cluster, keys_for_all_slots, wait_until};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_crash_loses_no_acknowledged_write() {
+    let mut c = Cluster::three("").await;
+    assert!(
+        c.wait_balanced(1, Duration::from_secs(30)).await,
+        "each node should lead one group"
+    );
+    let conn = c.cluster_client().await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Vec<(String, u64, Instant)>>> = Arc::default();
+    let mut writers = Vec::new();
+    for w in 0..4u64 {
+        let (mut conn, stop, acked) = (conn.clone(), stop.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            let mut errors = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("w{w}:{i}");
+                match conn.set::<_, _, ()>(&key, i).await {
+                    Ok(()) => acked.lock().push((key, i, Instant::now())),
+                    Err(_) => errors += 1,
+                }
+                i += 1;
+            }
+            errors
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Kill the leader of the group owning slot 0.
+    let victim = c.leader_of_slot(1, 0).await.expect("slot 0 has a leader");
+    let killed_at = Instant::now();
+    c.kill(victim);
+    let survivor = c.running()[0];
+    let probe = c.cluster_client().await;
+    let probe_key = keys_for_all_slots("probe").swap_remove(0);
+    let recovered = wait_until(Duration::from_secs(20), || {
+        let (mut probe, key) = (probe.clone(), probe_key.clone());
+        async move { probe.set::<_, _, ()>(key, 1).await.is_ok() }
+    })
+    .await;
+    assert!(recovered, "writes to the killed leader's slots did not resume");
+    let failover = killed_at.elapsed();
+    let new_leader = c.leader_of_slot(survivor, 0).await;
+    assert!(
+        new_leader.is_some_and(|l| l != victim),
+        "CLUSTER NODES should show a new leader"
+    );
+    println!(
+        "failover: {} ms until a write to the group succeeded again",
+        failover.as_millis()
+    );
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().clone();
+    let after_kill = acked.iter().filter(|(_, _, t)| *t > killed_at).count();
+    assert!(after_kill > 0, "no write was acknowledged after the kill");
+
+    // Every acknowledged write is readable with its value.
+    let mut conn = conn.clone();
+    for (key, value, _) in &acked {
+        let got: Option<u64> = conn.get(key).await.unwrap();
+        assert_eq!(got, Some(*value), "acknowledged write {key}={value} lost");
+    }
+    println!(
+        "{} writes acknowledged, {after_kill} after the kill, all present",
+        acked.len()
+    );
+
+    // The node comes back, catches up, and gets its share of leadership back.
+    c.start(victim);
+    assert!(
+        c.wait_balanced(1, Duration::from_secs(40)).await,
+        "leadership balance was not restored"
+    );
+    let (key, value, _) = acked.last().unwrap();
+    let got: Option<u64> = conn.get(key).await.unwrap();
+    assert_eq!(got, Some(*value));
+}

@@ -1,0 +1,341 @@
+//! Real clusters for tests: node processes of the built binary on free loopback ports, each
+//! in its own temporary directory, killed when the test ends.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_slotraft");
+
+/// Picks a free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One group of a test cluster: members and slot ranges as cluster.toml writes them.
+pub struct GroupSpec {
+    pub members: Vec<u64>,
+    pub slots: Vec<String>,
+}
+
+/// Splits 16384 slots evenly over `groups` groups, each on `members`.
+pub fn even_groups(groups: u64, members: &[u64]) -> Vec<GroupSpec> {
+    let per = 16384 / groups;
+    (0..groups)
+        .map(|i| {
+            let lo = i * per;
+            let hi = if i == groups - 1 { 16383 } else { lo + per - 1 };
+            GroupSpec {
+                members: members.to_vec(),
+                slots: vec![format!("{lo}-{hi}")],
+            }
+        })
+        .collect()
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub resp: BTreeMap<u64, u16>,
+    procs: BTreeMap<u64, Child>,
+}
+
+impl Cluster {
+    /// Writes a cluster.toml for `nodes` nodes and `groups`, with extra `[cluster]` settings.
+    pub fn configure(nodes: u64, groups: &[GroupSpec], settings: &str) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = format!("[cluster]\ndata_dir = \"data\"\n{settings}\n");
+        let mut resp = BTreeMap::new();
+        for id in 1..=nodes {
+            let (r, p) = (free_port(), free_port());
+            resp.insert(id, r);
+            let _ = write!(
+                text,
+                "\n[[node]]\nid = {id}\nresp = \"127.0.0.1:{r}\"\nrpc = \"127.0.0.1:{p}\"\n"
+            );
+        }
+        for (i, g) in groups.iter().enumerate() {
+            let slots: Vec<String> = g.slots.iter().map(|s| format!("\"{s}\"")).collect();
+            let members: Vec<String> = g.members.iter().map(|m| m.to_string()).collect();
+            let _ = write!(
+                text,
+                "\n[[group]]\nid = {}\nmembers = [{}]\nslots = [{}]\n",
+                i + 1,
+                members.join(", "),
+                slots.join(", ")
+            );
+        }
+        let config = dir.path().join("cluster.toml");
+        std::fs::write(&config, text).unwrap();
+        Cluster {
+            dir,
+            config,
+            resp,
+            procs: BTreeMap::new(),
+        }
+    }
+
+    /// The default shape: three nodes, three groups of three replicas.
+    pub async fn three(settings: &str) -> Cluster {
+        let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), settings);
+        c.start_all();
+        c.wait_ready().await;
+        c
+    }
+
+    pub fn start_all(&mut self) {
+        let ids: Vec<u64> = self.resp.keys().copied().collect();
+        for id in ids {
+            self.start(id);
+        }
+    }
+
+    pub fn start(&mut self, id: u64) {
+        assert!(!self.procs.contains_key(&id), "node {id} is already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("node-{id}.log")))
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .args(["--node", &id.to_string()])
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.procs.insert(id, child);
+    }
+
+    /// SIGKILL: a crash, nothing flushed beyond what the node already made durable.
+    pub fn kill(&mut self, id: u64) {
+        if let Some(mut c) = self.procs.remove(&id) {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn kill_all(&mut self) {
+        let ids: Vec<u64> = self.procs.keys().copied().collect();
+        for id in ids {
+            self.kill(id);
+        }
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.procs.keys().copied().collect()
+    }
+
+    pub fn addr(&self, id: u64) -> String {
+        format!("127.0.0.1:{}", self.resp[&id])
+    }
+
+    pub fn url(&self, id: u64) -> String {
+        format!("redis://127.0.0.1:{}/", self.resp[&id])
+    }
+
+    pub fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("node-{id}.log"))).unwrap_or_default()
+    }
+
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.dir.path().join("data").join(format!("node-{id}"))
+    }
+
+    pub async fn cluster_client(&self) -> redis::cluster_async::ClusterConnection {
+        let urls: Vec<String> = self.running().iter().map(|&id| self.url(id)).collect();
+        redis::cluster::ClusterClientBuilder::new(urls)
+            .retries(40)
+            .min_retry_wait(20)
+            .max_retry_wait(500)
+            .connection_timeout(Duration::from_secs(2))
+            .response_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+            .get_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until every running node reports cluster_state:ok (all groups have a leader)
+    /// and agrees on the leaders.
+    pub async fn wait_ready(&self) {
+        let ids = self.running();
+        let ok = wait_until(Duration::from_secs(30), || async {
+            let mut seen = None;
+            for &id in &ids {
+                let Ok(info) = command(&self.addr(id), &["CLUSTER", "INFO"]).await else {
+                    return false;
+                };
+                if !info.contains("cluster_state:ok") {
+                    return false;
+                }
+                let Ok(slots) = command(&self.addr(id), &["CLUSTER", "NODES"]).await else {
+                    return false;
+                };
+                let masters = master_slots(&slots);
+                if seen.as_ref().is_some_and(|s| *s != masters) {
+                    return false;
+                }
+                seen = Some(masters);
+            }
+            true
+        })
+        .await;
+        if !ok {
+            for id in ids {
+                eprintln!("--- node {id} log ---\n{}", tail(&self.log(id), 40));
+            }
+            panic!("cluster did not become ready");
+        }
+    }
+
+    /// The node id leading the slot, according to node `ask`'s CLUSTER NODES.
+    pub async fn leader_of_slot(&self, ask: u64, slot: u16) -> Option<u64> {
+        let nodes = command(&self.addr(ask), &["CLUSTER", "NODES"]).await.ok()?;
+        for line in nodes.lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            let port: u16 = f.get(1)?.split(['@', ':']).nth(1)?.parse().ok()?;
+            let leads = f[8..].iter().any(|r| {
+                let (lo, hi) = r.split_once('-').unwrap_or((r, r));
+                let (lo, hi): (u16, u16) = (lo.parse().unwrap_or(1), hi.parse().unwrap_or(0));
+                lo <= slot && slot <= hi
+            });
+            if leads {
+                return self.resp.iter().find(|(_, p)| **p == port).map(|(id, _)| *id);
+            }
+        }
+        None
+    }
+
+    /// Waits until each running node leads `per_node` groups (leadership balance).
+    pub async fn wait_balanced(&self, per_node: usize, within: Duration) -> bool {
+        let ids = self.running();
+        wait_until(within, || async {
+            let Ok(nodes) = command(&self.addr(ids[0]), &["CLUSTER", "NODES"]).await else {
+                return false;
+            };
+            let counts = master_slots(&nodes);
+            ids.iter().all(|id| {
+                let port = self.resp[id];
+                counts
+                    .iter()
+                    .filter(|(p, _)| *p == port)
+                    .map(|(_, r)| r.len())
+                    .sum::<usize>()
+                    == per_node
+            })
+        })
+        .await
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// (port, slot ranges) of each node shown as a master with slots in CLUSTER NODES.
+fn master_slots(nodes: &str) -> Vec<(u16, Vec<String>)> {
+    let mut out: Vec<(u16, Vec<String>)> = nodes
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let port = f.get(1)?.split(['@', ':']).nth(1)?.parse().ok()?;
+            let ranges: Vec<String> = f.get(8..)?.iter().map(|s| s.to_string()).collect();
+            (!ranges.is_empty()).then_some((port, ranges))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Polls `cond` every 50 ms until it holds or `within` passes.
+pub async fn wait_until<F, Fut>(within: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + within;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends one command as RESP and returns the reply as text (bulk and verbatim strings as
+/// their content, errors as Err).
+pub async fn command(addr: &str, args: &[&str]) -> Result<String, String> {
+    let client = redis::Client::open(format!("redis://{addr}/")).map_err(|e| e.to_string())?;
+    let mut conn = tokio::time::timeout(Duration::from_secs(2), client.get_multiplexed_async_connection())
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    let v: redis::Value = tokio::time::timeout(Duration::from_secs(5), cmd.query_async(&mut conn))
+        .await
+        .map_err(|_| "timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+        redis::Value::SimpleString(s) => s,
+        redis::Value::VerbatimString { text, .. } => text,
+        redis::Value::Int(i) => i.to_string(),
+        redis::Value::Nil => "(nil)".into(),
+        other => format!("{other:?}"),
+    })
+}
+
+/// Writes raw bytes to a fresh connection and returns whatever comes back before the server
+/// closes the connection or goes quiet for `quiet`.
+pub async fn raw_exchange(addr: &str, bytes: &[u8], quiet: Duration) -> (Vec<u8>, bool) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = s.write_all(bytes).await;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(quiet, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (out, true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+/// One key per slot: `keys[slot]` hashes to `slot`.
+pub fn keys_for_all_slots(prefix: &str) -> Vec<String> {
+    let mut keys: Vec<Option<String>> = vec![None; 16384];
+    let mut missing = 16384;
+    let mut n = 0u64;
+    while missing > 0 {
+        let k = format!("{prefix}{n}");
+        let slot = slotraft::cluster::slots::key_slot(k.as_bytes()) as usize;
+        if keys[slot].is_none() {
+            keys[slot] = Some(k);
+            missing -= 1;
+        }
+        n += 1;
+    }
+    keys.into_iter().flatten().collect()
+}

@@ -1,0 +1,10 @@
+//! Integration tests on real node processes: one binary, one module per topic.
+
+mod harness;
+
+mod basic;
+mod failover;
+mod malformed;
+mod proxy;
+mod restart;
+mod tools;

@@ -1,0 +1,116 @@
+//! Every node killed at once and started again: all acknowledged data comes back, also after
+//! snapshots were taken and the log before them purged.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::AsyncCommands;
+
+use crate::harness::{Cluster, command, even_groups, keys_for_all_slots, wait_until};
+
+fn raft_field(info: &str, group: u64, field: &str) -> u64 {
+    info.lines()
+        .find(|l| l.starts_with(&format!("group{group}:")))
+        .and_then(|l| l.split([':', ',']).find_map(|kv| kv.strip_prefix(&format!("{field}="))))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_restart_recovers_snapshots_and_logs() {
+    let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "snapshot_every = 300");
+    c.start_all();
+    c.wait_ready().await;
+    let conn = c.cluster_client().await;
+    let keys: Vec<String> = keys_for_all_slots("r").into_iter().step_by(4).collect();
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(32, |(i, k)| {
+            let mut conn = conn.clone();
+            async move {
+                let _: () = conn.set(k, i).await.unwrap();
+                let _: () = conn.expire(k, 3600).await.unwrap();
+            }
+        })
+        .await;
+
+    // Every replica of every group took a snapshot and purged the log before it.
+    for id in c.running() {
+        let addr = c.addr(id);
+        let done = wait_until(Duration::from_secs(30), || async {
+            let Ok(info) = command(&addr, &["INFO", "raft"]).await else {
+                return false;
+            };
+            (1..=3).all(|g| raft_field(&info, g, "snapshot") > 0 && raft_field(&info, g, "purged") > 0)
+        })
+        .await;
+        assert!(
+            done,
+            "node {id}: no snapshot + purge: {:?}",
+            command(&addr, &["INFO", "raft"]).await
+        );
+    }
+
+    c.kill_all();
+    c.start_all();
+    c.wait_ready().await;
+    let conn = c.cluster_client().await;
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(32, |(i, k)| {
+            let mut conn = conn.clone();
+            async move {
+                let v: Option<usize> = conn.get(k).await.unwrap();
+                assert_eq!(v, Some(i), "key {k} lost in the restart");
+                let ttl: i64 = conn.ttl(k).await.unwrap();
+                assert!(ttl > 3000 && ttl <= 3600, "key {k} lost its deadline: ttl {ttl}");
+            }
+        })
+        .await;
+    // And the cluster takes writes again.
+    let mut conn = conn.clone();
+    let _: () = conn.set("after-restart", "yes").await.unwrap();
+    let v: String = conn.get("after-restart").await.unwrap();
+    assert_eq!(v, "yes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lagging_follower_catches_up_from_a_snapshot() {
+    let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), "snapshot_every = 100");
+    c.start_all();
+    c.wait_ready().await;
+    let leader = c.leader_of_slot(1, 0).await.unwrap();
+    let follower = c.running().into_iter().find(|&id| id != leader).unwrap();
+    c.kill(follower);
+    std::fs::remove_dir_all(c.data_dir(follower)).unwrap();
+    let conn = c.cluster_client().await;
+    futures::stream::iter(0..1000)
+        .for_each_concurrent(32, |i| {
+            let mut conn = conn.clone();
+            async move {
+                let _: () = conn.set(format!("lag{i}"), i).await.unwrap();
+            }
+        })
+        .await;
+    c.start(follower);
+    // The follower, rebuilt from nothing, serves READONLY reads of everything once caught up.
+    let addr = c.addr(follower);
+    let caught_up = wait_until(Duration::from_secs(30), || async {
+        let Ok(info) = command(&addr, &["INFO", "raft"]).await else {
+            return false;
+        };
+        raft_field(&info, 1, "applied") >= 1000 && raft_field(&info, 1, "snapshot") > 0
+    })
+    .await;
+    assert!(
+        caught_up,
+        "{:?}\n{}",
+        command(&addr, &["INFO", "raft"]).await,
+        crate::harness::tail(&c.log(follower), 30)
+    );
+    let client = redis::Client::open(c.url(follower)).unwrap();
+    let mut plain = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("READONLY").query_async(&mut plain).await.unwrap();
+    for i in (0..1000).step_by(97) {
+        let v: Option<i64> = plain.get(format!("lag{i}")).await.unwrap();
+        assert_eq!(v, Some(i));
+    }
+}

@@ -1,0 +1,92 @@
+//! redis-cli -c and redis-benchmark --cluster against a cluster run by scripts/cluster.sh.
+
+use std::process::Command;
+
+use crate::harness::{BIN, Cluster, even_groups};
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn script(c: &Cluster, args: &[&str]) -> String {
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cluster.sh"))
+        .args(args)
+        .env("SLOTRAFT_CONFIG", &c.config)
+        .env("SLOTRAFT_RUN_DIR", c.dir.path().join("run"))
+        .env("SLOTRAFT_BIN", BIN)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "cluster.sh {args:?} failed: {text}");
+    text
+}
+
+#[test]
+fn redis_cli_and_benchmark_against_cluster_sh() {
+    if !have("redis-cli") || !have("redis-benchmark") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have redis-tools (scripts/setup.sh --test installs them)"
+        );
+        eprintln!("skipped: redis-cli / redis-benchmark not installed (run scripts/setup.sh --test)");
+        return;
+    }
+    let c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "");
+    let up = script(&c, &["up"]);
+    assert!(up.contains("cluster is up"), "{up}");
+    let port = c.resp[&1].to_string();
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-c", "-p", &port])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for i in 0..60 {
+        let key = format!("cli-key-{i}");
+        assert_eq!(cli(&["SET", &key, &format!("v{i}")]), "OK");
+        assert_eq!(cli(&["GET", &key]), format!("v{i}"));
+    }
+    let out = Command::new("redis-benchmark")
+        .args([
+            "--cluster",
+            "-p",
+            &port,
+            "-t",
+            "set,get",
+            "-n",
+            "20000",
+            "-c",
+            "20",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "redis-benchmark failed: {text}");
+    assert!(text.contains("SET:") && text.contains("GET:"), "{text}");
+    assert!(!text.to_lowercase().contains("error"), "{text}");
+    println!("redis-benchmark --cluster (debug of CI machine, -n 20000 -c 20):\n{text}");
+
+    let status = script(&c, &["status"]);
+    assert_eq!(status.matches("running").count(), 3, "{status}");
+    script(&c, &["kill", "2"]);
+    assert!(script(&c, &["status"]).contains("node 2: stopped"));
+    script(&c, &["start", "2"]);
+    assert_eq!(cli(&["GET", "cli-key-7"]), "v7");
+    script(&c, &["down"]);
+    assert_eq!(script(&c, &["status"]).matches("stopped").count(), 3);
+}
