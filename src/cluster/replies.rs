@@ -213,7 +213,7 @@ mod tests {
             lines[0]
         );
         assert!(lines[1].ends_with(" 5461-10922 10923-16383"), "{}", lines[1]);
-        assert!(lines[2].contains(" slave "), "{}", lines[2]);
+        assert!(lines[2].contains(" slave"), "{}", lines[2]);
         assert!(lines[0].contains("127.0.0.1:7001@17001"));
     }
 

@@ -1,46 +1,455 @@
-//! TEMPORARY STUB (replaced by the real command layer).
+//! The command layer (DESIGN.md: "cmd/"): one table checked before dispatch, then one file
+//! per command family, each parsing arguments into a typed command and applying it to a
+//! group's `Store`. Writes are pure functions of (store, args, time_ms) so every replica
+//! applies a log entry identically.
+
+mod hashes;
+mod keys;
+mod lists;
+pub mod parse;
+mod strings;
+mod table;
+
+use bytes::Bytes;
+
 use crate::resp::frame::Frame;
 use crate::store::Store;
-use bytes::Bytes;
+use parse::Reply;
+
+/// Where a command is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// Reads a group's store (after a linearizable-read check on the leader).
     Read,
+    /// Goes through the group's Raft log, then `apply_write`.
     Write,
+    /// Answered by the node itself (PING, INFO, CLUSTER ...), never by a store.
     Node,
 }
+
+/// One row of the command table: everything dispatch needs to know before running a
+/// command, and what COMMAND tells clients.
+#[derive(Debug)]
 pub struct CommandSpec {
+    /// Lowercase, as Redis reports it.
     pub name: &'static str,
+    /// Redis convention: N exactly, -N at least N (the name counts).
     pub arity: i32,
+    /// Redis command flags, e.g. `["write", "denyoom", "fast"]`.
     pub flags: &'static [&'static str],
     pub first_key: i32,
+    /// Negative counts from the end: -1 is the last argument.
     pub last_key: i32,
     pub step: i32,
     pub kind: Kind,
+    /// Redis's doc group: "string", "hash", "list", "generic", "server", "connection", "cluster".
     pub group: &'static str,
     pub summary: &'static str,
     pub since: &'static str,
 }
-pub fn lookup(_name: &[u8]) -> Option<&'static CommandSpec> {
-    None
-}
-pub fn check_arity(_spec: &CommandSpec, _argc: usize) -> Result<(), Frame> {
-    Ok(())
-}
-pub fn key_positions(_spec: &CommandSpec, _argc: usize) -> Vec<usize> {
-    vec![]
-}
-pub fn unknown_command(_args: &[Bytes]) -> Frame {
-    Frame::Null
-}
-pub fn validate(_args: &[Bytes]) -> Result<(), Frame> {
-    Ok(())
-}
-pub fn execute_read(_store: &Store, _args: &[Bytes], _now_ms: u64) -> Frame {
-    Frame::Null
-}
-pub fn apply_write(_store: &mut Store, _args: &[Bytes], _time_ms: u64) -> Frame {
-    Frame::Null
-}
-pub fn command_reply(_args: &[Bytes]) -> Frame {
-    Frame::Null
-}
+
+/// The internal write the leader's expiry task proposes: `SLOTRAFT.EXPIRED key [key ...]`
+/// deletes each key only if it is still expired at the entry's time. Hidden from clients.
 pub const EXPIRED_DELETE: &str = "slotraft.expired";
+
+/// Longest command name in the table, so lookup can lowercase on the stack.
+const MAX_NAME: usize = 32;
+
+/// Finds any row, including the internal one.
+fn lookup_any(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut buf = [0u8; MAX_NAME];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let lower = std::str::from_utf8(lower).ok()?;
+    table::by_name().get(lower).copied()
+}
+
+/// The row of a client command, case-insensitive; `None` means unknown command.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_any(name).filter(|c| c.name != EXPIRED_DELETE)
+}
+
+/// Redis's arity rule, with its exact error text.
+pub fn check_arity(spec: &CommandSpec, argc: usize) -> Result<(), Frame> {
+    let argc = i64::try_from(argc).unwrap_or(i64::MAX);
+    let arity = i64::from(spec.arity);
+    if (arity > 0 && argc != arity) || argc < -arity {
+        return Err(arity_error(spec.name));
+    }
+    Ok(())
+}
+
+fn arity_error(name: &str) -> Frame {
+    Frame::Error(format!("ERR wrong number of arguments for '{name}' command"))
+}
+
+/// Indexes of the key arguments, from the table's first/last/step.
+pub fn key_positions(spec: &CommandSpec, argc: usize) -> Vec<usize> {
+    if spec.first_key <= 0 || spec.step <= 0 {
+        return Vec::new();
+    }
+    let argc = i64::try_from(argc).unwrap_or(i64::MAX);
+    let last = if spec.last_key < 0 {
+        argc + i64::from(spec.last_key)
+    } else {
+        i64::from(spec.last_key)
+    }
+    .min(argc - 1);
+    let mut out = Vec::new();
+    let mut i = i64::from(spec.first_key);
+    while i <= last {
+        if let Ok(i) = usize::try_from(i) {
+            out.push(i);
+        }
+        i += i64::from(spec.step);
+    }
+    out
+}
+
+/// Redis 7's reply to an unknown command: name and arguments quoted, each cut so the
+/// argument list stays under 128 bytes, CR/LF turned into spaces.
+pub fn unknown_command(args: &[Bytes]) -> Frame {
+    let name = args.first().map(|n| &n[..n.len().min(128)]).unwrap_or_default();
+    let mut listed: Vec<u8> = Vec::new();
+    for arg in args.iter().skip(1) {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push(b'\'');
+        listed.extend_from_slice(&arg[..arg.len().min(room)]);
+        listed.extend_from_slice(b"' ");
+    }
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(name);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&listed);
+    for b in &mut msg {
+        if *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    Frame::Error(String::from_utf8_lossy(&msg).into_owned())
+}
+
+/// A parsed write, ready to apply.
+enum WriteCmd {
+    Strings(strings::Write),
+    Keys(keys::Write),
+    Hashes(hashes::Write),
+    Lists(lists::Write),
+}
+
+fn parse_write(spec: &CommandSpec, args: &[Bytes]) -> Reply<WriteCmd> {
+    match spec.group {
+        "string" => strings::parse_write(spec.name, args).map(WriteCmd::Strings),
+        "generic" => keys::parse_write(spec.name, args).map(WriteCmd::Keys),
+        "hash" => hashes::parse_write(spec.name, args).map(WriteCmd::Hashes),
+        "list" => lists::parse_write(spec.name, args).map(WriteCmd::Lists),
+        _ => Err(not_served(spec.name)),
+    }
+}
+
+fn not_served(name: &str) -> Frame {
+    Frame::Error(format!("ERR command '{name}' is not served by a group's store"))
+}
+
+/// Parses a write without executing it, so syntax errors are answered before anything is
+/// proposed to Raft. Other kinds pass (after the table checks).
+pub fn validate(args: &[Bytes]) -> Result<(), Frame> {
+    let spec = checked_spec(args)?;
+    if spec.kind == Kind::Write {
+        parse_write(spec, args)?;
+    }
+    Ok(())
+}
+
+fn checked_spec(args: &[Bytes]) -> Result<&'static CommandSpec, Frame> {
+    let spec = args
+        .first()
+        .and_then(|n| lookup_any(n))
+        .ok_or_else(|| unknown_command(args))?;
+    check_arity(spec, args.len())?;
+    Ok(spec)
+}
+
+/// Runs a Read command. Keys past their deadline at `now_ms` are absent (lazy expiry
+/// without mutation, since reads do not go through the log).
+pub fn execute_read(store: &Store, args: &[Bytes], now_ms: u64) -> Frame {
+    let spec = match checked_spec(args) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    if spec.kind != Kind::Read {
+        return not_served(spec.name);
+    }
+    let reply = match spec.group {
+        "string" => strings::read(spec.name, store, args, now_ms),
+        "generic" => keys::read(spec.name, store, args, now_ms),
+        "hash" => hashes::read(spec.name, store, args, now_ms),
+        "list" => lists::read(spec.name, store, args, now_ms),
+        _ => Err(not_served(spec.name)),
+    };
+    reply.unwrap_or_else(|e| e)
+}
+
+/// Applies a Write command from the log. Deterministic: the only time is `time_ms` (the
+/// entry's), relative TTLs become absolute here, and keys expired at `time_ms` are deleted
+/// before the command sees them. A Read command is answered as a read at `time_ms`.
+pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
+    let spec = match checked_spec(args) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    match spec.kind {
+        Kind::Read => return execute_read(store, args, time_ms),
+        Kind::Node => return not_served(spec.name),
+        Kind::Write => {}
+    }
+    let cmd = match parse_write(spec, args) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    if spec.name != EXPIRED_DELETE {
+        for i in key_positions(spec, args.len()) {
+            store.expire_if_needed(&args[i], time_ms);
+        }
+    }
+    let reply = match cmd {
+        WriteCmd::Strings(c) => c.apply(store, time_ms),
+        WriteCmd::Keys(c) => c.apply(store, time_ms),
+        WriteCmd::Hashes(c) => c.apply(store),
+        WriteCmd::Lists(c) => c.apply(store),
+    };
+    reply.unwrap_or_else(|e| e)
+}
+
+/// COMMAND (full list), COMMAND COUNT / INFO / DOCS / LIST / GETKEYS, from the table.
+pub fn command_reply(args: &[Bytes]) -> Frame {
+    table::command_reply(args)
+}
+
+/// Time arithmetic shared by the families: a log time as Redis's signed milliseconds.
+fn ms_i64(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Shared by the per-family table tests: run requests against one store at given times.
+    use super::*;
+
+    pub fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    pub fn bulk(s: &str) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn int(i: i64) -> Frame {
+        Frame::Integer(i)
+    }
+
+    pub fn ok() -> Frame {
+        Frame::ok()
+    }
+
+    pub fn err(s: &str) -> Frame {
+        Frame::Error(s.into())
+    }
+
+    pub fn arr(v: &[&str]) -> Frame {
+        Frame::Array(v.iter().map(|s| bulk(s)).collect())
+    }
+
+    pub const WRONGTYPE: &str = parse::WRONGTYPE;
+
+    /// Runs each `(time_ms, request, expected)` in order against one store, through the
+    /// same path the server uses: table lookup, arity, validate for writes, then apply.
+    pub fn run(cases: &[(u64, &[&str], Frame)]) -> Store {
+        let mut store = Store::new();
+        for (i, (t, req, want)) in cases.iter().enumerate() {
+            let a = args(req);
+            let got = match lookup(&a[0]) {
+                None => unknown_command(&a),
+                Some(spec) => match check_arity(spec, a.len()) {
+                    Err(e) => e,
+                    Ok(()) if spec.kind == Kind::Write => match validate(&a) {
+                        Err(e) => {
+                            // apply must agree with validate on a bad request.
+                            let mut copy = store.clone();
+                            assert_eq!(apply_write(&mut copy, &a, *t), e, "case {i}: {req:?}");
+                            e
+                        }
+                        Ok(()) => apply_write(&mut store, &a, *t),
+                    },
+                    Ok(()) => execute_read(&store, &a, *t),
+                },
+            };
+            assert_eq!(&got, want, "case {i}: {req:?}");
+        }
+        store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_hides_internal() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"nosuch").is_none());
+        assert!(lookup(b"SLOTRAFT.EXPIRED").is_none());
+        assert!(lookup_any(b"SLOTRAFT.EXPIRED").is_some());
+        assert!(lookup(&[b'a'; 100]).is_none());
+        assert!(lookup(&[0xff, 0xfe]).is_none());
+    }
+
+    #[test]
+    fn arity_errors() {
+        let get = lookup(b"get").unwrap();
+        assert_eq!(check_arity(get, 2), Ok(()));
+        assert_eq!(
+            check_arity(get, 3),
+            Err(err("ERR wrong number of arguments for 'get' command"))
+        );
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(
+            check_arity(mset, 2),
+            Err(err("ERR wrong number of arguments for 'mset' command"))
+        );
+        assert_eq!(check_arity(mset, 7), Ok(()));
+    }
+
+    #[test]
+    fn key_positions_follow_table() {
+        let spec = |n: &str| lookup(n.as_bytes()).unwrap();
+        assert_eq!(key_positions(spec("get"), 2), vec![1]);
+        assert_eq!(key_positions(spec("mset"), 5), vec![1, 3]);
+        assert_eq!(key_positions(spec("mget"), 4), vec![1, 2, 3]);
+        assert_eq!(key_positions(spec("del"), 2), vec![1]);
+        assert_eq!(key_positions(spec("ping"), 2), Vec::<usize>::new());
+        assert_eq!(key_positions(spec("set"), 5), vec![1]);
+    }
+
+    #[test]
+    fn unknown_command_text() {
+        assert_eq!(
+            unknown_command(&args(&["foo", "a", "b"])),
+            err("ERR unknown command 'foo', with args beginning with: 'a' 'b' ")
+        );
+        assert_eq!(
+            unknown_command(&args(&["foo"])),
+            err("ERR unknown command 'foo', with args beginning with: ")
+        );
+        assert_eq!(
+            unknown_command(&args(&["fo\r\no", "x\ny"])),
+            err("ERR unknown command 'fo  o', with args beginning with: 'x y' ")
+        );
+        let long = "x".repeat(200);
+        let Frame::Error(e) = unknown_command(&args(&["foo", &long, "b"])) else {
+            panic!()
+        };
+        assert_eq!(
+            e,
+            format!(
+                "ERR unknown command 'foo', with args beginning with: '{}' ",
+                "x".repeat(128)
+            )
+        );
+    }
+
+    #[test]
+    fn dispatch_guards() {
+        let mut s = Store::new();
+        assert_eq!(
+            apply_write(&mut s, &args(&["nosuch", "a"]), 0),
+            err("ERR unknown command 'nosuch', with args beginning with: 'a' ")
+        );
+        assert_eq!(
+            apply_write(&mut s, &args(&["get"]), 0),
+            err("ERR wrong number of arguments for 'get' command")
+        );
+        assert_eq!(
+            apply_write(&mut s, &args(&["ping"]), 0),
+            err("ERR command 'ping' is not served by a group's store")
+        );
+        assert_eq!(
+            apply_write(&mut s, &args(&[]), 0),
+            err("ERR unknown command '', with args beginning with: ")
+        );
+        assert_eq!(
+            execute_read(&s, &args(&["set", "a", "b"]), 0),
+            err("ERR command 'set' is not served by a group's store")
+        );
+        assert_eq!(
+            validate(&args(&["set", "a", "b", "nx", "xx"])),
+            Err(err("ERR syntax error"))
+        );
+        assert_eq!(validate(&args(&["get", "a"])), Ok(()));
+        // apply_write also answers reads, at the entry's time.
+        assert_eq!(apply_write(&mut s, &args(&["get", "a"]), 0), Frame::Null);
+    }
+
+    #[test]
+    fn replay_and_snapshot_restore_agree() {
+        let log: &[(u64, &[&str])] = &[
+            (100, &["set", "s", "1", "px", "50"]),
+            (110, &["incr", "s"]),
+            (120, &["rpush", "l", "a", "b", "c"]),
+            (130, &["hset", "h", "f", "v", "g", "w"]),
+            (140, &["expire", "l", "1"]),
+            (150, &["lpop", "l"]),
+            (160, &["append", "s", "x"]),
+            (170, &["hdel", "h", "f"]),
+            (1200, &["rpush", "l", "z"]),
+            (1300, &["set", "t", "v", "keepttl"]),
+            (1400, &["pexpire", "h", "10"]),
+            (1500, &[EXPIRED_DELETE, "h", "t"]),
+        ];
+        let probe = |st: &Store| -> Vec<Frame> {
+            ["s", "l", "h", "t"]
+                .iter()
+                .flat_map(|k| {
+                    [
+                        execute_read(st, &args(&["type", k]), 1500),
+                        execute_read(st, &args(&["pttl", k]), 1500),
+                    ]
+                })
+                .chain([
+                    execute_read(st, &args(&["lrange", "l", "0", "-1"]), 1500),
+                    execute_read(st, &args(&["get", "s"]), 1500),
+                    Frame::Integer(st.len() as i64),
+                    Frame::Integer(st.keys_with_deadline() as i64),
+                ])
+                .collect()
+        };
+        let (first, second) = log.split_at(6);
+        let mut a = Store::new();
+        let mut replies_a = Vec::new();
+        for (t, req) in log {
+            replies_a.push(apply_write(&mut a, &args(req), *t));
+        }
+        let mut b = Store::new();
+        let mut replies_b = Vec::new();
+        for (t, req) in first {
+            replies_b.push(apply_write(&mut b, &args(req), *t));
+        }
+        let mut buf = Vec::new();
+        b.write_snapshot(&mut buf).unwrap();
+        let mut b = Store::read_snapshot(&mut buf.as_slice()).unwrap();
+        for (t, req) in second {
+            replies_b.push(apply_write(&mut b, &args(req), *t));
+        }
+        assert_eq!(replies_a, replies_b);
+        assert_eq!(probe(&a), probe(&b));
+        assert_eq!(probe(&a)[..2], [Frame::Simple("string".into()), Frame::Integer(-1)]);
+    }
+}

@@ -1,34 +1,295 @@
-//! TEMPORARY STUB (replaced by the real store).
-use crate::cluster::slots::Slot;
+//! The in-memory keyspace of one Raft group (DESIGN.md: "store/"). Keys are grouped per
+//! slot so slot-level questions (COUNTKEYSINSLOT, GETKEYSINSLOT, moving a slot) never scan
+//! the whole group, and deadlines live in an ordered index so active expiry is cheap.
+//!
+//! Nothing here reads a clock: every time is passed in, so `apply` stays deterministic.
+
+mod snapshot;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
 use bytes::Bytes;
-#[derive(Clone, Default)]
-pub struct Store {}
+
+use crate::cluster::slots::{Slot, key_slot};
+
+/// A value of one key. New types (Set, ZSet) become new variants; commands match on the
+/// variant they need and answer WRONGTYPE for the others.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    String(Bytes),
+    Hash(HashMap<Bytes, Bytes>),
+    List(VecDeque<Bytes>),
+}
+
+impl Value {
+    /// The name TYPE replies with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+        }
+    }
+
+    /// An aggregate with no elements left: Redis deletes such keys.
+    pub fn is_empty_aggregate(&self) -> bool {
+        match self {
+            Value::String(_) => false,
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+        }
+    }
+}
+
+/// One key's value and its absolute deadline (ms since the epoch). The deadline is only
+/// changed through `Store` so the expiry index stays in step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    deadline: Option<u64>,
+}
+
+impl Entry {
+    pub fn deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    /// Whether the key is logically gone at `now_ms`. One predicate for reads, writes and
+    /// active expiry, so they can never disagree about a key.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.deadline.is_some_and(|d| d <= now_ms)
+    }
+}
+
+/// The keyspace of one group.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    slots: HashMap<Slot, HashMap<Bytes, Entry>>,
+    /// (deadline, key) for every key with a deadline: active expiry reads its head.
+    deadlines: BTreeSet<(u64, Bytes)>,
+    len: usize,
+}
+
 impl Store {
     pub fn new() -> Store {
-        Store {}
+        Store::default()
     }
+
+    /// Keys present, including expired ones not yet deleted (as Redis's DBSIZE counts).
     pub fn len(&self) -> usize {
-        0
+        self.len
     }
+
     pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// COUNTKEYSINSLOT without scanning other slots.
+    pub fn count_keys_in_slot(&self, slot: Slot) -> usize {
+        self.slots.get(&slot).map_or(0, HashMap::len)
+    }
+
+    /// GETKEYSINSLOT: up to `count` keys of one slot, in no particular order.
+    pub fn keys_in_slot(&self, slot: Slot, count: usize) -> Vec<Bytes> {
+        self.slots
+            .get(&slot)
+            .map(|m| m.keys().take(count).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Keys whose deadline is `<= now_ms`, at most `max`, earliest first; work is bounded
+    /// by `max` so the leader's expiry task never stalls the group.
+    pub fn expired_sample(&self, now_ms: u64, max: usize) -> Vec<Bytes> {
+        self.deadlines
+            .iter()
+            .take_while(|(d, _)| *d <= now_ms)
+            .take(max)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// INFO keyspace `expires=`.
+    pub fn keys_with_deadline(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// The entry of `key`, expired or not.
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.slots.get(&key_slot(key))?.get(key)
+    }
+
+    /// The entry of `key` unless it is past its deadline at `now_ms` (lazy expiry for reads,
+    /// which must not mutate).
+    pub fn get_live(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.get(key).filter(|e| !e.is_expired(now_ms))
+    }
+
+    /// Mutable access to a value; the deadline stays as it is.
+    pub fn value_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.slots.get_mut(&key_slot(key))?.get_mut(key).map(|e| &mut e.value)
+    }
+
+    /// Sets `key` to `value` with `deadline`, replacing any previous entry. The key and any
+    /// string value are copied so the store never pins a larger request buffer.
+    pub fn insert(&mut self, key: &[u8], value: Value, deadline: Option<u64>) {
+        let value = match value {
+            Value::String(s) => Value::String(Bytes::copy_from_slice(&s)),
+            other => other,
+        };
+        let map = self.slots.entry(key_slot(key)).or_default();
+        // Reuse the stored key on replace, so the map and the deadline index share it.
+        let (key, old_deadline) = match map.remove_entry(key) {
+            Some((k, old)) => (k, old.deadline),
+            None => {
+                self.len += 1;
+                (Bytes::copy_from_slice(key), None)
+            }
+        };
+        if old_deadline != deadline {
+            if let Some(d) = old_deadline {
+                self.deadlines.remove(&(d, key.clone()));
+            }
+            if let Some(d) = deadline {
+                self.deadlines.insert((d, key.clone()));
+            }
+        }
+        map.insert(key, Entry { value, deadline });
+    }
+
+    /// Deletes `key`, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let slot = key_slot(key);
+        let map = self.slots.get_mut(&slot)?;
+        let (k, entry) = map.remove_entry(key)?;
+        if map.is_empty() {
+            self.slots.remove(&slot);
+        }
+        self.len -= 1;
+        if let Some(d) = entry.deadline {
+            self.deadlines.remove(&(d, k));
+        }
+        Some(entry)
+    }
+
+    /// Changes the deadline of an existing key; false when the key is missing.
+    pub fn set_deadline(&mut self, key: &[u8], deadline: Option<u64>) -> bool {
+        let Some(map) = self.slots.get_mut(&key_slot(key)) else {
+            return false;
+        };
+        let Some(k) = map.get_key_value(key).map(|(k, _)| k.clone()) else {
+            return false;
+        };
+        let Some(entry) = map.get_mut(key) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut entry.deadline, deadline);
+        if old != deadline {
+            if let Some(old) = old {
+                self.deadlines.remove(&(old, k.clone()));
+            }
+            if let Some(new) = deadline {
+                self.deadlines.insert((new, k));
+            }
+        }
         true
     }
-    pub fn count_keys_in_slot(&self, _slot: Slot) -> usize {
-        0
+
+    /// Deletes `key` if it is past its deadline at `now_ms` (lazy expiry inside apply,
+    /// where time comes from the log entry). True when it deleted.
+    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
+        if self.get(key).is_some_and(|e| e.is_expired(now_ms)) {
+            self.remove(key);
+            true
+        } else {
+            false
+        }
     }
-    pub fn keys_in_slot(&self, _slot: Slot, _count: usize) -> Vec<Bytes> {
-        vec![]
+
+    /// Deletes `key` if its hash or list has become empty.
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        if self.get(key).is_some_and(|e| e.value.is_empty_aggregate()) {
+            self.remove(key);
+        }
     }
-    pub fn expired_sample(&self, _now_ms: u64, _max: usize) -> Vec<Bytes> {
-        vec![]
+
+    /// Every entry, for snapshots.
+    fn entries(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.slots.values().flat_map(|m| m.iter())
     }
-    pub fn keys_with_deadline(&self) -> usize {
-        0
+
+    /// Inserts an entry read from a snapshot; false if the key was already there.
+    fn insert_new(&mut self, key: Bytes, entry: Entry) -> bool {
+        let map = self.slots.entry(key_slot(&key)).or_default();
+        if map.contains_key(&key) {
+            return false;
+        }
+        if let Some(d) = entry.deadline {
+            self.deadlines.insert((d, key.clone()));
+        }
+        map.insert(key, entry);
+        self.len += 1;
+        true
     }
-    pub fn write_snapshot<W: std::io::Write>(&self, _w: &mut W) -> std::io::Result<()> {
-        Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::String(Bytes::copy_from_slice(v.as_bytes()))
     }
-    pub fn read_snapshot<R: std::io::Read>(_r: &mut R) -> std::io::Result<Store> {
-        Ok(Store {})
+
+    #[test]
+    fn slots_counts_and_deadline_index_stay_in_step() {
+        let mut st = Store::new();
+        assert!(st.is_empty());
+        st.insert(b"{a}1", s("x"), Some(10));
+        st.insert(b"{a}2", s("y"), None);
+        st.insert(b"b", s("z"), Some(5));
+        let slot_a = key_slot(b"a");
+        assert_eq!(st.len(), 3);
+        assert_eq!(st.count_keys_in_slot(slot_a), 2);
+        assert_eq!(st.keys_in_slot(slot_a, 1).len(), 1);
+        assert_eq!(st.keys_in_slot(slot_a, 10).len(), 2);
+        assert_eq!(st.keys_with_deadline(), 2);
+        assert_eq!(st.expired_sample(4, 10), Vec::<Bytes>::new());
+        assert_eq!(st.expired_sample(10, 10), vec![Bytes::from("b"), Bytes::from("{a}1")]);
+        assert_eq!(st.expired_sample(10, 1), vec![Bytes::from("b")]);
+
+        // Replacing an entry moves its deadline; set_deadline too.
+        st.insert(b"{a}1", s("x2"), Some(20));
+        assert_eq!(st.len(), 3);
+        assert_eq!(st.expired_sample(15, 10), vec![Bytes::from("b")]);
+        assert!(st.set_deadline(b"b", None));
+        assert!(st.set_deadline(b"{a}2", Some(1)));
+        assert!(!st.set_deadline(b"nokey", Some(1)));
+        assert_eq!(st.expired_sample(15, 10), vec![Bytes::from("{a}2")]);
+        assert_eq!(st.keys_with_deadline(), 2);
+
+        assert!(st.get_live(b"{a}2", 0).is_some());
+        assert!(st.get_live(b"{a}2", 1).is_none());
+        assert!(st.expire_if_needed(b"{a}2", 1));
+        assert!(!st.expire_if_needed(b"{a}1", 19));
+        assert_eq!(st.len(), 2);
+        assert_eq!(st.count_keys_in_slot(slot_a), 1);
+
+        assert!(st.remove(b"{a}1").is_some());
+        assert!(st.remove(b"{a}1").is_none());
+        assert_eq!(st.count_keys_in_slot(slot_a), 0);
+        assert_eq!(st.keys_with_deadline(), 0);
+        assert_eq!(st.len(), 1);
+    }
+
+    #[test]
+    fn empty_aggregates_are_removed() {
+        let mut st = Store::new();
+        st.insert(b"l", Value::List(VecDeque::new()), Some(3));
+        st.insert(b"s", s(""), None);
+        st.remove_if_empty(b"l");
+        st.remove_if_empty(b"s");
+        assert_eq!(st.len(), 1);
+        assert_eq!(st.keys_with_deadline(), 0);
+        assert_eq!(st.get(b"s").map(|e| e.value.type_name()), Some("string"));
     }
 }

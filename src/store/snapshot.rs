@@ -1,0 +1,284 @@
+//! The store's own binary snapshot format: compact, versioned, checksummed, and read
+//! without trusting any length in it (corrupt input is `InvalidData`, never a panic or a
+//! huge allocation).
+//!
+//! Layout (integers little-endian):
+//! ```text
+//! "SLRSTORE" u32 version | u64 key count |
+//! per key: u8 type, u8 has_deadline, [u64 deadline], blob key, value |
+//! u64 FNV-1a checksum of everything before it
+//! blob = u64 len, bytes; string = blob; hash = u64 n, n × (blob, blob); list = u64 n, n × blob
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+
+use bytes::Bytes;
+
+use super::{Entry, Store, Value};
+
+const MAGIC: &[u8; 8] = b"SLRSTORE";
+const VERSION: u32 = 1;
+
+const TYPE_STRING: u8 = 0;
+const TYPE_HASH: u8 = 1;
+const TYPE_LIST: u8 = 2;
+
+/// Upper bound on what we preallocate from a length read off disk.
+const PREALLOC_LIMIT: usize = 4096;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, data: &[u8]) -> u64 {
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+fn invalid(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("store snapshot: {msg}"))
+}
+
+struct HashWriter<'a, W: Write> {
+    inner: &'a mut W,
+    hash: u64,
+}
+
+impl<W: Write> HashWriter<'_, W> {
+    fn put(&mut self, data: &[u8]) -> io::Result<()> {
+        self.hash = fnv(self.hash, data);
+        self.inner.write_all(data)
+    }
+
+    fn u64(&mut self, v: u64) -> io::Result<()> {
+        self.put(&v.to_le_bytes())
+    }
+
+    fn blob(&mut self, b: &[u8]) -> io::Result<()> {
+        self.u64(b.len() as u64)?;
+        self.put(b)
+    }
+}
+
+struct HashReader<'a, R: Read> {
+    inner: &'a mut R,
+    hash: u64,
+}
+
+impl<R: Read> HashReader<'_, R> {
+    fn take<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+        let mut buf = [0u8; N];
+        self.inner.read_exact(&mut buf).map_err(eof_invalid)?;
+        self.hash = fnv(self.hash, &buf);
+        Ok(buf)
+    }
+
+    fn u8(&mut self) -> io::Result<u8> {
+        Ok(self.take::<1>()?[0])
+    }
+
+    fn u64(&mut self) -> io::Result<u64> {
+        Ok(u64::from_le_bytes(self.take::<8>()?))
+    }
+
+    fn count(&mut self) -> io::Result<usize> {
+        usize::try_from(self.u64()?).map_err(|_| invalid("length too large"))
+    }
+
+    fn blob(&mut self) -> io::Result<Bytes> {
+        let len = self.u64()?;
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(PREALLOC_LIMIT));
+        let got = (&mut *self.inner).take(len).read_to_end(&mut buf)?;
+        if got as u64 != len {
+            return Err(invalid("truncated"));
+        }
+        self.hash = fnv(self.hash, &buf);
+        Ok(Bytes::from(buf))
+    }
+}
+
+fn eof_invalid(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        invalid("truncated")
+    } else {
+        e
+    }
+}
+
+impl Store {
+    /// Writes every key, value and deadline; read back by `read_snapshot`.
+    pub fn write_snapshot<W: Write>(&self, w: &mut W) -> io::Result<()> {
+        let mut w = HashWriter {
+            inner: w,
+            hash: FNV_OFFSET,
+        };
+        w.put(MAGIC)?;
+        w.put(&VERSION.to_le_bytes())?;
+        w.u64(self.len as u64)?;
+        for (key, entry) in self.entries() {
+            let tag = match &entry.value {
+                Value::String(_) => TYPE_STRING,
+                Value::Hash(_) => TYPE_HASH,
+                Value::List(_) => TYPE_LIST,
+            };
+            w.put(&[tag])?;
+            match entry.deadline {
+                Some(d) => {
+                    w.put(&[1])?;
+                    w.u64(d)?;
+                }
+                None => w.put(&[0])?,
+            }
+            w.blob(key)?;
+            match &entry.value {
+                Value::String(s) => w.blob(s)?,
+                Value::Hash(h) => {
+                    w.u64(h.len() as u64)?;
+                    for (f, v) in h {
+                        w.blob(f)?;
+                        w.blob(v)?;
+                    }
+                }
+                Value::List(l) => {
+                    w.u64(l.len() as u64)?;
+                    for item in l {
+                        w.blob(item)?;
+                    }
+                }
+            }
+        }
+        let sum = w.hash;
+        w.inner.write_all(&sum.to_le_bytes())
+    }
+
+    /// Rebuilds a store written by `write_snapshot`; corrupt or truncated input is an
+    /// `InvalidData` error.
+    pub fn read_snapshot<R: Read>(r: &mut R) -> io::Result<Store> {
+        let mut r = HashReader {
+            inner: r,
+            hash: FNV_OFFSET,
+        };
+        if &r.take::<8>()? != MAGIC {
+            return Err(invalid("bad magic"));
+        }
+        let version = u32::from_le_bytes(r.take::<4>()?);
+        if version != VERSION {
+            return Err(invalid(&format!("unsupported version {version}")));
+        }
+        let keys = r.u64()?;
+        let mut store = Store::new();
+        for _ in 0..keys {
+            let tag = r.u8()?;
+            let deadline = match r.u8()? {
+                0 => None,
+                1 => Some(r.u64()?),
+                _ => return Err(invalid("bad deadline flag")),
+            };
+            let key = r.blob()?;
+            let value = match tag {
+                TYPE_STRING => Value::String(r.blob()?),
+                TYPE_HASH => {
+                    let n = r.count()?;
+                    let mut h = HashMap::with_capacity(n.min(PREALLOC_LIMIT));
+                    for _ in 0..n {
+                        let f = r.blob()?;
+                        let v = r.blob()?;
+                        h.insert(f, v);
+                    }
+                    Value::Hash(h)
+                }
+                TYPE_LIST => {
+                    let n = r.count()?;
+                    let mut l = VecDeque::with_capacity(n.min(PREALLOC_LIMIT));
+                    for _ in 0..n {
+                        l.push_back(r.blob()?);
+                    }
+                    Value::List(l)
+                }
+                _ => return Err(invalid("unknown value type")),
+            };
+            if value.is_empty_aggregate() {
+                return Err(invalid("empty aggregate"));
+            }
+            if !store.insert_new(key, Entry { value, deadline }) {
+                return Err(invalid("duplicate key"));
+            }
+        }
+        let expected = r.hash;
+        let mut sum = [0u8; 8];
+        r.inner.read_exact(&mut sum).map_err(eof_invalid)?;
+        if u64::from_le_bytes(sum) != expected {
+            return Err(invalid("checksum mismatch"));
+        }
+        Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Store {
+        let mut s = Store::new();
+        s.insert(b"s", Value::String(Bytes::from_static(b"v")), None);
+        s.insert(b"t", Value::String(Bytes::new()), Some(1234));
+        let mut h = HashMap::new();
+        h.insert(Bytes::from_static(b"f"), Bytes::from_static(b"x"));
+        h.insert(Bytes::from_static(b"g"), Bytes::new());
+        s.insert(b"h", Value::Hash(h), Some(99));
+        let l: VecDeque<Bytes> = [Bytes::from_static(b"a"), Bytes::from_static(b"b")].into();
+        s.insert(b"{h}l", Value::List(l), None);
+        s
+    }
+
+    fn same(a: &Store, b: &Store) {
+        assert_eq!(a.len(), b.len());
+        assert_eq!(a.keys_with_deadline(), b.keys_with_deadline());
+        for (k, e) in a.entries() {
+            assert_eq!(b.get(k), Some(e));
+        }
+        assert_eq!(a.expired_sample(u64::MAX, 100), b.expired_sample(u64::MAX, 100));
+    }
+
+    #[test]
+    fn round_trip() {
+        for store in [Store::new(), sample()] {
+            let mut buf = Vec::new();
+            store.write_snapshot(&mut buf).unwrap();
+            let back = Store::read_snapshot(&mut buf.as_slice()).unwrap();
+            same(&store, &back);
+        }
+    }
+
+    #[test]
+    fn corrupt_input_is_invalid_data() {
+        let mut buf = Vec::new();
+        sample().write_snapshot(&mut buf).unwrap();
+        // Every truncation and every single-byte flip is rejected, never a panic.
+        for cut in 0..buf.len() {
+            let err = Store::read_snapshot(&mut &buf[..cut]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "cut {cut}");
+        }
+        for i in 0..buf.len() {
+            let mut bad = buf.clone();
+            bad[i] ^= 0x41;
+            let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "flip {i}");
+        }
+    }
+
+    #[test]
+    fn huge_lengths_do_not_allocate() {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(MAGIC);
+        buf.extend_from_slice(&VERSION.to_le_bytes());
+        buf.extend_from_slice(&1u64.to_le_bytes());
+        buf.extend_from_slice(&[TYPE_LIST, 0]);
+        buf.extend_from_slice(&u64::MAX.to_le_bytes());
+        let err = Store::read_snapshot(&mut buf.as_slice()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+}
