@@ -177,6 +177,11 @@ fn parse_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>
         Some((b'\r', rest)) => rest,
         _ => &buf[..nl],
     };
+    // Unlike Redis (whose verdict depends on how the line was split into reads), a line
+    // over the limit is refused even when it arrived whole: the answer is the same every time.
+    if line.len() > limits.max_inline_len {
+        return Err(ProtocolError::TooBigInlineRequest);
+    }
     let args = split_args(line)?;
     buf.advance(nl + 1);
     Ok(Some(args))

@@ -85,6 +85,11 @@ impl Cluster {
         let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), settings);
         c.start_all();
         c.wait_ready().await;
+        assert!(
+            c.wait_balanced(1, Duration::from_secs(30)).await,
+            "each node should lead one group"
+        );
+        c.wait_ready().await;
         c
     }
 
@@ -240,6 +245,11 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.kill_all();
+        if std::thread::panicking() {
+            for &id in self.resp.keys() {
+                eprintln!("--- node {id} log (tail) ---\n{}", tail(&self.log(id), 30));
+            }
+        }
     }
 }
 
@@ -296,7 +306,11 @@ pub async fn command(addr: &str, args: &[&str]) -> Result<String, String> {
     let v: redis::Value = tokio::time::timeout(Duration::from_secs(5), cmd.query_async(&mut conn))
         .await
         .map_err(|_| "timeout".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e.code() {
+            // As the server sent it: "MOVED 12182 127.0.0.1:7003".
+            Some(code) => format!("{code} {}", e.detail().unwrap_or_default()),
+            None => e.to_string(),
+        })?;
     Ok(match v {
         redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
         redis::Value::SimpleString(s) => s,
