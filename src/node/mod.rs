@@ -128,6 +128,17 @@ impl Node {
             let snap_dir = data_dir.join("snapshots").join(format!("group-{}", g.id));
             let sm = GroupStateMachine::open(g.id, &snap_dir).map_err(|e| dir_err(&snap_dir, e))?;
             let log = engine.group(g.id).map_err(|e| StartError::Log(e.to_string()))?;
+            {
+                let state = sm.state.read();
+                tracing::info!(
+                    group = g.id,
+                    snapshot_index = sm.snapshot_index.load(std::sync::atomic::Ordering::Relaxed),
+                    keys = state.store.len(),
+                    log_purged = ?log.last_purged_index(),
+                    log_last = ?log.last_log_index(),
+                    "recovering group"
+                );
+            }
             let network = GroupNetwork {
                 peers: peers.clone(),
                 group: g.id,

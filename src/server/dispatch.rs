@@ -34,63 +34,84 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     if let Err(e) = cmd::check_arity(spec, args.len()) {
         return e;
     }
-    match spec.kind {
-        Kind::Node => node_commands::execute(node, conn, spec, &args).await,
-        Kind::Read | Kind::Write => {
-            let is_write = matches!(spec.kind, Kind::Write);
-            let slots: Vec<Slot> = cmd::key_positions(spec, args.len())
-                .into_iter()
-                .map(|i| key_slot(&args[i]))
-                .collect();
-            let asking = std::mem::take(&mut conn.asking);
-            let _ = asking; // ASK redirects come with slot migration.
-            let ctx = RouteCtx {
-                is_write,
-                readonly: conn.readonly,
-            };
-            let decision = route(&node.view.read(), &slots, ctx);
-            execute_routed(
-                node,
-                conn.may_forward,
-                decision,
-                slots.first().copied().unwrap_or(0),
-                args,
-                is_write,
-            )
-            .await
+    if spec.kind == Kind::Node {
+        return node_commands::execute(node, conn, spec, &args).await;
+    }
+    let slots: Vec<Slot> = cmd::key_positions(spec, args.len())
+        .into_iter()
+        .map(|i| key_slot(&args[i]))
+        .collect();
+    // ASK redirects come with slot migration; the flag lasts one command, as in Redis.
+    conn.asking = false;
+    let ctx = RouteCtx {
+        is_write: spec.kind == Kind::Write,
+        readonly: conn.readonly,
+    };
+    execute_data(node, &slots, &args, ctx, conn.may_forward).await
+}
+
+/// One try at a data command.
+enum Attempt {
+    Reply(Frame),
+    /// Certainly not applied, and no leader is known right now (election, leader transfer,
+    /// a crashed leader): wait for one and route again.
+    Retry,
+}
+
+/// How long a command waits for a group to have a leader before `-CLUSTERDOWN`: long
+/// enough to ride out an election, so clients rarely see one.
+fn leader_wait(node: &Node) -> Duration {
+    Duration::from_millis(node.config.election_timeout_ms * 2 + 1000)
+}
+
+async fn execute_data(node: &Node, slots: &[Slot], args: &[Bytes], ctx: RouteCtx, may_forward: bool) -> Frame {
+    let slot = slots.first().copied().unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + leader_wait(node);
+    loop {
+        let decision = route(&node.view.read(), slots, ctx);
+        let attempt = match decision {
+            Route::Here(group) => run_local(node, group, slot, args, ctx, may_forward).await,
+            Route::Moved { slot, addr } if may_forward => Attempt::Reply(Frame::Error(format!("MOVED {slot} {addr}"))),
+            Route::Ask { slot, addr } if may_forward => Attempt::Reply(Frame::Error(format!("ASK {slot} {addr}"))),
+            Route::Forward { group, leader } if may_forward => forward(node, group, leader, args, ctx.is_write).await,
+            // A forwarded command reached a node that is not the leader: the proxy re-routes.
+            Route::Moved { .. } | Route::Ask { .. } | Route::Forward { .. } => Attempt::Reply(Frame::error(TRYAGAIN)),
+            Route::CrossSlot => Attempt::Reply(Frame::error(CROSSSLOT)),
+            Route::ClusterDown => Attempt::Retry,
+        };
+        match attempt {
+            Attempt::Reply(frame) => return frame,
+            Attempt::Retry if may_forward && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Attempt::Retry if may_forward => return Frame::error(CLUSTERDOWN),
+            Attempt::Retry => return Frame::error(TRYAGAIN),
         }
     }
 }
 
-async fn execute_routed(
+/// A replica that is not (or no longer) the leader refused the command before doing anything:
+/// send the client to the leader it names, or wait for one.
+async fn not_leader(
     node: &Node,
-    may_forward: bool,
-    decision: Route,
+    group: GroupId,
     slot: Slot,
-    args: Vec<Bytes>,
-    is_write: bool,
-) -> Frame {
-    match decision {
-        Route::Here(group) => run_local(node, group, slot, args, is_write, may_forward).await,
-        Route::Moved { slot, addr } if may_forward => Frame::Error(format!("MOVED {slot} {addr}")),
-        Route::Ask { slot, addr } if may_forward => Frame::Error(format!("ASK {slot} {addr}")),
-        Route::Forward { group, leader } if may_forward => forward(node, group, leader, slot, args, is_write).await,
-        Route::Moved { .. } | Route::Ask { .. } | Route::Forward { .. } => Frame::error(TRYAGAIN),
-        Route::CrossSlot => Frame::error(CROSSSLOT),
-        Route::ClusterDown => Frame::error(CLUSTERDOWN),
+    args: &[Bytes],
+    f: &ForwardToLeader<TypeConfig>,
+    ctx: RouteCtx,
+    may_forward: bool,
+) -> Attempt {
+    let Some(leader) = f.leader_id.filter(|&l| l != node.id) else {
+        return Attempt::Retry;
+    };
+    if !may_forward {
+        return Attempt::Reply(Frame::error(TRYAGAIN));
     }
-}
-
-/// Where to send a client whose command reached a replica that is not (or no longer) the leader.
-fn redirect(node: &Node, slot: Slot, not_leader: &ForwardToLeader<TypeConfig>, may_forward: bool) -> Frame {
-    let leader = not_leader.leader_id.filter(|&l| l != node.id);
-    let view = node.view.read();
-    match leader.and_then(|l| view.nodes.get(&l)) {
-        Some(n) if may_forward && view.redirect == RedirectMode::Moved => {
-            Frame::Error(format!("MOVED {slot} {}", n.resp))
-        }
-        Some(_) => Frame::error(TRYAGAIN),
-        None => Frame::error(CLUSTERDOWN),
+    let addr = node.view.read().nodes.get(&leader).map(|n| n.resp);
+    match (node.config.redirect, addr) {
+        (RedirectMode::Moved, Some(addr)) => Attempt::Reply(Frame::Error(format!("MOVED {slot} {addr}"))),
+        (RedirectMode::Proxy, Some(_)) => Box::pin(forward(node, group, leader, args, ctx.is_write)).await,
+        (_, None) => Attempt::Retry,
     }
 }
 
@@ -98,100 +119,90 @@ async fn run_local(
     node: &Node,
     group: GroupId,
     slot: Slot,
-    args: Vec<Bytes>,
-    is_write: bool,
+    args: &[Bytes],
+    ctx: RouteCtx,
     may_forward: bool,
-) -> Frame {
+) -> Attempt {
     let Some(g) = node.groups.get(&group) else {
-        return Frame::error(CLUSTERDOWN);
+        return Attempt::Retry;
     };
-    if is_write {
-        if let Err(e) = cmd::validate(&args) {
-            return e;
+    if ctx.is_write {
+        if let Err(e) = cmd::validate(args) {
+            return Attempt::Reply(e);
         }
-        let proxy = may_forward && node.config.redirect == RedirectMode::Proxy;
-        let retry_args = proxy.then(|| args.clone());
         let req = Request {
             time_ms: now_ms(),
-            args,
+            args: args.to_vec(),
         };
         return match g.raft.client_write(req).await {
-            Ok(resp) => resp.data.0,
+            Ok(resp) => Attempt::Reply(resp.data.0),
+            // Refused before it entered the log: safe to send elsewhere.
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                // Refused before it entered the log: safe to send elsewhere.
-                match (retry_args, f.leader_id.filter(|&l| l != node.id)) {
-                    (Some(args), Some(leader)) => Box::pin(forward(node, group, leader, slot, args, true)).await,
-                    _ => redirect(node, slot, &f, may_forward),
-                }
+                not_leader(node, group, slot, args, &f, ctx, may_forward).await
             }
             Err(e) => {
                 tracing::debug!(group, "write outcome unknown: {e}");
-                Frame::error(UNKNOWN_OUTCOME)
+                Attempt::Reply(Frame::error(UNKNOWN_OUTCOME))
             }
         };
     }
-    if !g.raft.is_leader() {
+    if ctx.readonly && !g.raft.is_leader() {
         // READONLY connection on a follower: possibly stale, as on Redis Cluster replicas.
         let state = g.sm.state.read();
-        return cmd::execute_read(&state.store, &args, now_ms().max(state.clock_ms));
+        return Attempt::Reply(cmd::execute_read(&state.store, args, now_ms().max(state.clock_ms)));
     }
     match g.raft.ensure_linearizable(ReadPolicy::LeaseRead).await {
         Ok(_) => {
             let state = g.sm.state.read();
-            cmd::execute_read(&state.store, &args, now_ms().max(state.clock_ms))
+            Attempt::Reply(cmd::execute_read(&state.store, args, now_ms().max(state.clock_ms)))
         }
-        Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => redirect(node, slot, &f, may_forward),
+        Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
+            not_leader(node, group, slot, args, &f, ctx, may_forward).await
+        }
         Err(e) => {
             tracing::debug!(group, "linearizable read failed: {e}");
-            Frame::error(TRYAGAIN)
+            Attempt::Retry
         }
     }
 }
 
-/// Proxy mode: runs the command on the leader. Refusals that prove nothing was applied
-/// (TRYAGAIN, CLUSTERDOWN, MOVED from the leader side) are retried for a short while.
-async fn forward(node: &Node, group: GroupId, leader: NodeId, slot: Slot, args: Vec<Bytes>, is_write: bool) -> Frame {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    let mut leader = leader;
-    loop {
-        let Some(mut client) = node.peers.node_client(leader) else {
-            return Frame::error(CLUSTERDOWN);
-        };
-        let msg = pb::ForwardRequest {
-            group,
-            args: args.iter().map(|a| a.to_vec()).collect(),
-        };
-        let mut req = tonic::Request::new(msg);
-        req.set_timeout(Duration::from_secs(10));
-        let refused = match client.forward(req).await {
-            Ok(reply) => match decode::<Frame>(&reply.into_inner().frame) {
-                Ok(Frame::Error(e)) if e.starts_with("TRYAGAIN") || e.starts_with("CLUSTERDOWN") => Frame::Error(e),
-                Ok(frame) => return frame,
-                Err(_) => return Frame::error("ERR bad reply from the leader"),
-            },
-            Err(status) if is_write && status.code() != tonic::Code::Unavailable => {
-                tracing::debug!(group, leader, "forwarded write failed: {status}");
-                return Frame::error(UNKNOWN_OUTCOME);
-            }
-            Err(_) => Frame::error(CLUSTERDOWN),
-        };
-        if tokio::time::Instant::now() >= deadline {
-            return refused;
+/// True when the RPC certainly never reached the peer (the connection could not be made).
+fn never_sent(status: &tonic::Status) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(io.kind(), std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let decision = route(
-            &node.view.read(),
-            &[slot],
-            RouteCtx {
-                is_write,
-                readonly: false,
-            },
-        );
-        match decision {
-            Route::Forward { leader: l, .. } => leader = l,
-            Route::Here(g) => return Box::pin(run_local(node, g, slot, args, is_write, true)).await,
-            _ => {}
+        source = e.source();
+    }
+    status.code() == tonic::Code::Unavailable && status.message().contains("connect")
+}
+
+/// Proxy mode: runs the command on the leader and relays its reply. Refusals that prove nothing
+/// was applied (TRYAGAIN or CLUSTERDOWN from the far side, no connection) are retried.
+async fn forward(node: &Node, group: GroupId, leader: NodeId, args: &[Bytes], is_write: bool) -> Attempt {
+    let Some(mut client) = node.peers.node_client(leader) else {
+        return Attempt::Retry;
+    };
+    let msg = pb::ForwardRequest {
+        group,
+        args: args.iter().map(|a| a.to_vec()).collect(),
+    };
+    let mut req = tonic::Request::new(msg);
+    req.set_timeout(Duration::from_secs(10));
+    match client.forward(req).await {
+        Ok(reply) => match decode::<Frame>(&reply.into_inner().frame) {
+            Ok(Frame::Error(e)) if e.starts_with("TRYAGAIN") || e.starts_with("CLUSTERDOWN") => Attempt::Retry,
+            Ok(frame) => Attempt::Reply(frame),
+            Err(_) => Attempt::Reply(Frame::error("ERR bad reply from the leader")),
+        },
+        Err(status) if is_write && !never_sent(&status) => {
+            tracing::debug!(group, leader, "forwarded write failed: {status}");
+            Attempt::Reply(Frame::error(UNKNOWN_OUTCOME))
         }
+        Err(_) => Attempt::Retry,
     }
 }
 

@@ -134,4 +134,14 @@ fn bad_configs_are_refused_with_one_line() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    for flags in [
+        &["serve", "--config", "x.toml"][..],
+        &["serve", "--bogus"],
+        &["serve", "--config", "x", "--node", "abc"],
+    ] {
+        let out = Command::new(BIN).args(flags).output().unwrap();
+        assert!(!out.status.success(), "{flags:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{flags:?}: one line: {err:?}");
+    }
 }
