@@ -92,8 +92,10 @@ fn default_snapshot_every() -> u64 {
 fn default_heartbeat_ms() -> u64 {
     100
 }
+/// Followers wait 0.5–1 s of silence before an election; openraft's leader lease is the upper
+/// bound, so a crashed leader is replaced in about 1.5 s.
 fn default_election_timeout_ms() -> u64 {
-    1000
+    500
 }
 
 /// Request-size limits, with Redis's defaults (see DESIGN.md, "Bad input and limits").
@@ -278,6 +280,24 @@ impl Config {
         })
     }
 
+    /// Which member should lead each group, so that leadership (and so the write load) spreads
+    /// evenly: groups in id order each go to their least-loaded member, ties broken by rotating
+    /// through the member list. Every node computes the same table from the same file.
+    pub fn preferred_leaders(&self) -> BTreeMap<GroupId, NodeId> {
+        let mut load: BTreeMap<NodeId, usize> = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for (i, g) in self.groups.values().enumerate() {
+            let n = g.members.len();
+            let pick = (0..n)
+                .map(|k| g.members[(i + k) % n])
+                .min_by_key(|m| load.get(m).copied().unwrap_or(0))
+                .unwrap_or(g.members[0]);
+            *load.entry(pick).or_default() += 1;
+            out.insert(g.id, pick);
+        }
+        out
+    }
+
     /// The slot → group table this configuration seeds.
     pub fn slot_owners(&self) -> Vec<GroupId> {
         let mut owners = vec![0; SLOT_COUNT as usize];
@@ -345,6 +365,39 @@ slots = ["0-16383"]
         let c = Config::parse(text).unwrap();
         assert_eq!(c.nodes.len(), 3);
         assert_eq!(c.groups.len(), 3);
+    }
+
+    #[test]
+    fn preferred_leaders_spread_evenly() {
+        let c = Config::parse(include_str!("../cluster.toml")).unwrap();
+        let want: BTreeMap<GroupId, NodeId> = [(1, 1), (2, 2), (3, 3)].into();
+        assert_eq!(c.preferred_leaders(), want);
+        // Five nodes, ten groups of three rotating replicas: two groups each.
+        let mut text = String::from("[cluster]\n");
+        for id in 1..=5 {
+            text += &format!(
+                "[[node]]\nid = {id}\nresp = \"127.0.0.1:{}\"\nrpc = \"127.0.0.1:{}\"\n",
+                7000 + id,
+                17000 + id
+            );
+        }
+        for g in 0..10u64 {
+            let members: Vec<String> = (0..3).map(|k| ((g + k) % 5 + 1).to_string()).collect();
+            let (lo, hi) = (g * 1638, if g == 9 { 16383 } else { g * 1638 + 1637 });
+            text += &format!(
+                "[[group]]\nid = {}\nmembers = [{}]\nslots = [\"{lo}-{hi}\"]\n",
+                g + 1,
+                members.join(", ")
+            );
+        }
+        let c = Config::parse(&text).unwrap();
+        let leaders = c.preferred_leaders();
+        for id in 1..=5 {
+            assert_eq!(leaders.values().filter(|&&l| l == id).count(), 2, "{leaders:?}");
+        }
+        for (g, l) in &leaders {
+            assert!(c.groups[g].members.contains(l));
+        }
     }
 
     #[test]

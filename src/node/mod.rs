@@ -121,7 +121,8 @@ impl Node {
             .filter(|g| g.members.contains(&id))
             .cloned()
             .collect();
-        for (i, g) in config.groups.values().enumerate() {
+        let preferred = config.preferred_leaders();
+        for g in config.groups.values() {
             if !g.members.contains(&id) {
                 continue;
             }
@@ -160,7 +161,7 @@ impl Node {
                     tracing::debug!(group = g.id, "initialize: {e}");
                 }
             }
-            let preferred_leader = g.members[i % g.members.len()];
+            let preferred_leader = preferred.get(&g.id).copied().unwrap_or(g.members[0]);
             groups.insert(
                 g.id,
                 Group {

@@ -1,11 +1,12 @@
 //! A three-node cluster serving the cluster client in every slot, and the config checks.
 
 use std::process::Command;
+use std::time::Duration;
 
 use futures::StreamExt;
 use redis::AsyncCommands;
 
-use crate::harness::{BIN, Cluster, command, keys_for_all_slots};
+use crate::harness::{BIN, Cluster, GroupSpec, command, keys_for_all_slots};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_client_writes_and_reads_every_slot() {
@@ -49,6 +50,47 @@ async fn cluster_client_writes_and_reads_every_slot() {
     let _: () = conn.hset("h", "f", "v").await.unwrap();
     let h: String = conn.hget("h", "f").await.unwrap();
     assert_eq!(h, "v");
+}
+
+/// Five nodes, ten groups of three replicas placed round the ring: every node hosts six
+/// groups, leads two, and the cluster client reaches every slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_ten_groups() {
+    let groups: Vec<GroupSpec> = (0..10u64)
+        .map(|g| GroupSpec {
+            members: (0..3).map(|k| (g + k) % 5 + 1).collect(),
+            slots: vec![format!("{}-{}", g * 1638, if g == 9 { 16383 } else { g * 1638 + 1637 })],
+        })
+        .collect();
+    let mut c = Cluster::configure(5, &groups, "");
+    c.start_all();
+    c.wait_ready().await;
+    assert!(
+        c.wait_balanced(2, Duration::from_secs(60)).await,
+        "each node should lead two groups"
+    );
+    let conn = c.cluster_client().await;
+    let keys: Vec<String> = keys_for_all_slots("five").into_iter().step_by(3).collect();
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(64, |(i, k)| {
+            let mut conn = conn.clone();
+            async move {
+                let _: () = conn.set(k, i).await.unwrap();
+                let v: usize = conn.get(k).await.unwrap();
+                assert_eq!(v, i, "key {k}");
+            }
+        })
+        .await;
+    // CLUSTER SLOTS: ten ranges, each with its leader and two replicas.
+    let client = redis::Client::open(c.url(5)).unwrap();
+    let mut plain = client.get_multiplexed_async_connection().await.unwrap();
+    let slots: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(&mut plain)
+        .await
+        .unwrap();
+    assert_eq!(slots.len(), 10);
+    assert!(slots.iter().all(|r| r.len() == 2 + 3), "{slots:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

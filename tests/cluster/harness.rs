@@ -111,7 +111,10 @@ impl Cluster {
             .args(["serve", "--config"])
             .arg(&self.config)
             .args(["--node", &id.to_string()])
-            .env("RUST_LOG", "info,openraft=warn")
+            .env(
+                "RUST_LOG",
+                "info,openraft=warn,openraft::core::heartbeat=error,openraft::replication=error",
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

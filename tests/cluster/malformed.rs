@@ -8,7 +8,11 @@ use crate::harness::{Cluster, even_groups, raw_exchange};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_do_not_disturb_other_clients() {
-    let mut c = Cluster::configure(1, &even_groups(1, &[1]), "");
+    let mut c = Cluster::configure(
+        1,
+        &even_groups(1, &[1]),
+        "[cluster.limits]\nclient_query_buffer_limit = 1048576",
+    );
     c.start_all();
     c.wait_ready().await;
     let addr = c.addr(1);
@@ -53,6 +57,11 @@ async fn bad_requests_do_not_disturb_other_clients() {
             "unbalanced quotes",
             b"SET \"a b\r\n".to_vec(),
             "-ERR Protocol error: unbalanced quotes",
+        ),
+        (
+            "query buffer limit",
+            [&b"*2\r\n$3\r\nGET\r\n$2000000\r\n"[..], &[b'x'; 1100 * 1024]].concat(),
+            "-ERR Protocol error: ",
         ),
         ("garbage", vec![0xff, 0x00, 0x2a, 0x0d, 0xfe, 0x24, 0x0a, 0x13], "-ERR"),
     ];
