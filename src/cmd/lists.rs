@@ -1,10 +1,11 @@
-//! List commands: LPUSH, RPUSH, LPOP, RPOP, LRANGE, LLEN.
+//! List commands: LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LRANGE, LLEN, LINDEX, LSET,
+//! LINSERT, LREM, LTRIM, LPOS, LMOVE, RPOPLPUSH, LMPOP (non-blocking).
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::parse::{Cursor, Reply, WRONGTYPE, parse_i64};
+use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
 use crate::resp::frame::Frame;
 use crate::store::{Entry, Store, Value};
 
@@ -19,10 +20,44 @@ fn list_of(entry: Option<&Entry>) -> Reply<Option<&VecDeque<Bytes>>> {
 /// A parsed list write.
 #[derive(Debug)]
 pub(super) enum Write {
+    /// `only_existing` for LPUSHX / RPUSHX.
     Push {
         key: Bytes,
         items: Vec<Bytes>,
         left: bool,
+        only_existing: bool,
+    },
+    Set {
+        key: Bytes,
+        index: i64,
+        value: Bytes,
+    },
+    Insert {
+        key: Bytes,
+        before: bool,
+        pivot: Bytes,
+        value: Bytes,
+    },
+    Rem {
+        key: Bytes,
+        count: i64,
+        value: Bytes,
+    },
+    Trim {
+        key: Bytes,
+        start: i64,
+        stop: i64,
+    },
+    Move {
+        from: Bytes,
+        to: Bytes,
+        from_left: bool,
+        to_left: bool,
+    },
+    MPop {
+        keys: Vec<Bytes>,
+        left: bool,
+        count: usize,
     },
     /// `count` is None for the single-element form (bulk reply), Some for the array form.
     Pop {
@@ -32,15 +67,120 @@ pub(super) enum Write {
     },
 }
 
+/// LEFT | RIGHT; true for LEFT.
+fn side(arg: &[u8]) -> Reply<bool> {
+    if arg.eq_ignore_ascii_case(b"left") {
+        Ok(true)
+    } else if arg.eq_ignore_ascii_case(b"right") {
+        Ok(false)
+    } else {
+        Err(Frame::error(SYNTAX_ERROR))
+    }
+}
+
+/// A positive integer option with Redis's own message for anything else.
+fn positive(arg: &[u8], msg: &str) -> Reply<i64> {
+    parse_i64(arg).filter(|&v| v >= 1).ok_or_else(|| Frame::error(msg))
+}
+
+/// LMPOP's numkeys, and the index of LEFT|RIGHT after the keys.
+fn mpop_layout(args: &[Bytes]) -> Reply<(usize, usize)> {
+    let n = positive(&args[1], "ERR numkeys should be greater than 0")?;
+    let n = usize::try_from(n).map_err(|_| Frame::error(SYNTAX_ERROR))?;
+    let where_idx = n
+        .checked_add(2)
+        .filter(|&w| w < args.len())
+        .ok_or_else(|| Frame::error(SYNTAX_ERROR))?;
+    Ok((n, where_idx))
+}
+
+/// Key indexes of commands whose keys follow a numkeys argument (LMPOP), which the
+/// table's first/last/step cannot describe: what routing and apply-time expiry must use.
+/// None for other commands; an empty list when numkeys is unusable (the command's own
+/// parse then answers with Redis's error).
+pub fn numkeys_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
+    match name {
+        "lmpop" => Some(match args.get(1).map(|_| mpop_layout(args)) {
+            Some(Ok((n, _))) => (2..2 + n).collect(),
+            _ => Vec::new(),
+        }),
+        _ => None,
+    }
+}
+
 pub(super) fn parse_write(name: &str, args: &[Bytes]) -> Reply<Write> {
+    if name == "lmpop" {
+        let (n, where_idx) = mpop_layout(args)?;
+        let left = side(&args[where_idx])?;
+        let mut count = None;
+        let mut j = where_idx + 1;
+        while j < args.len() {
+            if count.is_none() && args[j].eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
+                let v = positive(&args[j + 1], "ERR count should be greater than 0")?;
+                count = Some(usize::try_from(v).unwrap_or(usize::MAX));
+                j += 2;
+            } else {
+                return Err(Frame::error(SYNTAX_ERROR));
+            }
+        }
+        return Ok(Write::MPop {
+            keys: args[2..2 + n].to_vec(),
+            left,
+            count: count.unwrap_or(1),
+        });
+    }
     let mut c = Cursor::new(args);
     let key = c.next_bytes()?.clone();
     let cmd = match name {
-        "lpush" | "rpush" => Write::Push {
+        "lpush" | "rpush" | "lpushx" | "rpushx" => Write::Push {
             key,
             items: c.rest().to_vec(),
-            left: name == "lpush",
+            left: name.starts_with('l'),
+            only_existing: name.ends_with('x'),
         },
+        "lset" => Write::Set {
+            key,
+            index: c.next_int()?,
+            value: c.next_bytes()?.clone(),
+        },
+        "linsert" => {
+            let before = match c.peek_lower().as_deref() {
+                Some("before") => true,
+                Some("after") => false,
+                _ => return Err(Frame::error(SYNTAX_ERROR)),
+            };
+            c.next_bytes()?;
+            Write::Insert {
+                key,
+                before,
+                pivot: c.next_bytes()?.clone(),
+                value: c.next_bytes()?.clone(),
+            }
+        }
+        "lrem" => Write::Rem {
+            key,
+            count: c.next_int()?,
+            value: c.next_bytes()?.clone(),
+        },
+        "ltrim" => Write::Trim {
+            key,
+            start: c.next_int()?,
+            stop: c.next_int()?,
+        },
+        "lmove" | "rpoplpush" => {
+            let to = c.next_bytes()?.clone();
+            let (from_left, to_left) = if name == "lmove" {
+                (side(c.next_bytes()?)?, side(c.next_bytes()?)?)
+            } else {
+                (false, true)
+            };
+            Write::Move {
+                from: key,
+                to,
+                from_left,
+                to_left,
+            }
+        }
         "lpop" | "rpop" => {
             if args.len() > 3 {
                 return Err(Frame::Error(format!(
@@ -71,8 +211,16 @@ pub(super) fn parse_write(name: &str, args: &[Bytes]) -> Reply<Write> {
 impl Write {
     pub(super) fn apply(self, store: &mut Store) -> Reply<Frame> {
         match self {
-            Write::Push { key, items, left } => {
+            Write::Push {
+                key,
+                items,
+                left,
+                only_existing,
+            } => {
                 if list_of(store.get(&key))?.is_none() {
+                    if only_existing {
+                        return Ok(Frame::Integer(0));
+                    }
                     store.insert(&key, Value::List(VecDeque::new()), None);
                 }
                 let Some(Value::List(l)) = store.value_mut(&key) else {
@@ -109,8 +257,218 @@ impl Write {
                     None => popped.into_iter().next().unwrap_or(Frame::Null),
                 })
             }
+            Write::Set { key, index, value } => {
+                if list_of(store.get(&key))?.is_none() {
+                    return Err(Frame::error("ERR no such key"));
+                }
+                let Some(Value::List(l)) = store.value_mut(&key) else {
+                    return Err(Frame::error(WRONGTYPE));
+                };
+                let slot = resolve(l.len(), index).and_then(|i| l.get_mut(i));
+                let Some(slot) = slot else {
+                    return Err(Frame::error("ERR index out of range"));
+                };
+                *slot = Bytes::copy_from_slice(&value);
+                Ok(Frame::ok())
+            }
+            Write::Insert {
+                key,
+                before,
+                pivot,
+                value,
+            } => {
+                if list_of(store.get(&key))?.is_none() {
+                    return Ok(Frame::Integer(0));
+                }
+                let Some(Value::List(l)) = store.value_mut(&key) else {
+                    return Err(Frame::error(WRONGTYPE));
+                };
+                let Some(at) = l.iter().position(|e| *e == pivot) else {
+                    return Ok(Frame::Integer(-1));
+                };
+                l.insert(if before { at } else { at + 1 }, Bytes::copy_from_slice(&value));
+                Ok(Frame::Integer(l.len() as i64))
+            }
+            Write::Rem { key, count, value } => {
+                if list_of(store.get(&key))?.is_none() {
+                    return Ok(Frame::Integer(0));
+                }
+                let Some(Value::List(l)) = store.value_mut(&key) else {
+                    return Err(Frame::error(WRONGTYPE));
+                };
+                let limit = if count == 0 {
+                    usize::MAX
+                } else {
+                    count.unsigned_abs() as usize
+                };
+                let mut removed = 0;
+                let mut kept: VecDeque<Bytes> = VecDeque::with_capacity(l.len());
+                if count >= 0 {
+                    for e in l.drain(..) {
+                        if removed < limit && e == value {
+                            removed += 1;
+                        } else {
+                            kept.push_back(e);
+                        }
+                    }
+                } else {
+                    for e in l.drain(..).rev() {
+                        if removed < limit && e == value {
+                            removed += 1;
+                        } else {
+                            kept.push_front(e);
+                        }
+                    }
+                }
+                *l = kept;
+                store.remove_if_empty(&key);
+                Ok(Frame::Integer(removed as i64))
+            }
+            Write::Trim { key, start, stop } => {
+                if list_of(store.get(&key))?.is_none() {
+                    return Ok(Frame::ok());
+                }
+                let Some(Value::List(l)) = store.value_mut(&key) else {
+                    return Err(Frame::error(WRONGTYPE));
+                };
+                let len = l.len() as i64;
+                let start = if start < 0 { len.saturating_add(start) } else { start }.max(0);
+                let stop = if stop < 0 { len.saturating_add(stop) } else { stop };
+                if start > stop || start >= len {
+                    l.clear();
+                } else {
+                    let stop = stop.min(len - 1);
+                    l.truncate(stop as usize + 1);
+                    l.drain(..start as usize);
+                }
+                store.remove_if_empty(&key);
+                Ok(Frame::ok())
+            }
+            Write::Move {
+                from,
+                to,
+                from_left,
+                to_left,
+            } => {
+                if list_of(store.get(&from))?.is_none() {
+                    return Ok(Frame::Null);
+                }
+                list_of(store.get(&to))?;
+                let Some(Value::List(l)) = store.value_mut(&from) else {
+                    return Err(Frame::error(WRONGTYPE));
+                };
+                let Some(item) = (if from_left { l.pop_front() } else { l.pop_back() }) else {
+                    return Ok(Frame::Null);
+                };
+                if store.get(&to).is_none() {
+                    store.insert(&to, Value::List(VecDeque::new()), None);
+                }
+                if let Some(Value::List(d)) = store.value_mut(&to) {
+                    if to_left {
+                        d.push_front(item.clone());
+                    } else {
+                        d.push_back(item.clone());
+                    }
+                }
+                store.remove_if_empty(&from);
+                Ok(Frame::Bulk(item))
+            }
+            Write::MPop { keys, left, count } => {
+                for key in keys {
+                    if list_of(store.get(&key))?.is_none_or(VecDeque::is_empty) {
+                        continue;
+                    }
+                    let Some(Value::List(l)) = store.value_mut(&key) else {
+                        return Err(Frame::error(WRONGTYPE));
+                    };
+                    let n = count.min(l.len());
+                    let popped: Vec<Frame> = (0..n)
+                        .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
+                        .map(Frame::Bulk)
+                        .collect();
+                    store.remove_if_empty(&key);
+                    return Ok(Frame::Array(vec![Frame::Bulk(key), Frame::Array(popped)]));
+                }
+                Ok(Frame::NullArray)
+            }
         }
     }
+}
+
+/// A list index as Redis reads it (negative from the end); None when out of range.
+fn resolve(len: usize, index: i64) -> Option<usize> {
+    let i = if index < 0 {
+        (len as i64).checked_add(index)?
+    } else {
+        index
+    };
+    usize::try_from(i).ok().filter(|&i| i < len)
+}
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+fn lpos(store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
+    let (mut rank, mut count, mut maxlen): (i64, Option<usize>, usize) = (1, None, 0);
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let opt = &args[j];
+        if opt.eq_ignore_ascii_case(b"rank") && more {
+            rank = parse_i64(&args[j + 1]).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
+            if rank == i64::MIN {
+                return Err(Frame::error(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ));
+            }
+            if rank == 0 {
+                return Err(Frame::error(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+        } else if opt.eq_ignore_ascii_case(b"count") && more {
+            let v = parse_i64(&args[j + 1]).and_then(|v| usize::try_from(v).ok());
+            count = Some(v.ok_or_else(|| Frame::error("ERR COUNT can't be negative"))?);
+        } else if opt.eq_ignore_ascii_case(b"maxlen") && more {
+            let v = parse_i64(&args[j + 1]).and_then(|v| usize::try_from(v).ok());
+            maxlen = v.ok_or_else(|| Frame::error("ERR MAXLEN can't be negative"))?;
+        } else {
+            return Err(Frame::error(SYNTAX_ERROR));
+        }
+        j += 2;
+    }
+    let Some(list) = list_of(store.get_live(&args[1], now_ms))? else {
+        return Ok(if count.is_some() {
+            Frame::Array(Vec::new())
+        } else {
+            Frame::Null
+        });
+    };
+    let elem = &args[2];
+    let len = list.len();
+    let from_tail = rank < 0;
+    let rank = rank.unsigned_abs();
+    let scan = len.min(if maxlen == 0 { usize::MAX } else { maxlen });
+    let index_at = |n: usize| if from_tail { len - 1 - n } else { n };
+    let mut matches: u64 = 0;
+    let mut found = Vec::new();
+    for n in 0..scan {
+        let i = index_at(n);
+        if list[i] != *elem {
+            continue;
+        }
+        matches += 1;
+        if matches >= rank {
+            found.push(Frame::Integer(i as i64));
+            match count {
+                None => break,
+                Some(c) if c != 0 && found.len() >= c => break,
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(match count {
+        Some(_) => Frame::Array(found),
+        None => found.into_iter().next().unwrap_or(Frame::Null),
+    })
 }
 
 pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
@@ -134,6 +492,15 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
             let len = list_of(store.get_live(key, now_ms))?.map_or(0, VecDeque::len);
             Ok(Frame::Integer(len as i64))
         }
+        "lindex" => {
+            let index = c.next_int()?;
+            c.finish()?;
+            let list = list_of(store.get_live(key, now_ms))?;
+            Ok(list
+                .and_then(|l| resolve(l.len(), index).and_then(|i| l.get(i)))
+                .map_or(Frame::Null, |v| Frame::Bulk(v.clone())))
+        }
+        "lpos" => lpos(store, args, now_ms),
         _ => Err(super::not_served(name)),
     }
 }
@@ -246,5 +613,224 @@ mod tests {
             (10, &["rpush", "l", "c"], int(1)),
             (10, &["pttl", "l"], int(-1)),
         ]);
+    }
+
+    #[test]
+    fn pushx_index_set_insert() {
+        run(&[
+            (0, &["lpushx", "l", "a"], int(0)),
+            (0, &["rpushx", "l", "a"], int(0)),
+            (0, &["exists", "l"], int(0)),
+            (0, &["rpush", "l", "b"], int(1)),
+            (0, &["lpushx", "l", "a"], int(2)),
+            (0, &["rpushx", "l", "c", "d"], int(4)),
+            (0, &["lindex", "l", "0"], bulk("a")),
+            (0, &["lindex", "l", "-1"], bulk("d")),
+            (0, &["lindex", "l", "4"], Frame::Null),
+            (0, &["lindex", "l", "-5"], Frame::Null),
+            (0, &["lindex", "none", "0"], Frame::Null),
+            (
+                0,
+                &["lindex", "l", "x"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (0, &["lset", "l", "1", "B"], ok()),
+            (0, &["lset", "l", "-1", "D"], ok()),
+            (0, &["lset", "l", "4", "x"], err("ERR index out of range")),
+            (0, &["lset", "none", "0", "x"], err("ERR no such key")),
+            (0, &["linsert", "l", "before", "B", "x"], int(5)),
+            (0, &["linsert", "l", "AFTER", "D", "y"], int(6)),
+            (0, &["linsert", "l", "after", "zz", "y"], int(-1)),
+            (0, &["linsert", "none", "after", "zz", "y"], int(0)),
+            (0, &["linsert", "l", "middle", "B", "y"], err("ERR syntax error")),
+            (0, &["lrange", "l", "0", "-1"], arr(&["a", "x", "B", "c", "D", "y"])),
+            (0, &["set", "s", "v"], ok()),
+            (0, &["lpushx", "s", "a"], err(WRONGTYPE)),
+            (0, &["lindex", "s", "0"], err(WRONGTYPE)),
+            (0, &["lset", "s", "0", "x"], err(WRONGTYPE)),
+            (0, &["linsert", "s", "before", "a", "b"], err(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn rem_trim() {
+        run(&[
+            (0, &["rpush", "l", "a", "b", "a", "c", "a"], int(5)),
+            (0, &["lrem", "l", "-2", "a"], int(2)),
+            (0, &["lrange", "l", "0", "-1"], arr(&["a", "b", "c"])),
+            (0, &["rpush", "l", "a", "a"], int(5)),
+            (0, &["lrem", "l", "1", "a"], int(1)),
+            (0, &["lrange", "l", "0", "-1"], arr(&["b", "c", "a", "a"])),
+            (0, &["lrem", "l", "0", "a"], int(2)),
+            (0, &["lrem", "l", "0", "zz"], int(0)),
+            (0, &["lrem", "none", "0", "a"], int(0)),
+            (0, &["lrem", "l", "0", "b"], int(1)),
+            (0, &["lrem", "l", "0", "c"], int(1)),
+            (0, &["exists", "l"], int(0)),
+            (0, &["rpush", "t", "1", "2", "3", "4", "5"], int(5)),
+            (0, &["ltrim", "t", "1", "-2"], ok()),
+            (0, &["lrange", "t", "0", "-1"], arr(&["2", "3", "4"])),
+            (0, &["ltrim", "t", "-100", "100"], ok()),
+            (0, &["llen", "t"], int(3)),
+            (0, &["ltrim", "t", "2", "1"], ok()),
+            (0, &["exists", "t"], int(0)),
+            (0, &["ltrim", "none", "0", "1"], ok()),
+            (
+                0,
+                &["ltrim", "t", "a", "1"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (0, &["set", "s", "v"], ok()),
+            (0, &["lrem", "s", "0", "a"], err(WRONGTYPE)),
+            (0, &["ltrim", "s", "0", "1"], err(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn lpos() {
+        run(&[
+            (0, &["rpush", "l", "a", "b", "c", "1", "2", "3", "c", "c"], int(8)),
+            (0, &["lpos", "l", "c"], int(2)),
+            (0, &["lpos", "l", "c", "rank", "2"], int(6)),
+            (0, &["lpos", "l", "c", "rank", "-1"], int(7)),
+            (0, &["lpos", "l", "c", "count", "2"], Frame::Array(vec![int(2), int(6)])),
+            (
+                0,
+                &["lpos", "l", "c", "count", "0"],
+                Frame::Array(vec![int(2), int(6), int(7)]),
+            ),
+            (
+                0,
+                &["lpos", "l", "c", "rank", "-1", "count", "2"],
+                Frame::Array(vec![int(7), int(6)]),
+            ),
+            (
+                0,
+                &["lpos", "l", "c", "count", "0", "maxlen", "7"],
+                Frame::Array(vec![int(2), int(6)]),
+            ),
+            (0, &["lpos", "l", "c", "rank", "4"], Frame::Null),
+            (0, &["lpos", "l", "zz"], Frame::Null),
+            (0, &["lpos", "l", "zz", "count", "1"], arr(&[])),
+            (0, &["lpos", "none", "a"], Frame::Null),
+            (0, &["lpos", "none", "a", "count", "0"], arr(&[])),
+            (
+                0,
+                &["lpos", "l", "c", "rank", "0"],
+                err(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ),
+            ),
+            (
+                0,
+                &["lpos", "l", "c", "rank", "x"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (
+                0,
+                &["lpos", "l", "c", "count", "-1"],
+                err("ERR COUNT can't be negative"),
+            ),
+            (
+                0,
+                &["lpos", "l", "c", "count", "abc"],
+                err("ERR COUNT can't be negative"),
+            ),
+            (
+                0,
+                &["lpos", "l", "c", "maxlen", "-1"],
+                err("ERR MAXLEN can't be negative"),
+            ),
+            (0, &["lpos", "l", "c", "count"], err("ERR syntax error")),
+            (0, &["set", "s", "v"], ok()),
+            (0, &["lpos", "s", "v"], err(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn lmove_rpoplpush_lmpop() {
+        run(&[
+            (0, &["rpush", "{l}a", "1", "2", "3"], int(3)),
+            (0, &["lmove", "{l}a", "{l}b", "left", "right"], bulk("1")),
+            (0, &["lmove", "{l}a", "{l}b", "RIGHT", "LEFT"], bulk("3")),
+            (0, &["lrange", "{l}b", "0", "-1"], arr(&["3", "1"])),
+            (0, &["rpoplpush", "{l}a", "{l}b"], bulk("2")),
+            (0, &["exists", "{l}a"], int(0)),
+            (0, &["lrange", "{l}b", "0", "-1"], arr(&["2", "3", "1"])),
+            (0, &["rpoplpush", "{l}a", "{l}b"], Frame::Null),
+            // Rotation of a list onto itself, even with one element.
+            (0, &["lmove", "{l}b", "{l}b", "left", "right"], bulk("2")),
+            (0, &["lrange", "{l}b", "0", "-1"], arr(&["3", "1", "2"])),
+            (0, &["rpush", "{l}one", "x"], int(1)),
+            (0, &["rpoplpush", "{l}one", "{l}one"], bulk("x")),
+            (0, &["lrange", "{l}one", "0", "-1"], arr(&["x"])),
+            (0, &["lmove", "{l}b", "{l}c", "up", "left"], err("ERR syntax error")),
+            (0, &["set", "{l}s", "v"], ok()),
+            (0, &["lmove", "{l}b", "{l}s", "left", "left"], err(WRONGTYPE)),
+            (0, &["llen", "{l}b"], int(3)),
+            (0, &["lmove", "{l}s", "{l}b", "left", "left"], err(WRONGTYPE)),
+            (0, &["lmove", "{l}none", "{l}s", "left", "left"], Frame::Null),
+            (
+                0,
+                &["lmpop", "2", "{l}none", "{l}b", "left"],
+                Frame::Array(vec![bulk("{l}b"), arr(&["3"])]),
+            ),
+            (
+                0,
+                &["lmpop", "2", "{l}none", "{l}b", "right", "count", "10"],
+                Frame::Array(vec![bulk("{l}b"), arr(&["2", "1"])]),
+            ),
+            (0, &["exists", "{l}b"], int(0)),
+            (0, &["lmpop", "1", "{l}b", "left"], Frame::NullArray),
+            (0, &["lmpop", "1", "{l}s", "left"], err(WRONGTYPE)),
+            (
+                0,
+                &["lmpop", "0", "{l}b", "left"],
+                err("ERR numkeys should be greater than 0"),
+            ),
+            (
+                0,
+                &["lmpop", "x", "{l}b", "left"],
+                err("ERR numkeys should be greater than 0"),
+            ),
+            (0, &["lmpop", "5", "{l}b", "left"], err("ERR syntax error")),
+            (0, &["lmpop", "1", "{l}b", "up"], err("ERR syntax error")),
+            (
+                0,
+                &["lmpop", "1", "{l}b", "left", "count", "0"],
+                err("ERR count should be greater than 0"),
+            ),
+            (
+                0,
+                &["lmpop", "1", "{l}b", "left", "count", "1", "count", "1"],
+                err("ERR syntax error"),
+            ),
+            (
+                0,
+                &["lmpop", "1", "{l}b"],
+                err("ERR wrong number of arguments for 'lmpop' command"),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn lmpop_expires_its_keys_at_apply() {
+        let mut store = run(&[
+            (0, &["rpush", "{l}a", "x"], int(1)),
+            (0, &["pexpire", "{l}a", "10"], int(1)),
+            (0, &["rpush", "{l}b", "y"], int(1)),
+        ]);
+        let req = args(&["lmpop", "2", "{l}a", "{l}b", "left"]);
+        assert_eq!(
+            super::super::apply_write(&mut store, &req, 10),
+            Frame::Array(vec![bulk("{l}b"), arr(&["y"])])
+        );
+        assert_eq!(store.len(), 0);
+        assert_eq!(super::numkeys_positions("lmpop", &req), Some(vec![2, 3]));
+        assert_eq!(
+            super::numkeys_positions("lmpop", &args(&["lmpop", "9", "a", "left"])),
+            Some(vec![])
+        );
+        assert_eq!(super::numkeys_positions("lpush", &args(&["lpush", "a", "b"])), None);
     }
 }

@@ -3,12 +3,15 @@
 //! group's `Store`. Writes are pure functions of (store, args, time_ms) so every replica
 //! applies a log entry identically.
 
+mod float;
 mod hashes;
 mod keys;
 mod lists;
 pub mod parse;
+mod sets;
 mod strings;
 mod table;
+mod zsets;
 
 use bytes::Bytes;
 
@@ -87,8 +90,23 @@ fn arity_error(name: &str) -> Frame {
     Frame::Error(format!("ERR wrong number of arguments for '{name}' command"))
 }
 
-/// Indexes of the key arguments, from the table's first/last/step.
-pub fn key_positions(spec: &CommandSpec, argc: usize) -> Vec<usize> {
+/// Indexes of the key arguments: the table's first/last/step, or for `movablekeys` rows
+/// (numkeys forms, SORT ... STORE, OBJECT) the family's own reading of the arguments.
+pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
+    if spec.flags.contains(&"movablekeys") {
+        let movable = match spec.group {
+            "list" => lists::numkeys_positions(spec.name, args),
+            "generic" => keys::movable_key_positions(spec.name, args),
+            _ => zsets::numkeys_positions(spec.name, args),
+        };
+        if let Some(keys) = movable {
+            return keys;
+        }
+    }
+    table_key_positions(spec, args.len())
+}
+
+fn table_key_positions(spec: &CommandSpec, argc: usize) -> Vec<usize> {
     if spec.first_key <= 0 || spec.step <= 0 {
         return Vec::new();
     }
@@ -142,14 +160,18 @@ enum WriteCmd {
     Keys(keys::Write),
     Hashes(hashes::Write),
     Lists(lists::Write),
+    Sets(sets::Write),
+    ZSets(zsets::Write),
 }
 
 fn parse_write(spec: &CommandSpec, args: &[Bytes]) -> Reply<WriteCmd> {
     match spec.group {
-        "string" => strings::parse_write(spec.name, args).map(WriteCmd::Strings),
+        "string" | "bitmap" => strings::parse_write(spec.name, args).map(WriteCmd::Strings),
         "generic" => keys::parse_write(spec.name, args).map(WriteCmd::Keys),
         "hash" => hashes::parse_write(spec.name, args).map(WriteCmd::Hashes),
         "list" => lists::parse_write(spec.name, args).map(WriteCmd::Lists),
+        "set" => sets::parse_write(spec.name, args).map(WriteCmd::Sets),
+        "sorted-set" => zsets::parse_write(spec.name, args).map(WriteCmd::ZSets),
         _ => Err(not_served(spec.name)),
     }
 }
@@ -188,10 +210,12 @@ pub fn execute_read(store: &Store, args: &[Bytes], now_ms: u64) -> Frame {
         return not_served(spec.name);
     }
     let reply = match spec.group {
-        "string" => strings::read(spec.name, store, args, now_ms),
+        "string" | "bitmap" => strings::read(spec.name, store, args, now_ms),
         "generic" => keys::read(spec.name, store, args, now_ms),
         "hash" => hashes::read(spec.name, store, args, now_ms),
         "list" => lists::read(spec.name, store, args, now_ms),
+        "set" => sets::read(spec.name, store, args, now_ms),
+        "sorted-set" => zsets::read(spec.name, store, args, now_ms),
         _ => Err(not_served(spec.name)),
     };
     reply.unwrap_or_else(|e| e)
@@ -215,7 +239,7 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
         Err(e) => return e,
     };
     if spec.name != EXPIRED_DELETE {
-        for i in key_positions(spec, args.len()) {
+        for i in key_positions(spec, args) {
             store.expire_if_needed(&args[i], time_ms);
         }
     }
@@ -224,6 +248,8 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
         WriteCmd::Keys(c) => c.apply(store, time_ms),
         WriteCmd::Hashes(c) => c.apply(store),
         WriteCmd::Lists(c) => c.apply(store),
+        WriteCmd::Sets(c) => c.apply(store, time_ms),
+        WriteCmd::ZSets(c) => c.apply(store, time_ms),
     };
     reply.unwrap_or_else(|e| e)
 }
@@ -331,12 +357,26 @@ mod tests {
     #[test]
     fn key_positions_follow_table() {
         let spec = |n: &str| lookup(n.as_bytes()).unwrap();
-        assert_eq!(key_positions(spec("get"), 2), vec![1]);
-        assert_eq!(key_positions(spec("mset"), 5), vec![1, 3]);
-        assert_eq!(key_positions(spec("mget"), 4), vec![1, 2, 3]);
-        assert_eq!(key_positions(spec("del"), 2), vec![1]);
-        assert_eq!(key_positions(spec("ping"), 2), Vec::<usize>::new());
-        assert_eq!(key_positions(spec("set"), 5), vec![1]);
+        let at = |req: &[&str]| {
+            let args: Vec<Bytes> = req.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            key_positions(spec(req[0]), &args)
+        };
+        assert_eq!(at(&["get", "k"]), vec![1]);
+        assert_eq!(at(&["mset", "a", "1", "b", "2"]), vec![1, 3]);
+        assert_eq!(at(&["mget", "a", "b", "c"]), vec![1, 2, 3]);
+        assert_eq!(at(&["del", "a"]), vec![1]);
+        assert_eq!(at(&["ping", "x"]), Vec::<usize>::new());
+        assert_eq!(at(&["set", "k", "v", "EX", "1"]), vec![1]);
+        // movablekeys rows read their numkeys (or STORE) arguments.
+        assert_eq!(
+            at(&["zunionstore", "d", "2", "a", "b", "weights", "1", "2"]),
+            vec![1, 3, 4]
+        );
+        assert_eq!(at(&["zinter", "2", "a", "b"]), vec![2, 3]);
+        assert_eq!(at(&["sintercard", "2", "a", "b", "limit", "1"]), vec![2, 3]);
+        assert_eq!(at(&["lmpop", "2", "a", "b", "left"]), vec![2, 3]);
+        assert_eq!(at(&["sort", "k", "store", "d"]), vec![1, 3]);
+        assert_eq!(at(&["object", "encoding", "k"]), vec![2]);
     }
 
     #[test]

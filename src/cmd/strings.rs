@@ -1,7 +1,10 @@
-//! String commands: SET, GET, MSET, MGET, INCR, DECR, INCRBY, DECRBY, APPEND, STRLEN.
+//! String commands: SET, GET, MSET, MGET, INCR, DECR, INCRBY, DECRBY, APPEND, STRLEN,
+//! GETSET, GETDEL, GETEX, SETNX, SETEX, PSETEX, MSETNX, INCRBYFLOAT, GETRANGE, SUBSTR,
+//! SETRANGE, LCS, and the bitmap commands SETBIT, GETBIT, BITCOUNT, BITPOS.
 
 use bytes::{Bytes, BytesMut};
 
+use super::float;
 use super::ms_i64;
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
 use crate::resp::frame::Frame;
@@ -51,23 +54,184 @@ pub(super) struct Set {
 pub(super) enum Write {
     Set(Set),
     Mset(Vec<(Bytes, Bytes)>),
-    IncrBy { key: Bytes, delta: i64 },
-    Append { key: Bytes, value: Bytes },
+    IncrBy {
+        key: Bytes,
+        delta: i64,
+    },
+    Append {
+        key: Bytes,
+        value: Bytes,
+    },
+    GetSet {
+        key: Bytes,
+        value: Bytes,
+    },
+    GetDel(Bytes),
+    GetEx {
+        key: Bytes,
+        ttl: GetExTtl,
+    },
+    SetNx {
+        key: Bytes,
+        value: Bytes,
+    },
+    /// SETEX / PSETEX: `ms` is already validated as positive.
+    SetEx {
+        name: &'static str,
+        key: Bytes,
+        ms: i64,
+        value: Bytes,
+    },
+    MsetNx(Vec<(Bytes, Bytes)>),
+    IncrByFloat {
+        key: Bytes,
+        by: float::Parsed,
+    },
+    SetRange {
+        key: Bytes,
+        offset: usize,
+        value: Bytes,
+    },
+    SetBit {
+        key: Bytes,
+        offset: usize,
+        on: bool,
+    },
 }
 
-pub(super) fn parse_write(name: &str, args: &[Bytes]) -> Reply<Write> {
+/// What GETEX does with the deadline.
+#[derive(Debug, PartialEq)]
+pub(super) enum GetExTtl {
+    Unchanged,
+    Persist,
+    Relative(i64),
+    Absolute(i64),
+}
+
+const NOT_A_FLOAT: &str = "ERR value is not a valid float";
+const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
+const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+
+/// SETBIT/GETBIT's offset: a non-negative integer addressing a byte below 512 MB.
+fn bit_offset(raw: &[u8]) -> Reply<usize> {
+    parse_i64(raw)
+        .and_then(|v| usize::try_from(v).ok())
+        .filter(|v| v >> 3 < MAX_STRING)
+        .ok_or_else(|| Frame::error(BIT_OFFSET))
+}
+
+/// GETEX's options, with SET's conflict rules plus PERSIST, which excludes any expire.
+fn parse_getex(c: &mut Cursor<'_>) -> Reply<GetExTtl> {
+    let mut persist = false;
+    let mut expire: Option<(bool, bool, &Bytes)> = None;
+    while let Some(opt) = c.peek_lower() {
+        c.next_bytes()?;
+        let has_next = !c.is_done();
+        match opt.as_str() {
+            "persist" if expire.is_none() => persist = true,
+            "ex" | "px" | "exat" | "pxat" if !persist && has_next => {
+                let this = (opt.starts_with('e'), opt.ends_with("at"));
+                if expire.is_some_and(|(s, a, _)| (s, a) != this) {
+                    return Err(Frame::error(SYNTAX_ERROR));
+                }
+                expire = Some((this.0, this.1, c.next_bytes()?));
+            }
+            _ => return Err(Frame::error(SYNTAX_ERROR)),
+        }
+    }
+    Ok(match expire {
+        None if persist => GetExTtl::Persist,
+        None => GetExTtl::Unchanged,
+        Some((secs, abs, raw)) => {
+            let v = parse_i64(raw).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
+            if v <= 0 || (secs && v > i64::MAX / 1000) {
+                return Err(invalid_expire("getex"));
+            }
+            let ms = if secs { v * 1000 } else { v };
+            if abs {
+                GetExTtl::Absolute(ms)
+            } else {
+                GetExTtl::Relative(ms)
+            }
+        }
+    })
+}
+
+fn pairs(name: &str, args: &[Bytes], c: &mut Cursor<'_>) -> Reply<Vec<(Bytes, Bytes)>> {
+    if args.len().is_multiple_of(2) {
+        return Err(Frame::Error(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )));
+    }
+    let mut pairs = Vec::with_capacity(c.remaining() / 2);
+    while !c.is_done() {
+        pairs.push((c.next_bytes()?.clone(), c.next_bytes()?.clone()));
+    }
+    Ok(pairs)
+}
+
+pub(super) fn parse_write(name: &'static str, args: &[Bytes]) -> Reply<Write> {
     let mut c = Cursor::new(args);
     let cmd = match name {
         "set" => Write::Set(parse_set(&mut c)?),
-        "mset" => {
-            if args.len().is_multiple_of(2) {
-                return Err(Frame::error("ERR wrong number of arguments for 'mset' command"));
+        "mset" => Write::Mset(pairs(name, args, &mut c)?),
+        "msetnx" => Write::MsetNx(pairs(name, args, &mut c)?),
+        "getset" => Write::GetSet {
+            key: c.next_bytes()?.clone(),
+            value: c.next_bytes()?.clone(),
+        },
+        "getdel" => Write::GetDel(c.next_bytes()?.clone()),
+        "getex" => {
+            let key = c.next_bytes()?.clone();
+            Write::GetEx {
+                key,
+                ttl: parse_getex(&mut c)?,
             }
-            let mut pairs = Vec::with_capacity(c.remaining() / 2);
-            while !c.is_done() {
-                pairs.push((c.next_bytes()?.clone(), c.next_bytes()?.clone()));
+        }
+        "setnx" => Write::SetNx {
+            key: c.next_bytes()?.clone(),
+            value: c.next_bytes()?.clone(),
+        },
+        "setex" | "psetex" => {
+            let key = c.next_bytes()?.clone();
+            let v = c.next_int()?;
+            let secs = name == "setex";
+            if v <= 0 || (secs && v > i64::MAX / 1000) {
+                return Err(invalid_expire(name));
             }
-            Write::Mset(pairs)
+            Write::SetEx {
+                name,
+                key,
+                ms: if secs { v * 1000 } else { v },
+                value: c.next_bytes()?.clone(),
+            }
+        }
+        "incrbyfloat" => {
+            let key = c.next_bytes()?.clone();
+            let by = float::parse(c.next_bytes()?).ok_or_else(|| Frame::error(NOT_A_FLOAT))?;
+            Write::IncrByFloat { key, by }
+        }
+        "setrange" => {
+            let key = c.next_bytes()?.clone();
+            let offset = c.next_int()?;
+            let offset = usize::try_from(offset).map_err(|_| Frame::error("ERR offset is out of range"))?;
+            Write::SetRange {
+                key,
+                offset,
+                value: c.next_bytes()?.clone(),
+            }
+        }
+        "setbit" => {
+            let key = c.next_bytes()?.clone();
+            let offset = bit_offset(c.next_bytes()?)?;
+            let on = match parse_i64(c.next_bytes()?) {
+                Some(0) => false,
+                Some(1) => true,
+                _ => return Err(Frame::error(BIT_VALUE)),
+            };
+            Write::SetBit { key, offset, on }
         }
         "incr" | "decr" => Write::IncrBy {
             key: c.next_bytes()?.clone(),
@@ -194,7 +358,119 @@ impl Write {
                 }
                 Ok(Frame::Integer(total as i64))
             }
+            Write::GetSet { key, value } => {
+                let old = string_of(store.get(&key))?.map_or(Frame::Null, |v| Frame::Bulk(v.clone()));
+                store.insert(&key, Value::String(value), None);
+                Ok(old)
+            }
+            Write::GetDel(key) => {
+                let old = string_of(store.get(&key))?.map_or(Frame::Null, |v| Frame::Bulk(v.clone()));
+                store.remove(&key);
+                Ok(old)
+            }
+            Write::GetEx { key, ttl } => {
+                let now = ms_i64(time_ms);
+                let deadline = match ttl {
+                    GetExTtl::Relative(ms) => Some(ms.checked_add(now).ok_or_else(|| invalid_expire("getex"))?),
+                    GetExTtl::Absolute(ms) => Some(ms),
+                    GetExTtl::Unchanged | GetExTtl::Persist => None,
+                };
+                let Some(v) = string_of(store.get(&key))?.cloned() else {
+                    return Ok(Frame::Null);
+                };
+                match (ttl, deadline) {
+                    (_, Some(d)) if d <= now => {
+                        store.remove(&key);
+                    }
+                    (_, Some(d)) => {
+                        store.set_deadline(&key, u64::try_from(d).ok());
+                    }
+                    (GetExTtl::Persist, _) => {
+                        store.set_deadline(&key, None);
+                    }
+                    _ => {}
+                }
+                Ok(Frame::Bulk(v))
+            }
+            Write::SetNx { key, value } => {
+                if store.get(&key).is_some() {
+                    return Ok(Frame::Integer(0));
+                }
+                store.insert(&key, Value::String(value), None);
+                Ok(Frame::Integer(1))
+            }
+            Write::SetEx { name, key, ms, value } => {
+                let d = ms.checked_add(ms_i64(time_ms)).ok_or_else(|| invalid_expire(name))?;
+                store.insert(&key, Value::String(value), u64::try_from(d).ok());
+                Ok(Frame::ok())
+            }
+            Write::MsetNx(pairs) => {
+                if pairs.iter().any(|(k, _)| store.get(k).is_some()) {
+                    return Ok(Frame::Integer(0));
+                }
+                for (k, v) in pairs {
+                    store.insert(&k, Value::String(v), None);
+                }
+                Ok(Frame::Integer(1))
+            }
+            Write::IncrByFloat { key, by } => {
+                let cur = match string_of(store.get(&key))? {
+                    None => float::Parsed::zero(),
+                    Some(s) => float::parse(s).ok_or_else(|| Frame::error(NOT_A_FLOAT))?,
+                };
+                let text = float::incr(cur, by).ok_or_else(|| Frame::error(NAN_OR_INF))?;
+                let text = Bytes::from(text);
+                match store.value_mut(&key) {
+                    Some(v) => *v = Value::String(text.clone()),
+                    None => store.insert(&key, Value::String(text.clone()), None),
+                }
+                Ok(Frame::Bulk(text))
+            }
+            Write::SetRange { key, offset, value } => {
+                let cur = string_of(store.get(&key))?;
+                let cur_len = cur.map_or(0, Bytes::len);
+                if value.is_empty() {
+                    return Ok(Frame::Integer(cur_len as i64));
+                }
+                if offset.saturating_add(value.len()) > MAX_STRING {
+                    return Err(Frame::error(TOO_BIG));
+                }
+                let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
+                let end = offset + value.len();
+                if buf.len() < end {
+                    buf.resize(end, 0);
+                }
+                buf[offset..end].copy_from_slice(&value);
+                let len = buf.len();
+                put_string(store, &key, Bytes::from(buf));
+                Ok(Frame::Integer(len as i64))
+            }
+            Write::SetBit { key, offset, on } => {
+                let cur = string_of(store.get(&key))?;
+                let byte = offset >> 3;
+                let mask = 1u8 << (7 - (offset & 7));
+                let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
+                if buf.len() <= byte {
+                    buf.resize(byte + 1, 0);
+                }
+                let old = buf[byte] & mask != 0;
+                if on {
+                    buf[byte] |= mask;
+                } else {
+                    buf[byte] &= !mask;
+                }
+                put_string(store, &key, Bytes::from(buf));
+                Ok(Frame::Integer(old.into()))
+            }
         }
+    }
+}
+
+/// Replaces a string's bytes, keeping its deadline; creates the key without one.
+fn put_string(store: &mut Store, key: &[u8], value: Bytes) {
+    match store.value_mut(key) {
+        Some(v) => *v = Value::String(value),
+        None => store.insert(key, Value::String(value), None),
     }
 }
 
@@ -251,8 +527,272 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
             let len = string_of(store.get_live(key, now_ms))?.map_or(0, Bytes::len);
             Ok(Frame::Integer(len as i64))
         }
+        "getrange" | "substr" => {
+            let key = c.next_bytes()?;
+            let start = c.next_int()?;
+            let end = c.next_int()?;
+            c.finish()?;
+            let Some(s) = string_of(store.get_live(key, now_ms))? else {
+                return Ok(Frame::Bulk(Bytes::new()));
+            };
+            Ok(Frame::Bulk(match clamp_range(s.len() as i64, start, end) {
+                Some((a, b)) => s.slice(a as usize..=b as usize),
+                None => Bytes::new(),
+            }))
+        }
+        "getbit" => {
+            let key = c.next_bytes()?;
+            let offset = bit_offset(c.next_bytes()?)?;
+            c.finish()?;
+            let s = string_of(store.get_live(key, now_ms))?;
+            let bit = s
+                .and_then(|s| s.get(offset >> 3))
+                .is_some_and(|b| b & (0x80 >> (offset & 7)) != 0);
+            Ok(Frame::Integer(bit.into()))
+        }
+        "bitcount" => bitcount(store, args, now_ms),
+        "bitpos" => bitpos(store, args, now_ms),
+        "lcs" => lcs(store, args, now_ms),
         _ => Err(super::not_served(name)),
     }
+}
+
+/// GETRANGE / BITCOUNT's index rules on a length: negatives count from the end, both
+/// ends clamped; None for an empty range.
+fn clamp_range(len: i64, start: i64, end: i64) -> Option<(i64, i64)> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let start = if start < 0 { len.saturating_add(start) } else { start }.max(0);
+    let end = if end < 0 { len.saturating_add(end) } else { end }.max(0).min(len - 1);
+    (start <= end && len > 0).then_some((start, end))
+}
+
+/// The optional BYTE | BIT unit argument; true for BIT.
+fn bit_unit(arg: Option<&Bytes>) -> Reply<bool> {
+    match arg {
+        None => Ok(false),
+        Some(a) if a.eq_ignore_ascii_case(b"bit") => Ok(true),
+        Some(a) if a.eq_ignore_ascii_case(b"byte") => Ok(false),
+        Some(_) => Err(Frame::error(SYNTAX_ERROR)),
+    }
+}
+
+/// A byte range converted to an inclusive bit range.
+fn bit_range(len: usize, start: i64, end: i64, is_bit: bool) -> Option<(usize, usize)> {
+    let total = if is_bit { len as i64 * 8 } else { len as i64 };
+    let (a, b) = clamp_range(total, start, end)?;
+    let (a, b) = (a as usize, b as usize);
+    Some(if is_bit { (a, b) } else { (a * 8, b * 8 + 7) })
+}
+
+fn bit_at(s: &[u8], i: usize) -> bool {
+    s[i >> 3] & (0x80 >> (i & 7)) != 0
+}
+
+/// BITCOUNT key [start end [BYTE | BIT]]
+fn bitcount(store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
+    let key = &args[1];
+    let range = match args.len() {
+        2 => None,
+        4 | 5 => {
+            let start = parse_i64(&args[2]).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
+            let end = parse_i64(&args[3]).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
+            Some((start, end, bit_unit(args.get(4))?))
+        }
+        _ => return Err(Frame::error(SYNTAX_ERROR)),
+    };
+    let Some(s) = string_of(store.get_live(key, now_ms))? else {
+        return Ok(Frame::Integer(0));
+    };
+    let (a, b) = match range {
+        None if s.is_empty() => return Ok(Frame::Integer(0)),
+        None => (0, s.len() * 8 - 1),
+        Some((start, end, is_bit)) => match bit_range(s.len(), start, end, is_bit) {
+            Some(r) => r,
+            None => return Ok(Frame::Integer(0)),
+        },
+    };
+    // Whole bytes by popcount, the partial edges bit by bit.
+    let mut n: u64 = 0;
+    let mut i = a;
+    while i <= b {
+        if i & 7 == 0 && i + 7 <= b {
+            n += u64::from(s[i >> 3].count_ones());
+            i += 8;
+        } else {
+            n += u64::from(bit_at(s, i));
+            i += 1;
+        }
+    }
+    Ok(Frame::Integer(n as i64))
+}
+
+/// BITPOS key bit [start [end [BYTE | BIT]]]
+fn bitpos(store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
+    let key = &args[1];
+    let bit = match parse_i64(&args[2]) {
+        None => return Err(Frame::error(NOT_AN_INTEGER)),
+        Some(b @ (0 | 1)) => b == 1,
+        Some(_) => return Err(Frame::error("ERR The bit argument must be 1 or 0.")),
+    };
+    let Some(s) = string_of(store.get_live(key, now_ms))? else {
+        return Ok(Frame::Integer(if bit { -1 } else { 0 }));
+    };
+    if args.len() > 6 {
+        return Err(Frame::error(SYNTAX_ERROR));
+    }
+    let mut end_given = false;
+    let range = if args.len() >= 4 {
+        let start = parse_i64(&args[3]).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
+        let is_bit = bit_unit(args.get(5))?;
+        let end = match args.get(4) {
+            Some(e) => {
+                end_given = true;
+                parse_i64(e).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?
+            }
+            None => -1,
+        };
+        // Without an end, a negative start is not "start > end" of two negatives.
+        let end = if end_given { end } else { i64::MAX };
+        bit_range(s.len(), start, end, is_bit)
+    } else {
+        bit_range(s.len(), 0, -1, false)
+    };
+    let Some((a, b)) = range else {
+        return Ok(Frame::Integer(-1));
+    };
+    let skip = if bit { 0x00 } else { 0xff };
+    let mut i = a;
+    while i <= b {
+        if i & 7 == 0 && i + 7 <= b && s[i >> 3] == skip {
+            i += 8;
+            continue;
+        }
+        if bit_at(s, i) == bit {
+            return Ok(Frame::Integer(i as i64));
+        }
+        i += 1;
+    }
+    // No clear bit: past the end of the string counts as zeros unless an end was given.
+    Ok(Frame::Integer(if bit || end_given { -1 } else { (b + 1) as i64 }))
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN], transcribing Redis 7's
+/// `lcsCommand` (same table, same backtracking, so IDX ranges come out identical).
+fn lcs(store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
+    let mut strs = [Bytes::new(), Bytes::new()];
+    for (i, key) in args[1..3].iter().enumerate() {
+        match store.get_live(key, now_ms).map(|e| &e.value) {
+            None => {}
+            Some(Value::String(s)) => strs[i] = s.clone(),
+            Some(_) => return Err(Frame::error("ERR The specified keys must contain string values")),
+        }
+    }
+    let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
+    let mut j = 3;
+    while j < args.len() {
+        let opt = &args[j];
+        let more = j + 1 < args.len();
+        if opt.eq_ignore_ascii_case(b"idx") {
+            get_idx = true;
+        } else if opt.eq_ignore_ascii_case(b"len") {
+            get_len = true;
+        } else if opt.eq_ignore_ascii_case(b"withmatchlen") {
+            with_len = true;
+        } else if opt.eq_ignore_ascii_case(b"minmatchlen") && more {
+            min_len = parse_i64(&args[j + 1])
+                .ok_or_else(|| Frame::error(NOT_AN_INTEGER))?
+                .max(0);
+            j += 1;
+        } else {
+            return Err(Frame::error(SYNTAX_ERROR));
+        }
+        j += 1;
+    }
+    if get_idx && get_len {
+        return Err(Frame::error(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let [a, b] = strs;
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen + 1).saturating_mul(blen + 1);
+    if cells.saturating_mul(4) > MAX_STRING {
+        return Err(Frame::error(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    let w = blen + 1;
+    let mut t = vec![0u32; cells];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            t[i * w + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
+        }
+    }
+    let total = t[alen * w + blen] as usize;
+    let compute = get_idx || !get_len;
+    let mut result = vec![0u8; total];
+    let mut matches = Vec::new();
+    let (mut i, mut j, mut idx) = (alen, blen, total);
+    // Ranges are inclusive; `a_start == alen` means no open range.
+    let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, alen, 0usize, 0usize);
+    while compute && i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            if a_start == alen {
+                (a_start, a_end, b_start, b_end) = (i - 1, i - 1, j - 1, j - 1);
+            } else if a_start == i && b_start == j {
+                a_start -= 1;
+                b_start -= 1;
+            } else {
+                emit = true;
+            }
+            if a_start == 0 || b_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if t[(i - 1) * w + j] > t[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if a_start != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let match_len = a_end - a_start + 1;
+            if min_len == 0 || match_len as i64 >= min_len {
+                let pair = |x: usize, y: usize| Frame::Array(vec![Frame::Integer(x as i64), Frame::Integer(y as i64)]);
+                let mut m = vec![pair(a_start, a_end), pair(b_start, b_end)];
+                if with_len {
+                    m.push(Frame::Integer(match_len as i64));
+                }
+                matches.push(Frame::Array(m));
+            }
+            a_start = alen;
+        }
+    }
+    let bulk = |s: &'static str| Frame::Bulk(Bytes::from_static(s.as_bytes()));
+    Ok(if get_idx {
+        Frame::Map(vec![
+            (bulk("matches"), Frame::Array(matches)),
+            (bulk("len"), Frame::Integer(total as i64)),
+        ])
+    } else if get_len {
+        Frame::Integer(total as i64)
+    } else {
+        Frame::Bulk(Bytes::from(result))
+    })
 }
 
 #[cfg(test)]
@@ -449,6 +989,275 @@ mod tests {
             (0, &["pttl", "t"], int(10)),
             (10, &["append", "t", "z"], int(1)),
             (10, &["get", "t"], bulk("z")),
+        ]);
+    }
+
+    #[test]
+    fn getset_getdel_getex() {
+        run(&[
+            (0, &["getset", "k", "a"], Frame::Null),
+            (0, &["set", "k", "v", "px", "100"], ok()),
+            (0, &["getset", "k", "w"], bulk("v")),
+            (0, &["pttl", "k"], int(-1)),
+            (0, &["getdel", "k"], bulk("w")),
+            (0, &["exists", "k"], int(0)),
+            (0, &["getdel", "k"], Frame::Null),
+            (0, &["rpush", "l", "x"], int(1)),
+            (0, &["getset", "l", "x"], err(WRONGTYPE)),
+            (0, &["getdel", "l"], err(WRONGTYPE)),
+            (0, &["getex", "l"], err(WRONGTYPE)),
+            (1000, &["set", "k", "v"], ok()),
+            (1000, &["getex", "k"], bulk("v")),
+            (1000, &["getex", "k", "EX", "10"], bulk("v")),
+            (1000, &["pttl", "k"], int(10_000)),
+            (1000, &["getex", "k", "px", "500"], bulk("v")),
+            (1000, &["pttl", "k"], int(500)),
+            (1000, &["getex", "k", "pxat", "3000"], bulk("v")),
+            (1000, &["pttl", "k"], int(2000)),
+            (1000, &["getex", "k", "exat", "4"], bulk("v")),
+            (1000, &["pttl", "k"], int(3000)),
+            (1000, &["getex", "k", "persist"], bulk("v")),
+            (1000, &["pttl", "k"], int(-1)),
+            // A deadline already passed deletes the key, and still replies the value.
+            (1000, &["getex", "k", "pxat", "999"], bulk("v")),
+            (1000, &["exists", "k"], int(0)),
+            (1000, &["getex", "k", "ex", "10"], Frame::Null),
+            (
+                1000,
+                &["getex", "k", "ex", "0"],
+                err("ERR invalid expire time in 'getex' command"),
+            ),
+            (
+                1000,
+                &["getex", "k", "px", "-5"],
+                err("ERR invalid expire time in 'getex' command"),
+            ),
+            (1000, &["getex", "k", "ex", "x"], err(NOT_INT)),
+            (1000, &["getex", "k", "ex", "1", "px", "1"], err(SYNTAX)),
+            (1000, &["getex", "k", "persist", "ex", "1"], err(SYNTAX)),
+            (1000, &["getex", "k", "ex", "1", "persist"], err(SYNTAX)),
+            (1000, &["getex", "k", "nx"], err(SYNTAX)),
+            (1000, &["getex", "k", "ex"], err(SYNTAX)),
+        ]);
+    }
+
+    #[test]
+    fn setnx_setex_msetnx() {
+        run(&[
+            (0, &["setnx", "k", "a"], int(1)),
+            (0, &["setnx", "k", "b"], int(0)),
+            (0, &["get", "k"], bulk("a")),
+            (1000, &["setex", "k", "10", "v"], ok()),
+            (1000, &["pttl", "k"], int(10_000)),
+            (1000, &["psetex", "k", "1500", "w"], ok()),
+            (1000, &["pttl", "k"], int(1500)),
+            (1000, &["get", "k"], bulk("w")),
+            (
+                1000,
+                &["setex", "k", "0", "v"],
+                err("ERR invalid expire time in 'setex' command"),
+            ),
+            (
+                1000,
+                &["psetex", "k", "-1", "v"],
+                err("ERR invalid expire time in 'psetex' command"),
+            ),
+            (
+                1000,
+                &["setex", "k", "9223372036854776", "v"],
+                err("ERR invalid expire time in 'setex' command"),
+            ),
+            (
+                5,
+                &["psetex", "k", "9223372036854775807", "v"],
+                err("ERR invalid expire time in 'psetex' command"),
+            ),
+            (1000, &["setex", "k", "x", "v"], err(NOT_INT)),
+            (0, &["rpush", "l", "x"], int(1)),
+            (0, &["setex", "l", "10", "v"], ok()),
+            (0, &["msetnx", "a", "1", "b", "2"], int(1)),
+            (0, &["msetnx", "b", "3", "c", "4"], int(0)),
+            (
+                0,
+                &["mget", "a", "b", "c"],
+                Frame::Array(vec![bulk("1"), bulk("2"), Frame::Null]),
+            ),
+            (
+                0,
+                &["msetnx", "a"],
+                err("ERR wrong number of arguments for 'msetnx' command"),
+            ),
+            (
+                0,
+                &["msetnx", "a", "1", "b"],
+                err("ERR wrong number of arguments for 'msetnx' command"),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn incrbyfloat() {
+        const FLOAT: &str = "ERR value is not a valid float";
+        run(&[
+            (0, &["incrbyfloat", "f", "10.5"], bulk("10.5")),
+            (0, &["incrbyfloat", "f", "0.1"], bulk("10.6")),
+            (0, &["incrbyfloat", "f", "-5"], bulk("5.6")),
+            (0, &["set", "f", "5.0e3"], ok()),
+            (0, &["incrbyfloat", "f", "3.0e3"], bulk("8000")),
+            (0, &["incrbyfloat", "g", "0.1"], bulk("0.1")),
+            (0, &["incrbyfloat", "g", "0.2"], bulk("0.3")),
+            (0, &["set", "h", "1234"], ok()),
+            (0, &["incrbyfloat", "h", "0.1"], bulk("1234.09999999999999998")),
+            (0, &["incrbyfloat", "f", "abc"], err(FLOAT)),
+            (0, &["incrbyfloat", "f", " 1"], err(FLOAT)),
+            (0, &["incrbyfloat", "f", ""], err(FLOAT)),
+            (0, &["incrbyfloat", "f", "nan"], err(FLOAT)),
+            (
+                0,
+                &["incrbyfloat", "f", "inf"],
+                err("ERR increment would produce NaN or Infinity"),
+            ),
+            (0, &["set", "s", "x"], ok()),
+            (0, &["incrbyfloat", "s", "1"], err(FLOAT)),
+            (0, &["set", "m", "1e4932"], ok()),
+            (
+                0,
+                &["incrbyfloat", "m", "1e4932"],
+                err("ERR increment would produce NaN or Infinity"),
+            ),
+            (0, &["rpush", "l", "1"], int(1)),
+            (0, &["incrbyfloat", "l", "1"], err(WRONGTYPE)),
+            // Keeps the deadline, like INCR.
+            (0, &["set", "t", "1", "px", "100"], ok()),
+            (0, &["incrbyfloat", "t", "1.5"], bulk("2.5")),
+            (0, &["pttl", "t"], int(100)),
+        ]);
+    }
+
+    #[test]
+    fn getrange_setrange() {
+        run(&[
+            (0, &["set", "s", "foobar"], ok()),
+            (0, &["getrange", "s", "0", "2"], bulk("foo")),
+            (0, &["getrange", "s", "-3", "-1"], bulk("bar")),
+            (0, &["getrange", "s", "-1", "-5"], bulk("")),
+            (0, &["getrange", "s", "10", "20"], bulk("")),
+            (0, &["getrange", "s", "-100", "100"], bulk("foobar")),
+            (0, &["substr", "s", "1", "1"], bulk("o")),
+            (0, &["getrange", "none", "0", "-1"], bulk("")),
+            (0, &["getrange", "s", "a", "1"], err(NOT_INT)),
+            (0, &["setrange", "s", "3", "BAZ"], int(6)),
+            (0, &["get", "s"], bulk("fooBAZ")),
+            (0, &["setrange", "n", "3", "x"], int(4)),
+            (0, &["get", "n"], bulk("\0\0\0x")),
+            (0, &["setrange", "e", "5", ""], int(0)),
+            (0, &["exists", "e"], int(0)),
+            (0, &["setrange", "s", "100", ""], int(6)),
+            (0, &["setrange", "s", "-1", "x"], err("ERR offset is out of range")),
+            (
+                0,
+                &["setrange", "s", "536870911", "xy"],
+                err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
+            ),
+            (0, &["rpush", "l", "x"], int(1)),
+            (0, &["setrange", "l", "0", "x"], err(WRONGTYPE)),
+            (0, &["getrange", "l", "0", "1"], err(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn bits() {
+        const OFFSET: &str = "ERR bit offset is not an integer or out of range";
+        const BIT: &str = "ERR bit is not an integer or out of range";
+        run(&[
+            (0, &["setbit", "b", "7", "1"], int(0)),
+            (0, &["setbit", "b", "7", "1"], int(1)),
+            (0, &["get", "b"], bulk("\u{1}")),
+            (0, &["setbit", "b", "7", "0"], int(1)),
+            (0, &["getbit", "b", "7"], int(0)),
+            (0, &["getbit", "b", "100"], int(0)),
+            (0, &["getbit", "none", "0"], int(0)),
+            (0, &["setbit", "b", "7", "2"], err(BIT)),
+            (0, &["setbit", "b", "-1", "1"], err(OFFSET)),
+            (0, &["setbit", "b", "4294967296", "1"], err(OFFSET)),
+            (0, &["getbit", "b", "x"], err(OFFSET)),
+            (0, &["set", "s", "foobar"], ok()),
+            (0, &["bitcount", "s"], int(26)),
+            (0, &["bitcount", "s", "1", "1"], int(6)),
+            (0, &["bitcount", "s", "5", "30", "BIT"], int(17)),
+            (0, &["bitcount", "s", "-1", "-2"], int(0)),
+            (0, &["bitcount", "s", "0", "-1", "byte"], int(26)),
+            (0, &["bitcount", "s", "1"], err(SYNTAX)),
+            (0, &["bitcount", "s", "0", "1", "bits"], err(SYNTAX)),
+            (0, &["bitcount", "none"], int(0)),
+            (0, &["bitpos", "s", "1", "2"], int(17)),
+            (0, &["bitpos", "s", "0", "-1", "-1"], int(40)),
+            (0, &["bitpos", "s", "0", "0", "-1", "bit"], int(0)),
+            (0, &["bitpos", "none", "1"], int(-1)),
+            (0, &["bitpos", "none", "0"], int(0)),
+            (0, &["bitpos", "s", "2"], err("ERR The bit argument must be 1 or 0.")),
+            (0, &["setbit", "f", "15", "1"], int(0)),
+            (0, &["bitpos", "f", "1"], int(15)),
+            (0, &["bitpos", "f", "1", "0", "14", "bit"], int(-1)),
+            (0, &["set", "ff", "\u{7f}"], ok()),
+            (0, &["bitpos", "ff", "0"], int(0)),
+            (0, &["bitpos", "ff", "0", "1", "-1", "bit"], int(-1)),
+            (0, &["bitpos", "ff", "0", "1"], int(-1)),
+            (0, &["bitpos", "ff", "0", "-1"], int(0)),
+            (0, &["bitpos", "ff", "1", "-100"], int(1)),
+            (0, &["bitpos", "ff", "1", "1", "-1", "bit"], int(1)),
+            (0, &["rpush", "l", "x"], int(1)),
+            (0, &["setbit", "l", "0", "1"], err(WRONGTYPE)),
+            (0, &["bitcount", "l"], err(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn lcs() {
+        let pair = |a: i64, b: i64| Frame::Array(vec![int(a), int(b)]);
+        run(&[
+            (0, &["mset", "{k}a", "ohmytext", "{k}b", "mynewtext"], ok()),
+            (0, &["lcs", "{k}a", "{k}b"], bulk("mytext")),
+            (0, &["lcs", "{k}a", "{k}b", "LEN"], int(6)),
+            (
+                0,
+                &["lcs", "{k}a", "{k}b", "IDX"],
+                Frame::Map(vec![
+                    (
+                        bulk("matches"),
+                        Frame::Array(vec![
+                            Frame::Array(vec![pair(4, 7), pair(5, 8)]),
+                            Frame::Array(vec![pair(2, 3), pair(0, 1)]),
+                        ]),
+                    ),
+                    (bulk("len"), int(6)),
+                ]),
+            ),
+            (
+                0,
+                &["lcs", "{k}a", "{k}b", "idx", "minmatchlen", "4", "withmatchlen"],
+                Frame::Map(vec![
+                    (
+                        bulk("matches"),
+                        Frame::Array(vec![Frame::Array(vec![pair(4, 7), pair(5, 8), int(4)])]),
+                    ),
+                    (bulk("len"), int(6)),
+                ]),
+            ),
+            (
+                0,
+                &["lcs", "{k}a", "{k}b", "idx", "len"],
+                err("ERR If you want both the length and indexes, please just use IDX."),
+            ),
+            (0, &["lcs", "{k}a", "{k}none"], bulk("")),
+            (0, &["lcs", "{k}a", "{k}b", "minmatchlen"], err(SYNTAX)),
+            (0, &["lcs", "{k}a", "{k}b", "minmatchlen", "x"], err(NOT_INT)),
+            (0, &["rpush", "{k}l", "x"], int(1)),
+            (
+                0,
+                &["lcs", "{k}a", "{k}l"],
+                err("ERR The specified keys must contain string values"),
+            ),
         ]);
     }
 }

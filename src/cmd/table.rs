@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::parse::{Cursor, SYNTAX_ERROR};
 use super::{CommandSpec, EXPIRED_DELETE, Kind, check_arity, key_positions};
 use crate::resp::frame::Frame;
+use crate::store::scan::glob_match_nocase;
 
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
@@ -21,6 +22,9 @@ const NONE: &[&str] = &[];
 const FAST: &[&str] = &["fast"];
 const LSF: &[&str] = &["loading", "stale", "fast"];
 const LS: &[&str] = &["loading", "stale"];
+const RM: &[&str] = &["readonly", "movablekeys"];
+const WM: &[&str] = &["write", "movablekeys"];
+const WDM: &[&str] = &["write", "denyoom", "movablekeys"];
 const NO_AUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"];
 
 #[allow(clippy::too_many_arguments)]
@@ -51,6 +55,7 @@ const fn row(
 const ONE: (i32, i32, i32) = (1, 1, 1);
 const ALL: (i32, i32, i32) = (1, -1, 1);
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
+const TWO: (i32, i32, i32) = (1, 2, 1);
 
 use Kind::{Node, Read, Write};
 
@@ -68,6 +73,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("decrby", 3, WDF, ONE, Write, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
     row("append", 3, WDF, ONE, Write, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
     row("strlen", 2, RF, ONE, Read, "string", "2.2.0", "Returns the length of a string value."),
+    row("getset", 3, WDF, ONE, Write, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value."),
+    row("getdel", 2, WF, ONE, Write, "string", "6.2.0", "Returns the string value of a key after deleting the key."),
+    row("getex", -2, WF, ONE, Write, "string", "6.2.0", "Returns the string value of a key after setting its expiration time."),
+    row("setnx", 3, WDF, ONE, Write, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist."),
+    row("setex", 4, WD, ONE, Write, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    row("psetex", 4, WD, ONE, Write, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    row("msetnx", -3, WD, (1, -1, 2), Write, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    row("incrbyfloat", 3, WDF, ONE, Write, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    row("getrange", 4, R, ONE, Read, "string", "2.4.0", "Returns a substring of the string stored at a key."),
+    row("substr", 4, R, ONE, Read, "string", "1.0.0", "Returns a substring from a string value."),
+    row("setrange", 4, WD, ONE, Write, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    row("lcs", -3, R, TWO, Read, "string", "7.0.0", "Finds the longest common substring."),
+    row("setbit", 4, WD, ONE, Write, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
+    row("getbit", 3, RF, ONE, Read, "bitmap", "2.2.0", "Returns a bit value by offset."),
+    row("bitcount", -2, R, ONE, Read, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string."),
+    row("bitpos", -3, R, ONE, Read, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string."),
     // generic
     row("del", -2, W, ALL, Write, "generic", "1.0.0", "Deletes one or more keys."),
     row("exists", -2, RF, ALL, Read, "generic", "1.0.0", "Determines whether one or more keys exist."),
@@ -79,6 +100,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("pttl", 2, RF, ONE, Read, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key."),
     row("persist", 2, WF, ONE, Write, "generic", "2.2.0", "Removes the expiration time of a key."),
     row("type", 2, RF, ONE, Read, "generic", "1.0.0", "Determines the type of value stored at a key."),
+    row("unlink", -2, WF, ALL, Write, "generic", "4.0.0", "Asynchronously deletes one or more keys."),
+    row("touch", -2, RF, ALL, Read, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    row("rename", 3, W, TWO, Write, "generic", "1.0.0", "Renames a key and overwrites the destination."),
+    row("renamenx", 3, WF, TWO, Write, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist."),
+    row("copy", -3, WD, TWO, Write, "generic", "6.2.0", "Copies the value of a key to a new key."),
+    row("expiretime", 2, RF, ONE, Read, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp."),
+    row("pexpiretime", 2, RF, ONE, Read, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    row("object", -2, RM, NOKEY, Read, "generic", "2.2.3", "A container for object introspection commands."),
+    row("sort", -2, WDM, ONE, Write, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
+    row("sort_ro", -2, RM, ONE, Read, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set."),
     row(EXPIRED_DELETE, -2, WF, ALL, Write, "generic", "0.1.0", "Internal: deletes keys that are still expired at the entry's time."),
     // hashes
     row("hset", -4, WDF, ONE, Write, "hash", "2.0.0", "Creates or modifies the value of a field in a hash."),
@@ -89,6 +120,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("hdel", -3, WF, ONE, Write, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
     row("hlen", 2, RF, ONE, Read, "hash", "2.0.0", "Returns the number of fields in a hash."),
     row("hexists", 3, RF, ONE, Read, "hash", "2.0.0", "Determines whether a field exists in a hash."),
+    row("hsetnx", 4, WDF, ONE, Write, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist."),
+    row("hkeys", 2, R, ONE, Read, "hash", "2.0.0", "Returns all fields in a hash."),
+    row("hvals", 2, R, ONE, Read, "hash", "2.0.0", "Returns all values in a hash."),
+    row("hincrby", 4, WDF, ONE, Write, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    row("hincrbyfloat", 4, WDF, ONE, Write, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    row("hstrlen", 3, RF, ONE, Read, "hash", "3.2.0", "Returns the length of the value of a field."),
+    row("hrandfield", -2, R, ONE, Read, "hash", "6.2.0", "Returns one or more random fields from a hash."),
+    row("hscan", -3, R, ONE, Read, "hash", "2.8.0", "Iterates over fields and values of a hash."),
     // lists
     row("lpush", -3, WDF, ONE, Write, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
     row("rpush", -3, WDF, ONE, Write, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
@@ -96,6 +135,68 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("rpop", -2, WF, ONE, Write, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
     row("lrange", 4, R, ONE, Read, "list", "1.0.0", "Returns a range of elements from a list."),
     row("llen", 2, RF, ONE, Read, "list", "1.0.0", "Returns the length of a list."),
+    row("lpushx", -3, WDF, ONE, Write, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists."),
+    row("rpushx", -3, WDF, ONE, Write, "list", "2.2.0", "Appends an element to a list only when the list exists."),
+    row("lindex", 3, R, ONE, Read, "list", "1.0.0", "Returns an element from a list by its index."),
+    row("lset", 4, WD, ONE, Write, "list", "1.0.0", "Sets the value of an element in a list by its index."),
+    row("linsert", 5, WD, ONE, Write, "list", "2.2.0", "Inserts an element before or after another element in a list."),
+    row("lrem", 4, W, ONE, Write, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed."),
+    row("ltrim", 4, W, ONE, Write, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    row("lpos", -3, R, ONE, Read, "list", "6.0.6", "Returns the index of matching elements in a list."),
+    row("lmove", 5, WD, TWO, Write, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    row("rpoplpush", 3, WD, TWO, Write, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    row("lmpop", -4, WM, NOKEY, Write, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    // sets
+    row("sadd", -3, WDF, ONE, Write, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist."),
+    row("srem", -3, WF, ONE, Write, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed."),
+    row("smembers", 2, R, ONE, Read, "set", "1.0.0", "Returns all members of a set."),
+    row("sismember", 3, RF, ONE, Read, "set", "1.0.0", "Determines whether a member belongs to a set."),
+    row("smismember", -3, RF, ONE, Read, "set", "6.2.0", "Determines whether multiple members belong to a set."),
+    row("scard", 2, RF, ONE, Read, "set", "1.0.0", "Returns the number of members in a set."),
+    row("spop", -2, WF, ONE, Write, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    row("srandmember", -2, R, ONE, Read, "set", "1.0.0", "Get one or multiple random members from a set"),
+    row("smove", 4, WF, TWO, Write, "set", "1.0.0", "Moves a member from one set to another."),
+    row("sinter", -2, R, ALL, Read, "set", "1.0.0", "Returns the intersect of multiple sets."),
+    row("sunion", -2, R, ALL, Read, "set", "1.0.0", "Returns the union of multiple sets."),
+    row("sdiff", -2, R, ALL, Read, "set", "1.0.0", "Returns the difference of multiple sets."),
+    row("sinterstore", -3, WD, ALL, Write, "set", "1.0.0", "Stores the intersect of multiple sets in a key."),
+    row("sunionstore", -3, WD, ALL, Write, "set", "1.0.0", "Stores the union of multiple sets in a key."),
+    row("sdiffstore", -3, WD, ALL, Write, "set", "1.0.0", "Stores the difference of multiple sets in a key."),
+    row("sintercard", -3, RM, NOKEY, Read, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets."),
+    row("sscan", -3, R, ONE, Read, "set", "2.8.0", "Iterates over members of a set."),
+    // sorted sets
+    row("zadd", -4, WDF, ONE, Write, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
+    row("zrem", -3, WF, ONE, Write, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    row("zscore", 3, RF, ONE, Read, "sorted-set", "1.2.0", "Returns the score of a member in a sorted set."),
+    row("zmscore", -3, RF, ONE, Read, "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set."),
+    row("zincrby", 4, WDF, ONE, Write, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set."),
+    row("zcard", 2, RF, ONE, Read, "sorted-set", "1.2.0", "Returns the number of members in a sorted set."),
+    row("zcount", 4, RF, ONE, Read, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range."),
+    row("zlexcount", 4, RF, ONE, Read, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range."),
+    row("zrange", -4, R, ONE, Read, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes."),
+    row("zrangestore", -5, WD, TWO, Write, "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key."),
+    row("zrangebyscore", -4, R, ONE, Read, "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores."),
+    row("zrevrangebyscore", -4, R, ONE, Read, "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order."),
+    row("zrangebylex", -4, R, ONE, Read, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range."),
+    row("zrevrangebylex", -4, R, ONE, Read, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order."),
+    row("zrevrange", -4, R, ONE, Read, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order."),
+    row("zrank", -3, RF, ONE, Read, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores."),
+    row("zrevrank", -3, RF, ONE, Read, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores."),
+    row("zremrangebyrank", 4, W, ONE, Write, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+    row("zremrangebyscore", 4, W, ONE, Write, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+    row("zremrangebylex", 4, W, ONE, Write, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+    row("zpopmin", -2, WF, ONE, Write, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    row("zpopmax", -2, WF, ONE, Write, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    row("zmpop", -4, WM, NOKEY, Write, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
+    row("zrandmember", -2, R, ONE, Read, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set."),
+    row("zunion", -3, RM, NOKEY, Read, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets."),
+    row("zinter", -3, RM, NOKEY, Read, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets."),
+    row("zdiff", -3, RM, NOKEY, Read, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets."),
+    row("zintercard", -3, RM, NOKEY, Read, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets."),
+    row("zunionstore", -4, WDM, ONE, Write, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key."),
+    row("zinterstore", -4, WDM, ONE, Write, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key."),
+    row("zdiffstore", -4, WDM, ONE, Write, "sorted-set", "6.2.0", "Stores the difference of multiple input sorted sets in a key."),
+    row("zscan", -3, R, ONE, Read, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set."),
     // served by the node itself
     row("ping", -1, FAST, NOKEY, Node, "connection", "1.0.0", "Returns the server's liveliness response."),
     row("echo", 2, FAST, NOKEY, Node, "connection", "1.0.0", "Returns the given string."),
@@ -143,6 +244,9 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         "list" => cats.push("@list"),
         "hash" => cats.push("@hash"),
         "string" => cats.push("@string"),
+        "bitmap" => cats.push("@bitmap"),
+        "set" => cats.push("@set"),
+        "sorted-set" => cats.push("@sortedset"),
         _ => {}
     }
     if has("admin") {
@@ -280,7 +384,7 @@ fn list(args: &[Bytes]) -> Frame {
             Some("aclcat") => {
                 Box::new(move |c| acl_categories(c).iter().any(|cat| cat.trim_start_matches('@') == value))
             }
-            Some("pattern") => Box::new(move |c| glob(value.as_bytes(), c.name.as_bytes())),
+            Some("pattern") => Box::new(move |c| glob_match_nocase(value.as_bytes(), c.name.as_bytes())),
             _ => return Frame::error(SYNTAX_ERROR),
         }
     } else {
@@ -309,34 +413,11 @@ fn getkeys(args: &[Bytes]) -> Frame {
     if check_arity(spec, cmd_args.len()).is_err() {
         return Frame::error("ERR Invalid number of arguments specified for command");
     }
-    let keys = key_positions(spec, cmd_args.len());
+    let keys = key_positions(spec, cmd_args);
     if keys.is_empty() {
         return Frame::error("ERR The command has no key arguments");
     }
     Frame::Array(keys.into_iter().map(|i| Frame::Bulk(cmd_args[i].clone())).collect())
-}
-
-/// Glob with `*` and `?` (command names need no more), case-insensitive on ASCII.
-fn glob(pattern: &[u8], s: &[u8]) -> bool {
-    let (mut p, mut i) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while i < s.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p].eq_ignore_ascii_case(&s[i])) {
-            p += 1;
-            i += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some(p);
-            mark = i;
-            p += 1;
-        } else if let Some(sp) = star {
-            p = sp + 1;
-            mark += 1;
-            i = mark;
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -467,10 +548,28 @@ mod tests {
             (
                 vec!["command", "list", "filterby", "aclcat", "list"],
                 Frame::Array(
-                    ["lpush", "rpush", "lpop", "rpop", "lrange", "llen"]
-                        .iter()
-                        .map(|s| bulk(s))
-                        .collect(),
+                    [
+                        "lpush",
+                        "rpush",
+                        "lpop",
+                        "rpop",
+                        "lrange",
+                        "llen",
+                        "lpushx",
+                        "rpushx",
+                        "lindex",
+                        "lset",
+                        "linsert",
+                        "lrem",
+                        "ltrim",
+                        "lpos",
+                        "lmove",
+                        "rpoplpush",
+                        "lmpop",
+                    ]
+                    .iter()
+                    .map(|s| bulk(s))
+                    .collect(),
                 ),
             ),
             (vec!["command", "list", "filterby"], Frame::error(SYNTAX_ERROR)),

@@ -37,7 +37,7 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     if spec.kind == Kind::Node {
         return node_commands::execute(node, conn, spec, &args).await;
     }
-    let slots: Vec<Slot> = cmd::key_positions(spec, args.len())
+    let slots: Vec<Slot> = cmd::key_positions(spec, &args)
         .into_iter()
         .map(|i| key_slot(&args[i]))
         .collect();

@@ -14,6 +14,7 @@ use crate::node::{Node, now_ms};
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::server::connection::ConnState;
+use crate::store::scan::glob_match_nocase;
 
 const REDIS_VERSION: &str = "7.2.0";
 
@@ -85,79 +86,6 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args
     }
 }
 
-/// Glob matching as Redis's stringmatchlen does for CONFIG GET and KEYS patterns (* ? [..] \).
-pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
-    fn inner(p: &[u8], s: &[u8]) -> bool {
-        let (mut pi, mut si) = (0, 0);
-        let (mut star_p, mut star_s) = (usize::MAX, 0);
-        while si < s.len() {
-            if pi < p.len() {
-                match p[pi] {
-                    b'*' => {
-                        star_p = pi;
-                        star_s = si;
-                        pi += 1;
-                        continue;
-                    }
-                    b'?' => {
-                        pi += 1;
-                        si += 1;
-                        continue;
-                    }
-                    b'[' => {
-                        let mut j = pi + 1;
-                        let negate = j < p.len() && p[j] == b'^';
-                        if negate {
-                            j += 1;
-                        }
-                        let mut matched = false;
-                        while j < p.len() && p[j] != b']' {
-                            if p[j] == b'\\' && j + 1 < p.len() {
-                                j += 1;
-                                matched |= p[j] == s[si];
-                            } else if j + 2 < p.len() && p[j + 1] == b'-' && p[j + 2] != b']' {
-                                let (a, b) = (p[j].min(p[j + 2]), p[j].max(p[j + 2]));
-                                matched |= a <= s[si] && s[si] <= b;
-                                j += 2;
-                            } else {
-                                matched |= p[j] == s[si];
-                            }
-                            j += 1;
-                        }
-                        if matched != negate {
-                            pi = (j + 1).min(p.len());
-                            si += 1;
-                            continue;
-                        }
-                    }
-                    b'\\' if pi + 1 < p.len() => {
-                        if p[pi + 1] == s[si] {
-                            pi += 2;
-                            si += 1;
-                            continue;
-                        }
-                    }
-                    c => {
-                        if c == s[si] {
-                            pi += 1;
-                            si += 1;
-                            continue;
-                        }
-                    }
-                }
-            }
-            if star_p == usize::MAX {
-                return false;
-            }
-            pi = star_p + 1;
-            star_s += 1;
-            si = star_s;
-        }
-        p[pi..].iter().all(|&c| c == b'*')
-    }
-    inner(&pattern.to_ascii_lowercase(), &s.to_ascii_lowercase())
-}
-
 /// The parameters CONFIG GET reports (redis-benchmark and clients ask for some of these).
 fn config_params(node: &Node) -> Vec<(&'static str, String)> {
     let fsync = match node.config.fsync {
@@ -200,7 +128,7 @@ fn config(node: &Node, args: &[Bytes]) -> Frame {
             let params = config_params(node);
             let mut out = Vec::new();
             for (name, value) in &params {
-                if args[2..].iter().any(|p| glob_match(p, name.as_bytes())) {
+                if args[2..].iter().any(|p| glob_match_nocase(p, name.as_bytes())) {
                     out.push((bulk(*name), bulk(value.clone())));
                 }
             }
@@ -492,20 +420,4 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
         out.truncate(out.len() - 2);
     }
     Frame::Verbatim("txt".into(), Bytes::from(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn glob() {
-        assert!(glob_match(b"*", b"save"));
-        assert!(glob_match(b"app*", b"appendonly"));
-        assert!(glob_match(b"s?ve", b"save"));
-        assert!(glob_match(b"[a-s]ave", b"save"));
-        assert!(!glob_match(b"[^s]ave", b"save"));
-        assert!(!glob_match(b"x*", b"save"));
-        assert!(glob_match(b"*only", b"appendonly"));
-    }
 }

@@ -4,7 +4,15 @@
 //!
 //! Nothing here reads a clock: every time is passed in, so `apply` stays deterministic.
 
+mod order_tree;
+pub mod scan;
+mod set;
 mod snapshot;
+mod zset;
+
+pub use order_tree::mix64;
+pub use set::MemberSet;
+pub use zset::{LexBound, ScoreRange, SortedSet};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -12,13 +20,15 @@ use bytes::Bytes;
 
 use crate::cluster::slots::{Slot, key_slot};
 
-/// A value of one key. New types (Set, ZSet) become new variants; commands match on the
-/// variant they need and answer WRONGTYPE for the others.
+/// A value of one key; commands match on the variant they need and answer WRONGTYPE for the
+/// others.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     String(Bytes),
     Hash(HashMap<Bytes, Bytes>),
     List(VecDeque<Bytes>),
+    Set(MemberSet),
+    ZSet(SortedSet),
 }
 
 impl Value {
@@ -28,6 +38,8 @@ impl Value {
             Value::String(_) => "string",
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -37,6 +49,8 @@ impl Value {
             Value::String(_) => false,
             Value::Hash(h) => h.is_empty(),
             Value::List(l) => l.is_empty(),
+            Value::Set(m) => m.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
         }
     }
 }

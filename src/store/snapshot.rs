@@ -8,6 +8,7 @@
 //! per key: u8 type, u8 has_deadline, [u64 deadline], blob key, value |
 //! u64 FNV-1a checksum of everything before it
 //! blob = u64 len, bytes; string = blob; hash = u64 n, n × (blob, blob); list = u64 n, n × blob
+//! set = u64 n, n × blob; zset = u64 n, n × (blob member, u64 score bits)
 //! ```
 
 use std::collections::{HashMap, VecDeque};
@@ -15,7 +16,7 @@ use std::io::{self, Read, Write};
 
 use bytes::Bytes;
 
-use super::{Entry, Store, Value};
+use super::{Entry, MemberSet, SortedSet, Store, Value};
 
 const MAGIC: &[u8; 8] = b"SLRSTORE";
 const VERSION: u32 = 1;
@@ -23,6 +24,8 @@ const VERSION: u32 = 1;
 const TYPE_STRING: u8 = 0;
 const TYPE_HASH: u8 = 1;
 const TYPE_LIST: u8 = 2;
+const TYPE_SET: u8 = 3;
+const TYPE_ZSET: u8 = 4;
 
 /// Upper bound on what we preallocate from a length read off disk.
 const PREALLOC_LIMIT: usize = 4096;
@@ -123,6 +126,8 @@ impl Store {
                 Value::String(_) => TYPE_STRING,
                 Value::Hash(_) => TYPE_HASH,
                 Value::List(_) => TYPE_LIST,
+                Value::Set(_) => TYPE_SET,
+                Value::ZSet(_) => TYPE_ZSET,
             };
             w.put(&[tag])?;
             match entry.deadline {
@@ -146,6 +151,19 @@ impl Store {
                     w.u64(l.len() as u64)?;
                     for item in l {
                         w.blob(item)?;
+                    }
+                }
+                Value::Set(m) => {
+                    w.u64(m.len() as u64)?;
+                    for item in m.iter() {
+                        w.blob(item)?;
+                    }
+                }
+                Value::ZSet(z) => {
+                    w.u64(z.len() as u64)?;
+                    for (member, score) in z.iter_from(0) {
+                        w.blob(member)?;
+                        w.u64(score.to_bits())?;
                     }
                 }
             }
@@ -198,6 +216,27 @@ impl Store {
                     }
                     Value::List(l)
                 }
+                TYPE_SET => {
+                    let n = r.count()?;
+                    let mut m = MemberSet::new();
+                    for _ in 0..n {
+                        m.insert(&r.blob()?);
+                    }
+                    Value::Set(m)
+                }
+                TYPE_ZSET => {
+                    let n = r.count()?;
+                    let mut z = SortedSet::new();
+                    for _ in 0..n {
+                        let member = r.blob()?;
+                        let score = f64::from_bits(r.u64()?);
+                        if score.is_nan() {
+                            return Err(invalid("NaN score"));
+                        }
+                        z.insert(&member, score);
+                    }
+                    Value::ZSet(z)
+                }
                 _ => return Err(invalid("unknown value type")),
             };
             if value.is_empty_aggregate() {
@@ -231,6 +270,13 @@ mod tests {
         s.insert(b"h", Value::Hash(h), Some(99));
         let l: VecDeque<Bytes> = [Bytes::from_static(b"a"), Bytes::from_static(b"b")].into();
         s.insert(b"{h}l", Value::List(l), None);
+        let m: MemberSet = [&b"x"[..], b"y", b""].into_iter().collect();
+        s.insert(b"set", Value::Set(m), Some(7));
+        let mut z = SortedSet::new();
+        z.insert(b"a", 1.5);
+        z.insert(b"b", f64::NEG_INFINITY);
+        z.insert(b"c", -0.25);
+        s.insert(b"z", Value::ZSet(z), None);
         s
     }
 
