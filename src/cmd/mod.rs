@@ -11,6 +11,7 @@ pub mod parse;
 mod sets;
 mod strings;
 mod table;
+pub mod txn;
 mod zsets;
 
 use bytes::Bytes;
@@ -73,7 +74,19 @@ fn lookup_any(name: &[u8]) -> Option<&'static CommandSpec> {
 
 /// The row of a client command, case-insensitive; `None` means unknown command.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    lookup_any(name).filter(|c| c.name != EXPIRED_DELETE)
+    lookup_any(name).filter(|c| !c.is_internal())
+}
+
+/// Any row, internal entries (`slotraft.*`) included: for commands another node forwarded.
+pub fn lookup_internal(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_any(name)
+}
+
+impl CommandSpec {
+    /// Log entries the node makes itself (expiry, EXEC); clients can neither see nor send them.
+    pub fn is_internal(&self) -> bool {
+        self.name.starts_with("slotraft.")
+    }
 }
 
 /// Redis's arity rule, with its exact error text.
@@ -95,6 +108,7 @@ fn arity_error(name: &str) -> Frame {
 pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
     if spec.flags.contains(&"movablekeys") {
         let movable = match spec.group {
+            "transaction" => Some(txn::key_positions(args)),
             "list" => lists::numkeys_positions(spec.name, args),
             "generic" => keys::movable_key_positions(spec.name, args),
             _ => zsets::numkeys_positions(spec.name, args),
@@ -184,7 +198,9 @@ fn not_served(name: &str) -> Frame {
 /// proposed to Raft. Other kinds pass (after the table checks).
 pub fn validate(args: &[Bytes]) -> Result<(), Frame> {
     let spec = checked_spec(args)?;
-    if spec.kind == Kind::Write {
+    if spec.name == txn::EXEC_ENTRY {
+        txn::Transaction::decode(args)?;
+    } else if spec.kind == Kind::Write {
         parse_write(spec, args)?;
     }
     Ok(())
@@ -216,6 +232,9 @@ pub fn execute_read(store: &Store, args: &[Bytes], now_ms: u64) -> Frame {
         "list" => lists::read(spec.name, store, args, now_ms),
         "set" => sets::read(spec.name, store, args, now_ms),
         "sorted-set" => zsets::read(spec.name, store, args, now_ms),
+        "transaction" if spec.name == txn::WATCH_CLOCK => {
+            Ok(Frame::Integer(i64::try_from(store.watch_seen()).unwrap_or(i64::MAX)))
+        }
         _ => Err(not_served(spec.name)),
     };
     reply.unwrap_or_else(|e| e)
@@ -232,6 +251,7 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
     match spec.kind {
         Kind::Read => return execute_read(store, args, time_ms),
         Kind::Node => return not_served(spec.name),
+        Kind::Write if spec.name == txn::EXEC_ENTRY => return txn::apply(store, args, time_ms),
         Kind::Write => {}
     }
     let cmd = match parse_write(spec, args) {

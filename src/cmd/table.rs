@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::parse::{Cursor, SYNTAX_ERROR};
+use super::txn::{EXEC_ENTRY, WATCH_CLOCK};
 use super::{CommandSpec, EXPIRED_DELETE, Kind, check_arity, key_positions};
 use crate::resp::frame::Frame;
 use crate::store::scan::glob_match_nocase;
@@ -22,6 +23,8 @@ const NONE: &[&str] = &[];
 const FAST: &[&str] = &["fast"];
 const LSF: &[&str] = &["loading", "stale", "fast"];
 const LS: &[&str] = &["loading", "stale"];
+const TX: &[&str] = &["noscript", "loading", "stale", "skip_slowlog"];
+const TXF: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 const RM: &[&str] = &["readonly", "movablekeys"];
 const WM: &[&str] = &["write", "movablekeys"];
 const WDM: &[&str] = &["write", "denyoom", "movablekeys"];
@@ -197,6 +200,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("zinterstore", -4, WDM, ONE, Write, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key."),
     row("zdiffstore", -4, WDM, ONE, Write, "sorted-set", "6.2.0", "Stores the difference of multiple input sorted sets in a key."),
     row("zscan", -3, R, ONE, Read, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set."),
+    // transactions: EXEC proposes one internal entry holding the queued commands
+    row(EXEC_ENTRY, -3, WM, NOKEY, Write, "transaction", "0.1.0", "Internal: a transaction, applied atomically at one log index."),
+    row(WATCH_CLOCK, -2, RF, ALL, Read, "transaction", "0.1.0", "Internal: the modification clock WATCH records, read on the leader."),
+    row("multi", 1, TXF, NOKEY, Node, "transactions", "1.2.0", "Starts a transaction."),
+    row("exec", 1, TX, NOKEY, Node, "transactions", "1.2.0", "Executes all commands in a transaction."),
+    row("discard", 1, TXF, NOKEY, Node, "transactions", "2.0.0", "Discards a transaction."),
+    row("watch", -2, TXF, ALL, Node, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction."),
+    row("unwatch", 1, TXF, NOKEY, Node, "transactions", "2.2.0", "Forgets about watched keys of a transaction."),
     // served by the node itself
     row("ping", -1, FAST, NOKEY, Node, "connection", "1.0.0", "Returns the server's liveliness response."),
     row("echo", 2, FAST, NOKEY, Node, "connection", "1.0.0", "Returns the given string."),
@@ -223,7 +234,7 @@ pub fn by_name() -> &'static HashMap<&'static str, &'static CommandSpec> {
 
 /// Rows a client may see (COMMAND output, lookup).
 fn public() -> impl Iterator<Item = &'static CommandSpec> {
-    COMMANDS.iter().filter(|c| c.name != EXPIRED_DELETE)
+    COMMANDS.iter().filter(|c| !c.is_internal())
 }
 
 /// ACL categories as Redis derives them: explicit family categories, then the implicit
@@ -247,6 +258,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         "bitmap" => cats.push("@bitmap"),
         "set" => cats.push("@set"),
         "sorted-set" => cats.push("@sortedset"),
+        "transactions" => cats.push("@transaction"),
         _ => {}
     }
     if has("admin") {
@@ -494,23 +506,28 @@ mod tests {
     }
 
     #[test]
-    fn internal_command_is_hidden() {
+    fn internal_commands_are_hidden() {
+        let internal = [EXPIRED_DELETE, EXEC_ENTRY, WATCH_CLOCK];
+        let public = COMMANDS.len() - internal.len();
         let Frame::Array(all) = command_reply(&args(&["command"])) else {
             panic!()
         };
-        assert_eq!(all.len(), COMMANDS.len() - 1);
+        assert_eq!(all.len(), public);
         assert_eq!(
             command_reply(&args(&["COMMAND", "COUNT"])),
-            Frame::Integer(COMMANDS.len() as i64 - 1)
-        );
-        assert_eq!(
-            command_reply(&args(&["command", "info", EXPIRED_DELETE])),
-            Frame::Array(vec![Frame::Null])
+            Frame::Integer(public as i64)
         );
         let Frame::Array(names) = command_reply(&args(&["command", "list"])) else {
             panic!()
         };
-        assert!(!names.contains(&bulk(EXPIRED_DELETE)));
+        for name in internal {
+            assert_eq!(
+                command_reply(&args(&["command", "info", name])),
+                Frame::Array(vec![Frame::Null])
+            );
+            assert!(!names.contains(&bulk(name)));
+            assert!(super::super::lookup(name.as_bytes()).is_none());
+        }
         assert!(names.contains(&bulk("hgetall")));
     }
 

@@ -29,6 +29,12 @@ pub struct ConnState {
     pub created: std::time::Instant,
     /// False for commands forwarded from another node: they must not be forwarded again.
     pub may_forward: bool,
+    /// Inside MULTI: the commands queued so far.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queueing: EXEC will answer EXECABORT.
+    pub multi_dirty: bool,
+    /// WATCHed keys, each with the modification clock it was watched at.
+    pub watched: Vec<(Bytes, u64)>,
 }
 
 impl ConnState {
@@ -45,6 +51,9 @@ impl ConnState {
             quit: false,
             created: std::time::Instant::now(),
             may_forward: true,
+            multi: None,
+            multi_dirty: false,
+            watched: Vec::new(),
         }
     }
 }

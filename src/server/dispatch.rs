@@ -18,7 +18,7 @@ use crate::resp::frame::Frame;
 use crate::rpc::convert::decode;
 use crate::rpc::pb;
 use crate::server::connection::ConnState;
-use crate::server::node_commands;
+use crate::server::{node_commands, transaction};
 
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
@@ -28,11 +28,23 @@ pub const UNKNOWN_OUTCOME: &str = "UNKNOWN The write may or may not have been ap
 
 /// Executes one command for a client connection.
 pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Frame {
-    let Some(spec) = cmd::lookup(&args[0]) else {
-        return cmd::unknown_command(&args);
+    // Internal entries (EXEC's, WATCH's) only arrive forwarded from another node.
+    let found = if conn.may_forward {
+        cmd::lookup(&args[0])
+    } else {
+        cmd::lookup_internal(&args[0])
+    };
+    let Some(spec) = found else {
+        return transaction::refuse(conn, cmd::unknown_command(&args));
     };
     if let Err(e) = cmd::check_arity(spec, args.len()) {
-        return e;
+        return transaction::refuse(conn, e);
+    }
+    if conn.multi.is_some() && !transaction::runs_inside_multi(spec) {
+        return transaction::queue(node, conn, spec, args);
+    }
+    if spec.group == "transactions" {
+        return transaction::execute(node, conn, spec, &args).await;
     }
     if spec.kind == Kind::Node {
         return node_commands::execute(node, conn, spec, &args).await;
@@ -64,7 +76,15 @@ fn leader_wait(node: &Node) -> Duration {
     Duration::from_millis(node.config.election_timeout_ms * 2 + 1000)
 }
 
-async fn execute_data(node: &Node, slots: &[Slot], args: &[Bytes], ctx: RouteCtx, may_forward: bool) -> Frame {
+/// Routes a data command by its slots and runs it: here, on the leader (proxy), or answers
+/// with a redirect. Waits out a leaderless group for a while before `-CLUSTERDOWN`.
+pub(crate) async fn execute_data(
+    node: &Node,
+    slots: &[Slot],
+    args: &[Bytes],
+    ctx: RouteCtx,
+    may_forward: bool,
+) -> Frame {
     let slot = slots.first().copied().unwrap_or(0);
     let deadline = tokio::time::Instant::now() + leader_wait(node);
     loop {

@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod dispatch;
 pub mod node_commands;
+pub mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -61,6 +61,8 @@ impl Value {
 pub struct Entry {
     pub value: Value,
     deadline: Option<u64>,
+    /// The store's modification clock when this key last changed (WATCH compares it).
+    version: u64,
 }
 
 impl Entry {
@@ -82,6 +84,13 @@ pub struct Store {
     /// (deadline, key) for every key with a deadline: active expiry reads its head.
     deadlines: BTreeSet<(u64, Bytes)>,
     len: usize,
+    /// Modification clock: ticks on every change to a key, so WATCH can tell whether a key
+    /// changed. It is part of the replicated state (and of snapshots): every replica decides
+    /// an EXEC's WATCH check alike.
+    clock: u64,
+    /// Per slot, the clock of its latest deletion: a watched key that is absent at EXEC
+    /// counts as changed if its slot lost a key since the WATCH (never misses a change).
+    deleted_at: HashMap<Slot, u64>,
 }
 
 impl Store {
@@ -138,9 +147,12 @@ impl Store {
         self.get(key).filter(|e| !e.is_expired(now_ms))
     }
 
-    /// Mutable access to a value; the deadline stays as it is.
+    /// Mutable access to a value (counted as a change for WATCH); the deadline stays as it is.
     pub fn value_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.slots.get_mut(&key_slot(key))?.get_mut(key).map(|e| &mut e.value)
+        let entry = self.slots.get_mut(&key_slot(key))?.get_mut(key)?;
+        self.clock += 1;
+        entry.version = self.clock;
+        Some(&mut entry.value)
     }
 
     /// Sets `key` to `value` with `deadline`, replacing any previous entry. The key and any
@@ -167,7 +179,16 @@ impl Store {
                 self.deadlines.insert((d, key.clone()));
             }
         }
-        map.insert(key, Entry { value, deadline });
+        self.clock += 1;
+        let version = self.clock;
+        map.insert(
+            key,
+            Entry {
+                value,
+                deadline,
+                version,
+            },
+        );
     }
 
     /// Deletes `key`, returning its entry.
@@ -182,6 +203,8 @@ impl Store {
         if let Some(d) = entry.deadline {
             self.deadlines.remove(&(d, k));
         }
+        self.clock += 1;
+        self.deleted_at.insert(slot, self.clock);
         Some(entry)
     }
 
@@ -197,6 +220,8 @@ impl Store {
             return false;
         };
         let old = std::mem::replace(&mut entry.deadline, deadline);
+        self.clock += 1;
+        entry.version = self.clock;
         if old != deadline {
             if let Some(old) = old {
                 self.deadlines.remove(&(old, k.clone()));
@@ -223,6 +248,22 @@ impl Store {
     pub fn remove_if_empty(&mut self, key: &[u8]) {
         if self.get(key).is_some_and(|e| e.value.is_empty_aggregate()) {
             self.remove(key);
+        }
+    }
+
+    /// What a WATCH records: the modification clock now. Read on the leader after a
+    /// linearizable barrier, and compared at the EXEC entry's apply by `changed_since`.
+    pub fn watch_seen(&self) -> u64 {
+        self.clock
+    }
+
+    /// Whether `key` may have changed since the clock read `seen`, at `now_ms`: a newer
+    /// version, a deadline passed (Redis 7 aborts EXEC for a watched key that expired), or
+    /// absent with a deletion in its slot since. Never false for a key that did change.
+    pub fn changed_since(&self, key: &[u8], seen: u64, now_ms: u64) -> bool {
+        match self.get(key) {
+            Some(e) => e.version > seen || e.is_expired(now_ms),
+            None => self.deleted_at.get(&key_slot(key)).is_some_and(|&d| d > seen),
         }
     }
 

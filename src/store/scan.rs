@@ -162,6 +162,10 @@ impl Store {
 
     /// FLUSHALL / FLUSHDB for this group.
     pub fn flush(&mut self) {
+        self.clock += 1;
+        for slot in self.slots.keys() {
+            self.deleted_at.insert(*slot, self.clock);
+        }
         self.slots.clear();
         self.deadlines.clear();
         self.len = 0;

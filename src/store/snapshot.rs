@@ -4,8 +4,8 @@
 //!
 //! Layout (integers little-endian):
 //! ```text
-//! "SLRSTORE" u32 version | u64 key count |
-//! per key: u8 type, u8 has_deadline, [u64 deadline], blob key, value |
+//! "SLRSTORE" u32 version | u64 modification clock | u64 n, n × (u64 slot, u64 deleted_at) |
+//! u64 key count | per key: u8 type, u8 has_deadline, [u64 deadline], u64 version, blob key, value |
 //! u64 FNV-1a checksum of everything before it
 //! blob = u64 len, bytes; string = blob; hash = u64 n, n × (blob, blob); list = u64 n, n × blob
 //! set = u64 n, n × blob; zset = u64 n, n × (blob member, u64 score bits)
@@ -19,7 +19,7 @@ use bytes::Bytes;
 use super::{Entry, MemberSet, SortedSet, Store, Value};
 
 const MAGIC: &[u8; 8] = b"SLRSTORE";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_HASH: u8 = 1;
@@ -120,6 +120,14 @@ impl Store {
         };
         w.put(MAGIC)?;
         w.put(&VERSION.to_le_bytes())?;
+        w.u64(self.clock)?;
+        let mut deleted: Vec<_> = self.deleted_at.iter().collect();
+        deleted.sort_unstable();
+        w.u64(deleted.len() as u64)?;
+        for (&slot, &at) in deleted {
+            w.u64(u64::from(slot))?;
+            w.u64(at)?;
+        }
         w.u64(self.len as u64)?;
         for (key, entry) in self.entries() {
             let tag = match &entry.value {
@@ -137,6 +145,7 @@ impl Store {
                 }
                 None => w.put(&[0])?,
             }
+            w.u64(entry.version)?;
             w.blob(key)?;
             match &entry.value {
                 Value::String(s) => w.blob(s)?,
@@ -186,8 +195,17 @@ impl Store {
         if version != VERSION {
             return Err(invalid(&format!("unsupported version {version}")));
         }
-        let keys = r.u64()?;
         let mut store = Store::new();
+        store.clock = r.u64()?;
+        for _ in 0..r.count()? {
+            let slot = u16::try_from(r.u64()?)
+                .ok()
+                .filter(|s| *s < crate::cluster::slots::SLOT_COUNT)
+                .ok_or_else(|| invalid("bad slot"))?;
+            let at = r.u64()?;
+            store.deleted_at.insert(slot, at);
+        }
+        let keys = r.u64()?;
         for _ in 0..keys {
             let tag = r.u8()?;
             let deadline = match r.u8()? {
@@ -195,6 +213,7 @@ impl Store {
                 1 => Some(r.u64()?),
                 _ => return Err(invalid("bad deadline flag")),
             };
+            let version = r.u64()?;
             let key = r.blob()?;
             let value = match tag {
                 TYPE_STRING => Value::String(r.blob()?),
@@ -242,7 +261,14 @@ impl Store {
             if value.is_empty_aggregate() {
                 return Err(invalid("empty aggregate"));
             }
-            if !store.insert_new(key, Entry { value, deadline }) {
+            if !store.insert_new(
+                key,
+                Entry {
+                    value,
+                    deadline,
+                    version,
+                },
+            ) {
                 return Err(invalid("duplicate key"));
             }
         }
@@ -277,6 +303,8 @@ mod tests {
         z.insert(b"b", f64::NEG_INFINITY);
         z.insert(b"c", -0.25);
         s.insert(b"z", Value::ZSet(z), None);
+        s.insert(b"gone", Value::String(Bytes::new()), None);
+        s.remove(b"gone");
         s
     }
 
@@ -287,6 +315,9 @@ mod tests {
             assert_eq!(b.get(k), Some(e));
         }
         assert_eq!(a.expired_sample(u64::MAX, 100), b.expired_sample(u64::MAX, 100));
+        // WATCH state is replicated state too: a restored replica decides EXECs alike.
+        assert_eq!(a.clock, b.clock);
+        assert_eq!(a.deleted_at, b.deleted_at);
     }
 
     #[test]
@@ -321,9 +352,12 @@ mod tests {
         let mut buf = Vec::new();
         buf.extend_from_slice(MAGIC);
         buf.extend_from_slice(&VERSION.to_le_bytes());
-        buf.extend_from_slice(&1u64.to_le_bytes());
+        buf.extend_from_slice(&7u64.to_le_bytes()); // clock
+        buf.extend_from_slice(&0u64.to_le_bytes()); // no deletion marks
+        buf.extend_from_slice(&1u64.to_le_bytes()); // one key
         buf.extend_from_slice(&[TYPE_LIST, 0]);
-        buf.extend_from_slice(&u64::MAX.to_le_bytes());
+        buf.extend_from_slice(&1u64.to_le_bytes()); // its version
+        buf.extend_from_slice(&u64::MAX.to_le_bytes()); // a key of 2^64 - 1 bytes
         let err = Store::read_snapshot(&mut buf.as_slice()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }

@@ -19,5 +19,21 @@ async fn plain_client_works_through_any_node() {
         }
         let n: i64 = conn.incr("{p}counter", 1).await.unwrap();
         assert_eq!(n, id as i64);
+        // A watched transaction from any node: EXEC's entry and WATCH's clock read are
+        // forwarded to the leader.
+        let _: () = redis::cmd("WATCH")
+            .arg("{p}counter")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (n,): (i64,) = redis::pipe()
+            .atomic()
+            .incr("{p}counter", 10)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, id as i64 + 10);
+        let n: i64 = conn.decr("{p}counter", 10).await.unwrap();
+        assert_eq!(n, id as i64);
     }
 }

@@ -1,0 +1,224 @@
+//! Transactions as log entries: EXEC turns a connection's queued commands and its WATCHed keys
+//! into one internal command, `slotraft.exec`, proposed like any write, so the whole
+//! transaction is applied atomically at one log index on every replica. The WATCH check runs
+//! at apply, against the store's modification clock, so every replica decides it alike.
+//!
+//! Entry layout (all bulk strings):
+//! `slotraft.exec <nwatch> (<key> <seen>)* <ncmds> (<argc> <arg>*)*`
+
+use bytes::Bytes;
+
+use super::parse::{Reply, parse_i64};
+use crate::resp::frame::Frame;
+use crate::store::Store;
+
+/// The internal command one EXEC becomes. Hidden from clients.
+pub const EXEC_ENTRY: &str = "slotraft.exec";
+
+/// The internal read WATCH runs on the slot's leader: `slotraft.watch key [key ...]` answers
+/// the group's modification clock, which the connection keeps for each key until EXEC.
+pub const WATCH_CLOCK: &str = "slotraft.watch";
+
+/// A transaction as EXEC proposes it.
+#[derive(Debug, PartialEq)]
+pub struct Transaction {
+    /// Watched keys and the modification clock each was watched at.
+    pub watches: Vec<(Bytes, u64)>,
+    /// The queued commands, in order, each a full argument vector.
+    pub commands: Vec<Vec<Bytes>>,
+}
+
+fn num(n: usize) -> Bytes {
+    Bytes::from(n.to_string())
+}
+
+impl Transaction {
+    /// The arguments of the `slotraft.exec` entry.
+    pub fn encode(&self) -> Vec<Bytes> {
+        let mut out = vec![Bytes::from_static(EXEC_ENTRY.as_bytes()), num(self.watches.len())];
+        for (key, seen) in &self.watches {
+            out.push(key.clone());
+            out.push(Bytes::from(seen.to_string()));
+        }
+        out.push(num(self.commands.len()));
+        for cmd in &self.commands {
+            out.push(num(cmd.len()));
+            out.extend(cmd.iter().cloned());
+        }
+        out
+    }
+
+    /// Reads an entry back; anything malformed is an error reply, never a panic.
+    pub fn decode(args: &[Bytes]) -> Reply<Transaction> {
+        let bad = || Frame::error("ERR malformed transaction entry");
+        let mut i = 1;
+        let count = |i: &mut usize| -> Reply<usize> {
+            let n = args.get(*i).and_then(|a| parse_i64(a)).ok_or_else(bad)?;
+            *i += 1;
+            usize::try_from(n).map_err(|_| bad())
+        };
+        let nwatch = count(&mut i)?;
+        let mut watches = Vec::with_capacity(nwatch.min(args.len()));
+        for _ in 0..nwatch {
+            let key = args.get(i).ok_or_else(bad)?.clone();
+            let seen = args
+                .get(i + 1)
+                .and_then(|a| std::str::from_utf8(a).ok()?.parse::<u64>().ok())
+                .ok_or_else(bad)?;
+            watches.push((key, seen));
+            i += 2;
+        }
+        let ncmds = count(&mut i)?;
+        let mut commands = Vec::with_capacity(ncmds.min(args.len()));
+        for _ in 0..ncmds {
+            let argc = count(&mut i)?;
+            let end = i
+                .checked_add(argc)
+                .filter(|&e| e <= args.len() && argc > 0)
+                .ok_or_else(bad)?;
+            commands.push(args[i..end].to_vec());
+            i = end;
+        }
+        if i != args.len() {
+            return Err(bad());
+        }
+        Ok(Transaction { watches, commands })
+    }
+
+    /// Every key the transaction touches, watched keys included: they must share one slot.
+    pub fn keys(&self) -> Vec<Bytes> {
+        let mut keys: Vec<Bytes> = self.watches.iter().map(|(k, _)| k.clone()).collect();
+        for cmd in &self.commands {
+            if let Some(spec) = cmd.first().and_then(|n| super::lookup(n)) {
+                keys.extend(super::key_positions(spec, cmd).into_iter().map(|i| cmd[i].clone()));
+            }
+        }
+        keys
+    }
+}
+
+/// Positions of the keys in a `slotraft.exec` entry's own arguments (for routing it).
+pub fn key_positions(args: &[Bytes]) -> Vec<usize> {
+    let Ok(tx) = Transaction::decode(args) else {
+        return Vec::new();
+    };
+    let mut out: Vec<usize> = (0..tx.watches.len()).map(|w| 2 + 2 * w).collect();
+    let mut i = 2 + 2 * tx.watches.len() + 1;
+    for cmd in &tx.commands {
+        let start = i + 1;
+        if let Some(spec) = cmd.first().and_then(|n| super::lookup(n)) {
+            out.extend(super::key_positions(spec, cmd).into_iter().map(|k| start + k));
+        }
+        i = start + cmd.len();
+    }
+    out
+}
+
+/// Applies a transaction entry: a null reply if a watched key changed since it was watched
+/// (nothing runs), otherwise every command in order, each reply in the array (an error in
+/// one command does not stop the others, as in Redis).
+pub fn apply(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
+    let tx = match Transaction::decode(args) {
+        Ok(tx) => tx,
+        Err(e) => return e,
+    };
+    if tx
+        .watches
+        .iter()
+        .any(|(key, seen)| store.changed_since(key, *seen, time_ms))
+    {
+        return Frame::NullArray;
+    }
+    let replies = tx
+        .commands
+        .iter()
+        .map(|cmd| match cmd.first().and_then(|n| super::lookup(n)) {
+            Some(_) => super::apply_write(store, cmd, time_ms),
+            None => super::unknown_command(cmd),
+        })
+        .collect();
+    Frame::Array(replies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn a(v: &[&str]) -> Vec<Bytes> {
+        args(v)
+    }
+
+    #[test]
+    fn entry_round_trips_and_rejects_garbage() {
+        let tx = Transaction {
+            watches: vec![(Bytes::from_static(b"{u}w"), 41)],
+            commands: vec![a(&["set", "{u}a", "1"]), a(&["incr", "{u}b"]), a(&["ping"])],
+        };
+        let entry = tx.encode();
+        assert_eq!(Transaction::decode(&entry).unwrap(), tx);
+        assert_eq!(tx.keys(), a(&["{u}w", "{u}a", "{u}b"]));
+        let positions: Vec<Bytes> = key_positions(&entry).into_iter().map(|i| entry[i].clone()).collect();
+        assert_eq!(positions, a(&["{u}w", "{u}a", "{u}b"]));
+        for cut in 1..entry.len() {
+            assert!(Transaction::decode(&entry[..cut]).is_err(), "cut {cut}");
+        }
+        assert!(Transaction::decode(&a(&[EXEC_ENTRY, "0", "1", "0"])).is_err());
+        assert!(Transaction::decode(&a(&[EXEC_ENTRY, "-1", "0"])).is_err());
+        assert!(Transaction::decode(&a(&[EXEC_ENTRY, "0", "1", "99", "get"])).is_err());
+    }
+
+    #[test]
+    fn exec_applies_in_order_and_watch_aborts() {
+        let mut store = Store::new();
+        let tx = |watches: Vec<(Bytes, u64)>, cmds: &[&[&str]]| {
+            Transaction {
+                watches,
+                commands: cmds.iter().map(|c| a(c)).collect(),
+            }
+            .encode()
+        };
+        let reply = apply(
+            &mut store,
+            &tx(vec![], &[&["set", "k", "1"], &["incr", "k"], &["lpush", "k", "x"]]),
+            0,
+        );
+        assert_eq!(reply, Frame::Array(vec![ok(), int(2), err(WRONGTYPE)]));
+
+        // Watched, untouched: runs. Watched, then changed: aborts with a null reply.
+        let seen = store.watch_seen();
+        let k = Bytes::from_static(b"k");
+        assert_eq!(
+            apply(&mut store, &tx(vec![(k.clone(), seen)], &[&["get", "k"]]), 0),
+            Frame::Array(vec![bulk("2")])
+        );
+        super::super::apply_write(&mut store, &a(&["set", "k", "3"]), 0);
+        assert_eq!(
+            apply(&mut store, &tx(vec![(k.clone(), seen)], &[&["set", "k", "9"]]), 0),
+            Frame::NullArray
+        );
+        assert_eq!(super::super::execute_read(&store, &a(&["get", "k"]), 0), bulk("3"));
+
+        // A watched key that is deleted, or expires, counts as changed; a missing key that
+        // stays missing does not.
+        let seen = store.watch_seen();
+        super::super::apply_write(&mut store, &a(&["del", "k"]), 0);
+        assert_eq!(
+            apply(&mut store, &tx(vec![(k.clone(), seen)], &[&["ping"]]), 0),
+            Frame::NullArray
+        );
+        let seen = store.watch_seen();
+        let missing = Bytes::from_static(b"nokey");
+        assert_eq!(
+            apply(&mut store, &tx(vec![(missing, seen)], &[&["set", "n", "1"]]), 0),
+            Frame::Array(vec![ok()])
+        );
+        super::super::apply_write(&mut store, &a(&["set", "t", "v", "px", "10"]), 100);
+        let seen = store.watch_seen();
+        let t = Bytes::from_static(b"t");
+        assert_eq!(
+            apply(&mut store, &tx(vec![(t, seen)], &[&["get", "t"]]), 200),
+            Frame::NullArray
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! The data model through a real three-node cluster: each command family through the cluster
+//! client, and transactions (MULTI/EXEC/WATCH) on the slot's leader.
+
+use redis::AsyncCommands;
+use redis::Value;
+
+use std::time::Duration;
+
+use crate::harness::{Cluster, command, keys_for_all_slots, raw_exchange};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_family_through_the_cluster_client() {
+    let c = Cluster::three("").await;
+    let mut conn = c.cluster_client().await;
+
+    // Strings
+    let _: () = conn.set("s:a", "hello").await.unwrap();
+    let old: String = conn.getset("s:a", "world").await.unwrap();
+    assert_eq!(old, "hello");
+    let r: String = conn.getrange("s:a", 1, 3).await.unwrap();
+    assert_eq!(r, "orl");
+    let f: f64 = conn.incr("s:f", 1.5f64).await.unwrap();
+    assert_eq!(f, 1.5);
+    let set: bool = conn.set_nx("s:a", "x").await.unwrap();
+    assert!(!set);
+    let _: () = conn.setbit("s:b", 7, true).await.unwrap();
+    let bits: usize = conn.bitcount("s:b").await.unwrap();
+    assert_eq!(bits, 1);
+    let v: Option<String> = conn.get_del("s:a").await.unwrap();
+    assert_eq!(v.as_deref(), Some("world"));
+
+    // Keys
+    let _: () = conn.set("{k}1", "v").await.unwrap();
+    let _: () = conn.rename("{k}1", "{k}2").await.unwrap();
+    let n: usize = conn.exists("{k}1").await.unwrap();
+    assert_eq!(n, 0);
+    let _: () = conn.expire("{k}2", 100).await.unwrap();
+    let t: String = conn.key_type("{k}2").await.unwrap();
+    assert_eq!(t, "string");
+    let ttl: i64 = conn.ttl("{k}2").await.unwrap();
+    assert!((99..=100).contains(&ttl), "{ttl}");
+    let copied: bool = redis::cmd("COPY")
+        .arg("{k}2")
+        .arg("{k}3")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(copied);
+
+    // Hashes
+    let _: () = conn.hset_multiple("h", &[("a", "1"), ("b", "2")]).await.unwrap();
+    let n: i64 = conn.hincr("h", "a", 10).await.unwrap();
+    assert_eq!(n, 11);
+    let mut keys: Vec<String> = conn.hkeys("h").await.unwrap();
+    keys.sort();
+    assert_eq!(keys, ["a", "b"]);
+    let len: usize = redis::cmd("HSTRLEN")
+        .arg("h")
+        .arg("a")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(len, 2);
+
+    // Lists
+    let _: () = conn.rpush("l", &["a", "b", "c", "d"]).await.unwrap();
+    let _: () = conn.ltrim("l", 1, -1).await.unwrap();
+    let x: String = conn.lindex("l", 0).await.unwrap();
+    assert_eq!(x, "b");
+    let moved: String = redis::cmd("LMOVE")
+        .arg("l")
+        .arg("l")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(moved, "b");
+    let all: Vec<String> = conn.lrange("l", 0, -1).await.unwrap();
+    assert_eq!(all, ["c", "d", "b"]);
+
+    // Sets
+    let _: () = conn.sadd("{s}1", &["a", "b", "c"]).await.unwrap();
+    let _: () = conn.sadd("{s}2", &["b", "c", "d"]).await.unwrap();
+    let mut inter: Vec<String> = conn.sinter(&["{s}1", "{s}2"]).await.unwrap();
+    inter.sort();
+    assert_eq!(inter, ["b", "c"]);
+    let stored: usize = conn.sunionstore("{s}3", &["{s}1", "{s}2"]).await.unwrap();
+    assert_eq!(stored, 4);
+    let popped: String = conn.spop("{s}3").await.unwrap();
+    let left: usize = conn.scard("{s}3").await.unwrap();
+    assert_eq!(left, 3);
+    let is: bool = conn.sismember("{s}3", &popped).await.unwrap();
+    assert!(!is);
+
+    // Sorted sets
+    let _: () = conn
+        .zadd_multiple("z", &[(1.0, "a"), (2.0, "b"), (3.0, "c")])
+        .await
+        .unwrap();
+    let s: f64 = conn.zincr("z", "a", 2.5).await.unwrap();
+    assert_eq!(s, 3.5);
+    let range: Vec<(String, f64)> = conn.zrange_withscores("z", 0, -1).await.unwrap();
+    assert_eq!(range, [("b".into(), 2.0), ("c".into(), 3.0), ("a".into(), 3.5)]);
+    let rank: Option<usize> = conn.zrank("z", "a").await.unwrap();
+    assert_eq!(rank, Some(2));
+    let n: usize = conn.zcount("z", "(2", "+inf").await.unwrap();
+    assert_eq!(n, 2);
+    let popped: Vec<(String, f64)> = conn.zpopmin("z", 1).await.unwrap();
+    assert_eq!(popped, [("b".into(), 2.0)]);
+
+    // A multi-key command across slots is refused, as in Redis Cluster.
+    let e = conn.sinter::<_, Vec<String>>(&["a", "b"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("CROSSSLOT"), "{e}");
+}
+
+/// A plain connection to the node leading `key`'s slot, as a cluster client uses for MULTI.
+async fn leader_conn(c: &Cluster, key: &str) -> redis::aio::MultiplexedConnection {
+    let slot = slotraft::cluster::slots::key_slot(key.as_bytes());
+    let leader = c.leader_of_slot(1, slot).await.expect("slot has a leader");
+    redis::Client::open(c.url(leader))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn q(conn: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> redis::RedisResult<Value> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(conn).await
+}
+
+fn status(s: &str) -> Value {
+    match s {
+        "OK" => Value::Okay,
+        _ => Value::SimpleString(s.into()),
+    }
+}
+
+fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_apply_atomically_and_honour_watch() {
+    let c = Cluster::three("").await;
+    let mut a = leader_conn(&c, "{t}x").await;
+    let mut b = leader_conn(&c, "{t}x").await;
+
+    // MULTI ... EXEC: queued, then every reply in order, node commands in their place, an
+    // error in one command not stopping the others. Exact bytes, as Redis sends them.
+    let leader = c
+        .leader_of_slot(1, slotraft::cluster::slots::key_slot(b"{t}x"))
+        .await
+        .unwrap();
+    let (reply, _) = raw_exchange(
+        &c.addr(leader),
+        b"MULTI\r\nSET {t}x 1\r\nINCR {t}x\r\nPING\r\nLPUSH {t}x v\r\nGET {t}x\r\nEXEC\r\n",
+        Duration::from_millis(500),
+    )
+    .await;
+    let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n\
+                *5\r\n+OK\r\n:2\r\n+PONG\r\n\
+                -WRONGTYPE Operation against a key holding the wrong kind of value\r\n$1\r\n2\r\n";
+    assert_eq!(String::from_utf8_lossy(&reply), want);
+
+    // WATCH: a change by another client between WATCH and EXEC aborts (null reply).
+    assert_eq!(q(&mut a, &["WATCH", "{t}x"]).await.unwrap(), status("OK"));
+    assert_eq!(q(&mut b, &["SET", "{t}x", "5"]).await.unwrap(), status("OK"));
+    q(&mut a, &["MULTI"]).await.unwrap();
+    q(&mut a, &["SET", "{t}x", "9"]).await.unwrap();
+    assert_eq!(q(&mut a, &["EXEC"]).await.unwrap(), Value::Nil);
+    assert_eq!(q(&mut b, &["GET", "{t}x"]).await.unwrap(), bulk("5"));
+    // ... and the watch ended with that EXEC; an untouched watched key lets EXEC run.
+    q(&mut a, &["WATCH", "{t}x", "{t}missing"]).await.unwrap();
+    q(&mut a, &["MULTI"]).await.unwrap();
+    q(&mut a, &["INCR", "{t}x"]).await.unwrap();
+    assert_eq!(q(&mut a, &["EXEC"]).await.unwrap(), Value::Array(vec![Value::Int(6)]));
+
+    // Errors while queueing doom the transaction; nothing of it runs.
+    q(&mut a, &["MULTI"]).await.unwrap();
+    q(&mut a, &["SET", "{t}y", "1"]).await.unwrap();
+    assert!(q(&mut a, &["SET", "{t}y"]).await.is_err());
+    let e = q(&mut a, &["EXEC"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("EXECABORT"), "{e}");
+    assert_eq!(q(&mut a, &["EXISTS", "{t}y"]).await.unwrap(), Value::Int(0));
+
+    // Keys of two slots in one transaction: CROSSSLOT at EXEC (both slots led here).
+    let slot = slotraft::cluster::slots::key_slot(b"{t}x");
+    let keys = keys_for_all_slots("cross");
+    let neighbour = if slot == 0 { slot + 1 } else { slot - 1 };
+    let (k1, k2) = (&keys[slot as usize], &keys[neighbour as usize]);
+    q(&mut a, &["MULTI"]).await.unwrap();
+    q(&mut a, &["SET", k1, "1"]).await.unwrap();
+    q(&mut a, &["SET", k2, "1"]).await.unwrap();
+    let e = q(&mut a, &["EXEC"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("CROSSSLOT"), "{e}");
+
+    // The protocol errors Redis gives.
+    for (cmd, want) in [
+        (&["EXEC"][..], "EXEC without MULTI"),
+        (&["DISCARD"], "DISCARD without MULTI"),
+    ] {
+        let e = q(&mut a, cmd).await.unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+    }
+    q(&mut a, &["MULTI"]).await.unwrap();
+    let e = q(&mut a, &["MULTI"]).await.unwrap_err();
+    assert!(e.to_string().contains("MULTI calls can not be nested"), "{e}");
+    let e = q(&mut a, &["WATCH", "{t}x"]).await.unwrap_err();
+    assert!(e.to_string().contains("WATCH inside MULTI is not allowed"), "{e}");
+    assert_eq!(q(&mut a, &["DISCARD"]).await.unwrap(), status("OK"));
+
+    // A transaction sent to a node that does not lead the slot is redirected while queueing.
+    let leader = c.leader_of_slot(1, slot).await.unwrap();
+    let other = c.running().into_iter().find(|&id| id != leader).unwrap();
+    let mut o = redis::Client::open(c.url(other))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    q(&mut o, &["MULTI"]).await.unwrap();
+    let e = q(&mut o, &["SET", "{t}x", "1"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("MOVED"), "{e}");
+    assert_eq!(q(&mut o, &["EXEC"]).await.unwrap_err().code(), Some("EXECABORT"));
+    assert_eq!(command(&c.addr(leader), &["GET", "{t}x"]).await.unwrap(), "6");
+}
