@@ -23,6 +23,7 @@ const NONE: &[&str] = &[];
 const FAST: &[&str] = &["fast"];
 const LSF: &[&str] = &["loading", "stale", "fast"];
 const LS: &[&str] = &["loading", "stale"];
+const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale", "protected"];
 const TX: &[&str] = &["noscript", "loading", "stale", "skip_slowlog"];
 const TXF: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 const RM: &[&str] = &["readonly", "movablekeys"];
@@ -224,6 +225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("cluster", -2, NONE, NOKEY, Node, "cluster", "3.0.0", "A container for Redis Cluster commands."),
     row("hello", -1, NO_AUTH, NOKEY, Node, "connection", "6.0.0", "Handshakes with the Redis server."),
     row("time", 1, LSF, NOKEY, Node, "server", "2.6.0", "Returns the server time."),
+    row("debug", -2, ADMIN, NOKEY, Node, "server", "1.0.0", "A container for debugging commands."),
 ];
 
 /// Name → row, built once. Includes the internal command; `lookup` hides it from clients.

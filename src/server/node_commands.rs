@@ -72,6 +72,7 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args
             Frame::ok()
         }
         "cluster" => cluster(node, args),
+        "debug" => debug(node, args),
         "hello" => hello(node, conn, args),
         "time" => {
             let us = std::time::SystemTime::now()
@@ -420,4 +421,33 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
         out.truncate(out.len() - 2);
     }
     Frame::Verbatim("txt".into(), Bytes::from(out))
+}
+
+/// DEBUG DIGEST: for each group hosted here, `<group> <applied index> <digest>`, read under
+/// one lock so the digest is exactly that of the state at that index. Replicas of a group at
+/// the same index must report the same digest.
+fn debug(node: &Node, args: &[Bytes]) -> Frame {
+    match upper(&args[1]).as_str() {
+        "DIGEST" if args.len() == 2 => Frame::Array(
+            node.groups
+                .values()
+                .map(|g| {
+                    let state = g.sm.state.read();
+                    let applied = state.last_applied.map_or(0, |l| l.index);
+                    bulk(format!("{} {applied} {}", g.id, state.store.digest()))
+                })
+                .collect(),
+        ),
+        "HELP" => Frame::Array(
+            [
+                "DEBUG <subcommand> [<arg> ...]. Subcommands are:",
+                "DIGEST",
+                "    Per group hosted here: its id, applied log index and a digest of its data.",
+            ]
+            .iter()
+            .map(|l| Frame::Simple((*l).into()))
+            .collect(),
+        ),
+        _ => unknown_subcommand(&args[1], "DEBUG"),
+    }
 }

@@ -4,6 +4,7 @@
 //!
 //! Nothing here reads a clock: every time is passed in, so `apply` stays deterministic.
 
+mod digest;
 mod order_tree;
 pub mod scan;
 mod set;

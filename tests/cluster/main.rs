@@ -7,5 +7,6 @@ mod data;
 mod failover;
 mod malformed;
 mod proxy;
+mod replicas;
 mod restart;
 mod tools;
