@@ -201,7 +201,7 @@ async fn random_mix_leaves_every_replica_identical() {
     for w in 0..CLIENTS {
         let (mut conn, done) = (conn.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
-            let mut rng = StdRng::seed_from_u64(0x5107_7aF7 + w);
+            let mut rng = StdRng::seed_from_u64(0x5107_7af7 + w);
             for _ in 0..OPS {
                 let cmd = random_command(&mut rng);
                 // Errors are expected (wrong types, a crashed node): only the replicas'
