@@ -9,6 +9,7 @@ mod keys;
 mod lists;
 pub mod parse;
 mod sets;
+pub(crate) use sets::{ScanOpts, parse_cursor};
 mod strings;
 mod table;
 pub mod txn;
@@ -55,6 +56,10 @@ pub struct CommandSpec {
 /// The internal write the leader's expiry task proposes: `SLOTRAFT.EXPIRED key [key ...]`
 /// deletes each key only if it is still expired at the entry's time. Hidden from clients.
 pub const EXPIRED_DELETE: &str = "slotraft.expired";
+
+/// The internal write FLUSHDB / FLUSHALL propose to each group the node leads: empties the
+/// group's keyspace (counted as a change of every watched key it held).
+pub const FLUSH_ENTRY: &str = "slotraft.flush";
 
 /// Longest command name in the table, so lookup can lowercase on the stack.
 const MAX_NAME: usize = 32;
@@ -200,7 +205,7 @@ pub fn validate(args: &[Bytes]) -> Result<(), Frame> {
     let spec = checked_spec(args)?;
     if spec.name == txn::EXEC_ENTRY {
         txn::Transaction::decode(args)?;
-    } else if spec.kind == Kind::Write {
+    } else if spec.kind == Kind::Write && spec.name != FLUSH_ENTRY {
         parse_write(spec, args)?;
     }
     Ok(())
@@ -252,6 +257,10 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
         Kind::Read => return execute_read(store, args, time_ms),
         Kind::Node => return not_served(spec.name),
         Kind::Write if spec.name == txn::EXEC_ENTRY => return txn::apply(store, args, time_ms),
+        Kind::Write if spec.name == FLUSH_ENTRY => {
+            store.flush();
+            return Frame::ok();
+        }
         Kind::Write => {}
     }
     let cmd = match parse_write(spec, args) {

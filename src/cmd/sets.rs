@@ -84,7 +84,7 @@ pub(super) fn rand_count(arg: &[u8]) -> Reply<i64> {
 }
 
 /// A SCAN cursor: an unsigned decimal.
-pub(super) fn parse_cursor(arg: &[u8]) -> Reply<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Reply<u64> {
     let valid = !arg.is_empty() && arg.iter().all(u8::is_ascii_digit);
     valid
         .then(|| std::str::from_utf8(arg).ok()?.parse::<u64>().ok())
@@ -92,19 +92,31 @@ pub(super) fn parse_cursor(arg: &[u8]) -> Reply<u64> {
         .ok_or_else(|| Frame::error("ERR invalid cursor"))
 }
 
-/// SSCAN / ZSCAN options after the cursor.
-pub(super) struct ScanOpts<'a> {
-    pub(super) pattern: Option<&'a [u8]>,
-    pub(super) count: usize,
+/// SCAN / SSCAN / ZSCAN options after the cursor.
+pub(crate) struct ScanOpts<'a> {
+    pub(crate) pattern: Option<&'a [u8]>,
+    pub(crate) count: usize,
+    /// SCAN's TYPE filter (a type name as TYPE reports it).
+    pub(crate) type_filter: Option<String>,
 }
 
 impl ScanOpts<'_> {
     pub(super) fn parse<'a>(c: &mut Cursor<'a>) -> Reply<ScanOpts<'a>> {
+        ScanOpts::parse_options(c, false)
+    }
+
+    /// `allow_type`: SCAN takes TYPE, the per-key scans do not.
+    pub(crate) fn parse_options<'a>(c: &mut Cursor<'a>, allow_type: bool) -> Reply<ScanOpts<'a>> {
         let mut opts = ScanOpts {
             pattern: None,
             count: 10,
+            type_filter: None,
         };
         while !c.is_done() {
+            if allow_type && c.remaining() >= 2 && c.eat_flag("type") {
+                opts.type_filter = Some(String::from_utf8_lossy(c.next_bytes()?).to_ascii_lowercase());
+                continue;
+            }
             if c.remaining() >= 2 && c.eat_flag("count") {
                 let n = c.next_int()?;
                 opts.count = usize::try_from(n)

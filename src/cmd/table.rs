@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::parse::{Cursor, SYNTAX_ERROR};
 use super::txn::{EXEC_ENTRY, WATCH_CLOCK};
-use super::{CommandSpec, EXPIRED_DELETE, Kind, check_arity, key_positions};
+use super::{CommandSpec, EXPIRED_DELETE, FLUSH_ENTRY, Kind, check_arity, key_positions};
 use crate::resp::frame::Frame;
 use crate::store::scan::glob_match_nocase;
 
@@ -115,6 +115,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("sort", -2, WDM, ONE, Write, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
     row("sort_ro", -2, RM, ONE, Read, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set."),
     row(EXPIRED_DELETE, -2, WF, ALL, Write, "generic", "0.1.0", "Internal: deletes keys that are still expired at the entry's time."),
+    row(FLUSH_ENTRY, 1, W, NOKEY, Write, "server", "0.1.0", "Internal: empties the keyspace of one group."),
+    // keyspace-wide: answered over the groups this node leads
+    row("keys", 2, R, NOKEY, Node, "generic", "1.0.0", "Returns all key names that match a pattern."),
+    row("scan", -2, R, NOKEY, Node, "generic", "2.8.0", "Iterates over the key names in the database."),
+    row("randomkey", 1, R, NOKEY, Node, "generic", "1.0.0", "Returns a random key name from the database."),
+    row("flushdb", -1, W, NOKEY, Node, "server", "1.0.0", "Remove all keys from the current database."),
+    row("flushall", -1, W, NOKEY, Node, "server", "1.0.0", "Removes all keys from all databases."),
+    row("lastsave", 1, LSF, NOKEY, Node, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk."),
+    row("reset", 1, NO_AUTH, NOKEY, Node, "connection", "6.2.0", "Resets the connection."),
     // hashes
     row("hset", -4, WDF, ONE, Write, "hash", "2.0.0", "Creates or modifies the value of a field in a hash."),
     row("hmset", -4, WDF, ONE, Write, "hash", "2.0.0", "Sets the values of multiple fields."),
@@ -509,7 +518,7 @@ mod tests {
 
     #[test]
     fn internal_commands_are_hidden() {
-        let internal = [EXPIRED_DELETE, EXEC_ENTRY, WATCH_CLOCK];
+        let internal = [EXPIRED_DELETE, FLUSH_ENTRY, EXEC_ENTRY, WATCH_CLOCK];
         let public = COMMANDS.len() - internal.len();
         let Frame::Array(all) = command_reply(&args(&["command"])) else {
             panic!()

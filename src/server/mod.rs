@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod dispatch;
+pub mod keyspace;
 pub mod node_commands;
 pub mod transaction;
 

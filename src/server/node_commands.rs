@@ -14,6 +14,7 @@ use crate::node::{Node, now_ms};
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::server::connection::ConnState;
+use crate::server::keyspace;
 use crate::store::scan::glob_match_nocase;
 
 const REDIS_VERSION: &str = "7.2.0";
@@ -73,6 +74,13 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args
         }
         "cluster" => cluster(node, args),
         "debug" => debug(node, args),
+        "keys" | "scan" | "randomkey" | "flushdb" | "flushall" => keyspace::execute(node, spec.name, args).await,
+        // Every acknowledged write is already on a majority's disks.
+        "lastsave" => Frame::Integer((now_ms() / 1000) as i64),
+        "reset" => {
+            *conn = ConnState::new(conn.id, conn.addr);
+            Frame::Simple("RESET".into())
+        }
         "hello" => hello(node, conn, args),
         "time" => {
             let us = std::time::SystemTime::now()

@@ -20,7 +20,7 @@ const EXECABORT: &str = "EXECABORT Transaction discarded because of previous err
 
 /// Whether `spec` runs now even inside MULTI (everything else is queued).
 pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit")
+    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
 }
 
 /// A command refused while queueing makes EXEC fail with EXECABORT, as in Redis.

@@ -228,3 +228,148 @@ async fn transactions_apply_atomically_and_honour_watch() {
     assert_eq!(q(&mut o, &["EXEC"]).await.unwrap_err().code(), Some("EXECABORT"));
     assert_eq!(command(&c.addr(leader), &["GET", "{t}x"]).await.unwrap(), "6");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_commands_cover_the_groups_each_node_leads() {
+    let c = Cluster::three("").await;
+    let mut conn = c.cluster_client().await;
+    let keys: Vec<String> = keys_for_all_slots("ks").into_iter().step_by(41).collect();
+    for k in &keys {
+        let _: () = conn.set(k, 1).await.unwrap();
+    }
+    let _: () = conn.sadd("ks:set", "m").await.unwrap();
+    // Like Redis Cluster masters: each node answers for its own slots; together, every key once.
+    let mut from_keys = Vec::new();
+    let mut from_scan = Vec::new();
+    for id in c.running() {
+        let mut node = redis::Client::open(c.url(id))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let k: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut node).await.unwrap();
+        from_keys.extend(k);
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(7)
+                .query_async(&mut node)
+                .await
+                .unwrap();
+            from_scan.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let (_, sets): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(0)
+            .arg("COUNT")
+            .arg(100_000)
+            .arg("TYPE")
+            .arg("set")
+            .query_async(&mut node)
+            .await
+            .unwrap();
+        assert!(sets.iter().all(|k| k == "ks:set"), "{sets:?}");
+        let random: Option<String> = redis::cmd("RANDOMKEY").query_async(&mut node).await.unwrap();
+        assert!(random.is_some(), "node {id} leads a group with keys");
+    }
+    let mut want: Vec<String> = keys.clone();
+    want.push("ks:set".into());
+    want.sort();
+    from_keys.sort();
+    from_scan.sort();
+    assert_eq!(from_keys, want);
+    assert_eq!(from_scan, want);
+
+    // FLUSHALL on every node empties the cluster, on every replica.
+    for id in c.running() {
+        assert_eq!(command(&c.addr(id), &["FLUSHALL"]).await.unwrap(), "OK");
+    }
+    let empty = crate::harness::wait_until(std::time::Duration::from_secs(10), || async {
+        let mut all = true;
+        for id in c.running() {
+            let info = command(&c.addr(id), &["INFO", "raft"]).await.unwrap_or_default();
+            all &= info
+                .lines()
+                .filter(|l| l.starts_with("group"))
+                .all(|l| l.ends_with("keys=0"));
+        }
+        all
+    })
+    .await;
+    assert!(empty, "FLUSHALL left keys on some replica");
+    let e = command(&c.addr(1), &["FLUSHALL", "NOW"]).await.unwrap_err();
+    assert!(e.contains("syntax error"), "{e}");
+}
+
+/// Active expiry, with no client touching the keys: 100,000 keys with a 1 s TTL leave every
+/// replica (not only the leaders) within seconds of expiring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_keys_leave_every_replica() {
+    const KEYS: usize = 100_000;
+    const PER_TX: usize = 100;
+    let c = Cluster::three("").await;
+    let mut leaders = std::collections::BTreeMap::new();
+    for id in c.running() {
+        let conn = redis::Client::open(c.url(id))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        leaders.insert(id, conn);
+    }
+    let started = std::time::Instant::now();
+    let mut writes = Vec::new();
+    for t in 0..KEYS / PER_TX {
+        let tag = format!("{{e{t}}}");
+        let slot = slotraft::cluster::slots::key_slot(tag.as_bytes());
+        let leader = c.leader_of_slot(1, slot).await.unwrap();
+        let mut conn = leaders[&leader].clone();
+        writes.push(tokio::spawn(async move {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for i in 0..PER_TX {
+                pipe.cmd("SET")
+                    .arg(format!("{tag}{i}"))
+                    .arg(i)
+                    .arg("PX")
+                    .arg(1000)
+                    .ignore();
+            }
+            let _: () = pipe.query_async(&mut conn).await.unwrap();
+        }));
+        if writes.len() >= 32 {
+            for w in writes.drain(..) {
+                w.await.unwrap();
+            }
+        }
+    }
+    for w in writes {
+        w.await.unwrap();
+    }
+    let written = started.elapsed();
+    let keys_left = |info: &str| -> u64 {
+        info.lines()
+            .filter(|l| l.starts_with("group"))
+            .filter_map(|l| l.rsplit("keys=").next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let gone = crate::harness::wait_until(std::time::Duration::from_secs(60), || async {
+        let mut left = 0;
+        for id in c.running() {
+            left += keys_left(&command(&c.addr(id), &["INFO", "raft"]).await.unwrap_or_default());
+        }
+        left == 0
+    })
+    .await;
+    assert!(gone, "expired keys are still on some replica after a minute");
+    println!(
+        "{KEYS} keys with a 1 s TTL written in {} ms; gone from every replica {} ms after the last write",
+        written.as_millis(),
+        (started.elapsed() - written).as_millis()
+    );
+}

@@ -317,6 +317,7 @@ pub async fn command(addr: &str, args: &[&str]) -> Result<String, String> {
     Ok(match v {
         redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
         redis::Value::SimpleString(s) => s,
+        redis::Value::Okay => "OK".into(),
         redis::Value::VerbatimString { text, .. } => text,
         redis::Value::Int(i) => i.to_string(),
         redis::Value::Nil => "(nil)".into(),
