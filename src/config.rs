@@ -107,6 +107,9 @@ pub struct Limits {
     pub max_inline_len: usize,
     pub client_query_buffer_limit: usize,
     pub maxclients: usize,
+    /// Bytes of undelivered messages a Pub/Sub subscriber may have queued before it is
+    /// disconnected (Redis's `client-output-buffer-limit pubsub` hard limit).
+    pub pubsub_output_buffer_limit: usize,
 }
 
 impl Default for Limits {
@@ -117,6 +120,7 @@ impl Default for Limits {
             max_inline_len: 64 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxclients: 10_000,
+            pubsub_output_buffer_limit: 32 * 1024 * 1024,
         }
     }
 }

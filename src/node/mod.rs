@@ -2,6 +2,7 @@
 //! engine, the channels to its peers and its view of the cluster. `server` and `rpc` both
 //! execute commands against it.
 
+pub mod pubsub;
 mod tasks;
 
 pub use tasks::{leader_claims, learn_claims};
@@ -66,6 +67,7 @@ pub struct Node {
     pub peers: Peers,
     pub engine: Arc<LogEngine>,
     pub stats: Stats,
+    pub pubsub: pubsub::PubSub,
     pub started: Instant,
     next_client_id: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
@@ -185,6 +187,7 @@ impl Node {
             peers,
             engine,
             stats: Stats::default(),
+            pubsub: pubsub::PubSub::default(),
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown_tx,

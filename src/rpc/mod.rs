@@ -130,6 +130,17 @@ impl pb::node_service_server::NodeService for Services {
         Ok(Response::new(pb::ForwardReply { frame: encode(&frame) }))
     }
 
+    async fn publish(&self, req: Request<pb::PublishRequest>) -> Result<Response<pb::PublishReply>, Status> {
+        let m = req.into_inner();
+        let (channel, message) = (bytes::Bytes::from(m.channel), bytes::Bytes::from(m.message));
+        let n = if m.sharded {
+            self.node.pubsub.spublish(&channel, &message)
+        } else {
+            self.node.pubsub.publish(&channel, &message)
+        };
+        Ok(Response::new(pb::PublishReply { receivers: n as u64 }))
+    }
+
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatReply>, Status> {
         let m = req.into_inner();
         crate::node::learn_claims(&self.node, m.from, &m.leads);

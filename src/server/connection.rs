@@ -1,6 +1,7 @@
 //! One client connection: read, parse every buffered command, execute in order, write the
 //! replies back in one write per batch (so pipelining costs one syscall per round trip).
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::node::Node;
+use crate::node::pubsub::{self, Space, Subscriber};
 use crate::resp::encode::{Protocol, encode};
 use crate::resp::frame::Frame;
 use crate::resp::parse::{Limits, parse_command};
@@ -35,6 +37,12 @@ pub struct ConnState {
     pub multi_dirty: bool,
     /// WATCHed keys, each with the modification clock it was watched at.
     pub watched: Vec<(Bytes, u64)>,
+    /// Where Pub/Sub messages for this connection are queued (none for forwarded commands).
+    pub push: Option<Subscriber>,
+    /// Current subscriptions.
+    pub subscriptions: BTreeSet<(Space, Bytes)>,
+    /// Further reply frames of the last command, after the one it returned (SUBSCRIBE a b).
+    pub pending: Vec<Frame>,
 }
 
 impl ConnState {
@@ -54,6 +62,9 @@ impl ConnState {
             multi: None,
             multi_dirty: false,
             watched: Vec::new(),
+            push: None,
+            subscriptions: BTreeSet::new(),
+            pending: Vec::new(),
         }
     }
 }
@@ -71,6 +82,8 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         max_inline_len: l.max_inline_len,
         max_query_buffer: l.client_query_buffer_limit,
     };
+    let (push, mut inbox) = pubsub::queue(state.id, l.pubsub_output_buffer_limit);
+    state.push = Some(push);
     let mut shutdown = node.shutdown_signal();
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
@@ -84,6 +97,9 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     node.stats.total_commands.fetch_add(1, Ordering::Relaxed);
                     let reply = dispatch::execute(&node, &mut state, args).await;
                     encode(&reply, state.protocol, &mut wbuf);
+                    for more in state.pending.drain(..) {
+                        encode(&more, state.protocol, &mut wbuf);
+                    }
                     if state.quit {
                         let _ = socket.write_all(&wbuf).await;
                         break 'conn;
@@ -115,12 +131,29 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         }
         let n = tokio::select! {
             n = socket.read_buf(&mut rbuf) => n,
+            Some(message) = inbox.rx.recv() => {
+                // Messages queued for a subscriber, written in one batch.
+                let mut next = Some(message);
+                while let Some(m) = next {
+                    if inbox.killed() {
+                        tracing::info!(%addr, "pubsub subscriber over its output buffer limit; closing");
+                        break 'conn;
+                    }
+                    inbox.written(&m);
+                    encode(&m, state.protocol, &mut wbuf);
+                    next = if wbuf.len() < FLUSH_AT { inbox.rx.try_recv().ok() } else { None };
+                }
+                continue;
+            }
             _ = shutdown.changed() => break,
         };
         match n {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
+    }
+    for (space, name) in &state.subscriptions {
+        node.pubsub.unsubscribe(*space, name, state.id);
     }
     node.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
 }

@@ -18,7 +18,7 @@ use crate::resp::frame::Frame;
 use crate::rpc::convert::decode;
 use crate::rpc::pb;
 use crate::server::connection::ConnState;
-use crate::server::{node_commands, transaction};
+use crate::server::{node_commands, pubsub, transaction};
 
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
@@ -39,6 +39,9 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     };
     if let Err(e) = cmd::check_arity(spec, args.len()) {
         return transaction::refuse(conn, e);
+    }
+    if let Some(e) = pubsub::subscribed_context_error(conn, spec) {
+        return e;
     }
     if conn.multi.is_some() && !transaction::runs_inside_multi(spec) {
         return transaction::queue(node, conn, spec, args);

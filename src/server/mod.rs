@@ -5,6 +5,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod keyspace;
 pub mod node_commands;
+pub mod pubsub;
 pub mod transaction;
 
 use std::sync::Arc;

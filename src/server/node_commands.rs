@@ -14,7 +14,7 @@ use crate::node::{Node, now_ms};
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::server::connection::ConnState;
-use crate::server::keyspace;
+use crate::server::{keyspace, pubsub};
 use crate::store::scan::glob_match_nocase;
 
 const REDIS_VERSION: &str = "7.2.0";
@@ -40,6 +40,11 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
 
 pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args: &[Bytes]) -> Frame {
     match spec.name {
+        // A subscribed RESP2 connection gets PING's answer in the shape of a message.
+        "ping" if conn.protocol == Protocol::Resp2 && !conn.subscriptions.is_empty() => Frame::Array(vec![
+            bulk("pong"),
+            Frame::Bulk(args.get(1).cloned().unwrap_or_default()),
+        ]),
         "ping" => match args.len() {
             1 => Frame::Simple("PONG".into()),
             2 => Frame::Bulk(args[1].clone()),
@@ -78,9 +83,14 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args
         // Every acknowledged write is already on a majority's disks.
         "lastsave" => Frame::Integer((now_ms() / 1000) as i64),
         "reset" => {
+            pubsub::unsubscribe_all(node, conn);
+            let push = conn.push.take();
             *conn = ConnState::new(conn.id, conn.addr);
+            conn.push = push;
             Frame::Simple("RESET".into())
         }
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "publish"
+        | "spublish" | "pubsub" => pubsub::execute(node, conn, spec, args).await,
         "hello" => hello(node, conn, args),
         "time" => {
             let us = std::time::SystemTime::now()

@@ -373,3 +373,144 @@ async fn expired_keys_leave_every_replica() {
         (started.elapsed() - written).as_millis()
     );
 }
+
+/// Reads from `s` until `want` has arrived (true) or `within` passes (false).
+async fn read_until(s: &mut tokio::net::TcpStream, want: &[u8], within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = tokio::time::Instant::now() + within;
+    while !got.windows(want.len()).any(|w| w == want) {
+        match tokio::time::timeout_at(end, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// PUBSUB NUMSUB of one channel on node `id`.
+async fn numsub(c: &Cluster, id: u64, channel: &str) -> i64 {
+    let mut conn = redis::Client::open(c.url(id))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let reply: Vec<(String, i64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(reply[0].0, channel);
+    reply[0].1
+}
+
+async fn subscriber(addr: &str, command: &str, confirm: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("{command}\r\n").as_bytes()).await.unwrap();
+    assert!(
+        read_until(&mut s, confirm, Duration::from_secs(5)).await,
+        "{command} on {addr}"
+    );
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_reaches_every_node_and_cuts_off_slow_subscribers() {
+    let c = Cluster::three("[cluster.limits]\npubsub_output_buffer_limit = 65536").await;
+    // A subscriber on every node; PUBLISH on node 2 reaches all of them.
+    let mut subs = Vec::new();
+    for id in c.running() {
+        subs.push(
+            subscriber(
+                &c.addr(id),
+                "SUBSCRIBE news",
+                b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+            )
+            .await,
+        );
+    }
+    let mut pattern = subscriber(&c.addr(3), "PSUBSCRIBE n*", b":1\r\n").await;
+    assert_eq!(command(&c.addr(2), &["PUBLISH", "news", "hello"]).await.unwrap(), "1");
+    for s in &mut subs {
+        assert!(
+            read_until(
+                s,
+                b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n",
+                Duration::from_secs(5)
+            )
+            .await
+        );
+    }
+    let pmessage = b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
+    assert!(read_until(&mut pattern, pmessage, Duration::from_secs(5)).await);
+    assert_eq!(numsub(&c, 1, "news").await, 1);
+
+    // Shard channels: subscribed on a follower of the slot's group, published on the leader.
+    let slot = slotraft::cluster::slots::key_slot(b"{sh}c");
+    let leader = c.leader_of_slot(1, slot).await.unwrap();
+    let follower = c.running().into_iter().find(|&id| id != leader).unwrap();
+    let mut shard = subscriber(&c.addr(follower), "SSUBSCRIBE {sh}c", b":1\r\n").await;
+    // As on Redis Cluster, any node of the shard takes SPUBLISH: here locally...
+    assert_eq!(
+        command(&c.addr(follower), &["SPUBLISH", "{sh}c", "a"]).await.unwrap(),
+        "1"
+    );
+    assert!(
+        read_until(
+            &mut shard,
+            b"$8\r\nsmessage\r\n$5\r\n{sh}c\r\n$1\r\na\r\n",
+            Duration::from_secs(5)
+        )
+        .await
+    );
+    // ... and from the leader, which has no subscriber of its own, by fan-out to the members.
+    assert_eq!(
+        command(&c.addr(leader), &["SPUBLISH", "{sh}c", "hi"]).await.unwrap(),
+        "0"
+    );
+    assert!(
+        read_until(
+            &mut shard,
+            b"$8\r\nsmessage\r\n$5\r\n{sh}c\r\n$2\r\nhi\r\n",
+            Duration::from_secs(5)
+        )
+        .await
+    );
+
+    // A subscriber that never reads is disconnected at the output-buffer limit; the node and
+    // its other clients carry on.
+    let slow = subscriber(&c.addr(1), "SUBSCRIBE flood", b":1\r\n").await;
+    let mut publisher = redis::Client::open(c.url(1))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let payload = "x".repeat(8192);
+    for _ in 0..40 {
+        let mut pipe = redis::pipe();
+        for _ in 0..100 {
+            pipe.cmd("PUBLISH").arg("flood").arg(&payload).ignore();
+        }
+        let _: () = pipe.query_async(&mut publisher).await.unwrap();
+    }
+    // Drain what the kernel buffered; the server must have closed the connection (EOF).
+    let mut slow = slow;
+    let closed = {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 16];
+        let end = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match tokio::time::timeout_at(end, slow.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(_)) => {}
+                Err(_) => break false,
+            }
+        }
+    };
+    assert!(closed, "a subscriber over its output buffer limit must be disconnected");
+    assert_eq!(numsub(&c, 1, "flood").await, 0);
+    assert_eq!(command(&c.addr(1), &["PING"]).await.unwrap(), "PONG");
+}
