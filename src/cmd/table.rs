@@ -26,6 +26,10 @@ const LS: &[&str] = &["loading", "stale"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale", "protected"];
 const PS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const PSF: &[&str] = &["pubsub", "loading", "stale", "fast"];
+const WB: &[&str] = &["write", "blocking"];
+const WFB: &[&str] = &["write", "fast", "blocking"];
+const WDB: &[&str] = &["write", "denyoom", "blocking"];
+const WBM: &[&str] = &["write", "blocking", "movablekeys"];
 const TX: &[&str] = &["noscript", "loading", "stale", "skip_slowlog"];
 const TXF: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 const RM: &[&str] = &["readonly", "movablekeys"];
@@ -170,6 +174,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("lpos", -3, R, ONE, Read, "list", "6.0.6", "Returns the index of matching elements in a list."),
     row("lmove", 5, WD, TWO, Write, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
     row("rpoplpush", 3, WD, TWO, Write, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    row("blpop", -3, WB, (1, -2, 1), Node, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    row("brpop", -3, WB, (1, -2, 1), Node, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    row("blmove", 6, WDB, TWO, Node, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    row("brpoplpush", 4, WDB, TWO, Node, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    row("blmpop", -5, WBM, NOKEY, Node, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    row("bzpopmin", -3, WFB, (1, -2, 1), Node, "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    row("bzpopmax", -3, WFB, (1, -2, 1), Node, "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped."),
+    row("bzmpop", -5, WBM, NOKEY, Node, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
     row("lmpop", -4, WM, NOKEY, Write, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
     // sets
     row("sadd", -3, WDF, ONE, Write, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist."),
@@ -289,6 +301,9 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         cats.push("@admin");
     }
     cats.push(if has("fast") { "@fast" } else { "@slow" });
+    if has("blocking") {
+        cats.push("@blocking");
+    }
     if has("admin") || spec.name == "info" {
         cats.push("@dangerous");
     }
@@ -607,6 +622,11 @@ mod tests {
                         "lpos",
                         "lmove",
                         "rpoplpush",
+                        "blpop",
+                        "brpop",
+                        "blmove",
+                        "brpoplpush",
+                        "blmpop",
                         "lmpop",
                     ]
                     .iter()

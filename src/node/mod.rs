@@ -4,6 +4,7 @@
 
 pub mod pubsub;
 mod tasks;
+pub mod waiters;
 
 pub use tasks::{leader_claims, learn_claims};
 
@@ -68,6 +69,7 @@ pub struct Node {
     pub engine: Arc<LogEngine>,
     pub stats: Stats,
     pub pubsub: pubsub::PubSub,
+    pub waiters: waiters::Waiters,
     pub started: Instant,
     next_client_id: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
@@ -188,6 +190,7 @@ impl Node {
             engine,
             stats: Stats::default(),
             pubsub: pubsub::PubSub::default(),
+            waiters: waiters::Waiters::default(),
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown_tx,

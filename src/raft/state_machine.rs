@@ -56,6 +56,8 @@ pub struct GroupStateMachine {
     current: Arc<Mutex<Option<(SnapshotMeta, PathBuf)>>>,
     /// Index of the newest snapshot, for INFO.
     pub snapshot_index: Arc<AtomicU64>,
+    /// Woken after every applied batch: blocked clients (BLPOP …) look again.
+    pub applied: Arc<tokio::sync::Notify>,
     seq: Arc<AtomicU64>,
 }
 
@@ -69,6 +71,7 @@ impl GroupStateMachine {
             dir: dir.to_path_buf(),
             current: Arc::new(Mutex::new(None)),
             snapshot_index: Arc::new(AtomicU64::new(0)),
+            applied: Arc::new(tokio::sync::Notify::new()),
             seq: Arc::new(AtomicU64::new(0)),
         };
         let mut newest: Option<(u64, PathBuf)> = None;
@@ -243,6 +246,7 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
                 r.send(Response(reply));
             }
         }
+        self.applied.notify_waiters();
         Ok(())
     }
 
@@ -269,6 +273,7 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
         }
         tracing::info!(group = self.group, index = ?meta.last_log_id.map(|l| l.index), "snapshot installed");
         self.install_loaded(header, state, final_path);
+        self.applied.notify_waiters();
         Ok(())
     }
 

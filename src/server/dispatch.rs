@@ -18,7 +18,7 @@ use crate::resp::frame::Frame;
 use crate::rpc::convert::decode;
 use crate::rpc::pb;
 use crate::server::connection::ConnState;
-use crate::server::{node_commands, pubsub, transaction};
+use crate::server::{blocking, node_commands, pubsub, transaction};
 
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
@@ -45,6 +45,13 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     }
     if conn.multi.is_some() && !transaction::runs_inside_multi(spec) {
         return transaction::queue(node, conn, spec, args);
+    }
+    if spec.flags.contains(&"blocking") {
+        return match blocking::parse(&args) {
+            Some(Ok(b)) => blocking::execute(node, conn.may_forward, b).await,
+            Some(Err(e)) => e,
+            None => cmd::unknown_command(&args),
+        };
     }
     if spec.group == "transactions" {
         return transaction::execute(node, conn, spec, &args).await;

@@ -1,6 +1,7 @@
 //! The RESP side of a node: accepting clients, one task per connection, and executing each
 //! command (`dispatch`) against the node.
 
+pub mod blocking;
 pub mod connection;
 pub mod dispatch;
 pub mod keyspace;

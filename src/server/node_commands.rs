@@ -369,9 +369,10 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
     if want("clients") {
         let _ = write!(
             out,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n",
             node.stats.connected_clients.load(Ordering::Relaxed),
-            node.config.limits.maxclients
+            node.config.limits.maxclients,
+            node.waiters.count()
         );
     }
     if want("stats") {

@@ -14,7 +14,7 @@ use crate::node::Node;
 use crate::resp::frame::Frame;
 use crate::server::connection::ConnState;
 use crate::server::dispatch::{self, CROSSSLOT};
-use crate::server::node_commands;
+use crate::server::{blocking, node_commands};
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 
@@ -119,6 +119,19 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
     if std::mem::take(&mut conn.multi_dirty) {
         return Frame::error(EXECABORT);
     }
+    // Blocking pops run once as their non-blocking twins, as in Redis.
+    let mut shapes = vec![None; queued.len()];
+    let queued: Vec<Vec<Bytes>> = queued
+        .into_iter()
+        .enumerate()
+        .map(|(i, args)| match blocking::twin_for_multi(&args) {
+            Some((twin, shape)) => {
+                shapes[i] = Some(shape);
+                twin
+            }
+            None => args,
+        })
+        .collect();
     let is_data = |args: &Vec<Bytes>| cmd::lookup(&args[0]).is_some_and(|s| s.kind != Kind::Node);
     let (data, local): (Vec<_>, Vec<_>) = queued.into_iter().enumerate().partition(|(_, a)| is_data(a));
     let mut replies: Vec<Option<Frame>> = vec![None; data.len() + local.len()];
@@ -154,5 +167,14 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
         };
         replies[i] = Some(reply);
     }
-    Frame::Array(replies.into_iter().map(|r| r.unwrap_or(Frame::Null)).collect())
+    Frame::Array(
+        replies
+            .into_iter()
+            .zip(shapes)
+            .map(|(r, shape)| {
+                let r = r.unwrap_or(Frame::Null);
+                shape.map_or(r.clone(), |s| s.convert(r))
+            })
+            .collect(),
+    )
 }

@@ -514,3 +514,75 @@ async fn pubsub_reaches_every_node_and_cuts_off_slow_subscribers() {
     assert_eq!(numsub(&c, 1, "flood").await, 0);
     assert_eq!(command(&c.addr(1), &["PING"]).await.unwrap(), "PONG");
 }
+
+fn blocked_clients(info: &str) -> usize {
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_pops_are_served_in_arrival_order() {
+    let c = Cluster::three("").await;
+    let slot = slotraft::cluster::slots::key_slot(b"{b}q");
+    let leader = c.leader_of_slot(1, slot).await.unwrap();
+    // Three clients block on the same list, one after the other.
+    let mut waiting = Vec::new();
+    for n in 1..=3 {
+        let mut conn = leader_conn(&c, "{b}q").await;
+        waiting.push(tokio::spawn(async move {
+            let v: (String, String) = redis::cmd("BLPOP")
+                .arg("{b}q")
+                .arg(10)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            v.1
+        }));
+        let addr = c.addr(leader);
+        let blocked = crate::harness::wait_until(Duration::from_secs(5), || async {
+            blocked_clients(&command(&addr, &["INFO", "clients"]).await.unwrap_or_default()) == n
+        })
+        .await;
+        assert!(blocked, "client {n} should be blocked");
+    }
+    let mut pusher = leader_conn(&c, "{b}q").await;
+    assert_eq!(
+        q(&mut pusher, &["RPUSH", "{b}q", "1", "2", "3"]).await.unwrap(),
+        Value::Int(3)
+    );
+    let mut got = Vec::new();
+    for w in waiting {
+        got.push(w.await.unwrap());
+    }
+    assert_eq!(got, ["1", "2", "3"], "served in the order they blocked");
+
+    // A timeout answers null after the time; the other blocking forms and their reply shapes.
+    let t = std::time::Instant::now();
+    assert_eq!(q(&mut pusher, &["BRPOP", "{b}none", "0.3"]).await.unwrap(), Value::Nil);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    let mut popper = leader_conn(&c, "{b}q").await;
+    let blmove =
+        tokio::spawn(async move { q(&mut popper, &["BLMOVE", "{b}src", "{b}dst", "LEFT", "RIGHT", "5"]).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    q(&mut pusher, &["RPUSH", "{b}src", "moved"]).await.unwrap();
+    assert_eq!(blmove.await.unwrap().unwrap(), bulk("moved"));
+    assert_eq!(
+        q(&mut pusher, &["LRANGE", "{b}dst", "0", "-1"]).await.unwrap(),
+        Value::Array(vec![bulk("moved")])
+    );
+    q(&mut pusher, &["ZADD", "{b}z", "2", "two", "1", "one"]).await.unwrap();
+    assert_eq!(
+        q(&mut pusher, &["BZPOPMAX", "{b}z", "1"]).await.unwrap(),
+        Value::Array(vec![bulk("{b}z"), bulk("two"), bulk("2")])
+    );
+    // Inside MULTI a blocking pop does not block: it answers at once.
+    let (reply, _) = raw_exchange(
+        &c.addr(leader),
+        b"MULTI\r\nBLPOP {b}empty 0\r\nEXEC\r\n",
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(String::from_utf8_lossy(&reply), "+OK\r\n+QUEUED\r\n*1\r\n*-1\r\n");
+}
