@@ -283,6 +283,30 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
     reply.unwrap_or_else(|e| e)
 }
 
+/// RESP3 clients get (member, score) and (field, value) replies as pairs, as Redis 7 sends
+/// them: the flat reply every replica computes is nested here, at the connection's edge.
+pub fn reshape_for_resp3(args: &[Bytes], reply: Frame) -> Frame {
+    let Frame::Array(items) = reply else { return reply };
+    let name = args[0].to_ascii_lowercase();
+    let has = |flag: &[u8]| args[1..].iter().any(|a| a.eq_ignore_ascii_case(flag));
+    let paired = match &name[..] {
+        b"zrange" | b"zrangebyscore" | b"zrevrangebyscore" | b"zrevrange" | b"zunion" | b"zinter" | b"zdiff"
+        | b"zrandmember" => has(b"withscores"),
+        b"hrandfield" => has(b"withvalues"),
+        b"zpopmin" | b"zpopmax" => args.len() == 3,
+        _ => false,
+    };
+    if !paired || items.len() % 2 != 0 {
+        return Frame::Array(items);
+    }
+    let mut pairs = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+        pairs.push(Frame::Array(vec![a, b]));
+    }
+    Frame::Array(pairs)
+}
+
 /// COMMAND (full list), COMMAND COUNT / INFO / DOCS / LIST / GETKEYS, from the table.
 pub fn command_reply(args: &[Bytes]) -> Frame {
     table::command_reply(args)
@@ -356,6 +380,33 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+
+    #[test]
+    fn resp3_pairs_scores_and_values() {
+        let a = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect::<Vec<_>>()
+        };
+        let b = |s: &str| Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+        let flat = Frame::Array(vec![b("m"), Frame::Double(1.5), b("n"), Frame::Double(2.0)]);
+        let pairs = Frame::Array(vec![
+            Frame::Array(vec![b("m"), Frame::Double(1.5)]),
+            Frame::Array(vec![b("n"), Frame::Double(2.0)]),
+        ]);
+        assert_eq!(
+            reshape_for_resp3(&a(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]), flat.clone()),
+            pairs
+        );
+        assert_eq!(reshape_for_resp3(&a(&["zpopmin", "z", "2"]), flat.clone()), pairs);
+        // Without the flag, or a single ZPOPMIN, the reply stays flat.
+        assert_eq!(reshape_for_resp3(&a(&["zrange", "z", "0", "-1"]), flat.clone()), flat);
+        assert_eq!(reshape_for_resp3(&a(&["zpopmin", "z"]), flat.clone()), flat);
+        assert_eq!(
+            reshape_for_resp3(&a(&["zrange", "z", "0", "-1", "withscores"]), Frame::Null),
+            Frame::Null
+        );
+    }
 
     #[test]
     fn lookup_is_case_insensitive_and_hides_internal() {

@@ -14,6 +14,7 @@ use crate::cmd::{self, Kind};
 use crate::config::RedirectMode;
 use crate::node::{Node, now_ms};
 use crate::raft::types::{GroupId, NodeId, Request, TypeConfig};
+use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::rpc::convert::decode;
 use crate::rpc::pb;
@@ -69,7 +70,11 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
         is_write: spec.kind == Kind::Write,
         readonly: conn.readonly,
     };
-    execute_data(node, &slots, &args, ctx, conn.may_forward).await
+    let reply = execute_data(node, &slots, &args, ctx, conn.may_forward).await;
+    if conn.protocol == Protocol::Resp3 {
+        return cmd::reshape_for_resp3(&args, reply);
+    }
+    reply
 }
 
 /// One try at a data command.

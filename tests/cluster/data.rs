@@ -586,3 +586,25 @@ async fn blocking_pops_are_served_in_arrival_order() {
     .await;
     assert_eq!(String::from_utf8_lossy(&reply), "+OK\r\n+QUEUED\r\n*1\r\n*-1\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resp3_replies_are_typed() {
+    let mut c = Cluster::configure(1, &crate::harness::even_groups(1, &[1]), "");
+    c.start_all();
+    c.wait_ready().await;
+    let addr = c.addr(1);
+    let (reply, _) = raw_exchange(
+        &addr,
+        b"HELLO 3\r\nHSET h f v\r\nHGETALL h\r\nSADD s x\r\nSMEMBERS s\r\nZADD z 1.5 m\r\nZSCORE z m\r\n\
+          ZRANGE z 0 -1 WITHSCORES\r\nGET nokey\r\nSUBSCRIBE c\r\nPUBLISH c hi\r\n",
+        Duration::from_millis(500),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with('%'), "HELLO 3 answers a map: {text:?}");
+    let after_hello = &text[text.find(":1\r\n").expect("HSET reply")..];
+    let want = ":1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n:1\r\n~1\r\n$1\r\nx\r\n:1\r\n,1.5\r\n\
+                *1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n_\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n:1\r\n\
+                >3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n";
+    assert_eq!(after_hello, want);
+}
