@@ -124,53 +124,7 @@ fn parse_lex_range(min: &[u8], max: &[u8]) -> Reply<(LexBound, LexBound)> {
 /// Redis's `d2string` for scores sent as bulk strings outside `Frame::Double` (ZSCAN):
 /// the same text the encoder writes for a double.
 fn score_text(v: f64) -> String {
-    if v.is_nan() {
-        return "nan".into();
-    }
-    if v.is_infinite() {
-        return if v < 0.0 { "-inf" } else { "inf" }.into();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let bound = (i64::MAX / 2) as f64;
-    if (-bound..=bound).contains(&v) && (v as i64) as f64 == v {
-        return (v as i64).to_string();
-    }
-    let sci = format!("{:e}", v.abs());
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let exp10: i32 = exp.parse().unwrap_or(0);
-    let n = digits.len() as i32;
-    let k = exp10 - (n - 1);
-    let e = (k + n - 1).abs();
-    let mut out = String::from(if v < 0.0 { "-" } else { "" });
-    if k >= 0 && e < n + 7 {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', k as usize));
-    } else if k < 0 && (k > -7 || e < 4) {
-        let offset = n + k;
-        if offset <= 0 {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-offset) as usize));
-            out.push_str(&digits);
-        } else {
-            let (int_part, frac) = digits.split_at(offset as usize);
-            out.push_str(int_part);
-            out.push('.');
-            out.push_str(frac);
-        }
-    } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        out.push_str(if k + n - 1 < 0 { "e-" } else { "e+" });
-        out.push_str(&e.to_string());
-    }
-    out
+    crate::resp::encode::double_text(v)
 }
 
 /// A member list, with scores interleaved when asked. One place decides the shape: Redis 7

@@ -157,6 +157,13 @@ fn exact_i64(value: f64) -> Option<i64> {
     (integer as f64 == value).then_some(integer)
 }
 
+/// `format_double` as a string, for replies that carry a double inside a bulk string (ZSCAN).
+pub fn double_text(value: f64) -> String {
+    let mut out = StackText::default();
+    format_double(value, &mut out);
+    String::from_utf8_lossy(out.as_bytes()).into_owned()
+}
+
 /// Lays out the shortest digits of a positive finite `value` with `fpconv_dtoa`'s rules
 /// for choosing plain, decimal or scientific notation.
 fn fpconv_layout(value: f64, out: &mut StackText) {
