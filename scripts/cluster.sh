@@ -78,11 +78,31 @@ wait_ok() {
     state="$(ask "$first" "CLUSTER INFO" 2>/dev/null | grep -o 'cluster_state:[a-z]*' || true)"
     if [ "$state" = "cluster_state:ok" ]; then
       echo "cluster is up: every slot has a leader"
+      wait_balanced
       return 0
     fi
     sleep 0.1
   done
   die "cluster did not reach cluster_state:ok within 30 s"
+}
+
+# Leadership moves to each group's preferred leader within seconds of start; waiting for it means
+# a client that reads the slot map right after `up` (redis-benchmark --cluster) sees the final one.
+wait_balanced() {
+  for _ in $(seq 1 300); do
+    local balanced=1
+    while read -r _id resp _rpc _dir lead; do
+      local led
+      led="$(ask "$resp" "INFO replication" 2>/dev/null | grep -o 'raft_groups_led:[0-9]*' | cut -d: -f2 || true)"
+      [ "${led:-x}" = "$lead" ] || balanced=0
+    done < <(nodes)
+    if [ "$balanced" = 1 ]; then
+      echo "leadership balanced: each node leads its share of groups"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "cluster.sh: leadership not balanced after 30 s (the cluster serves anyway)" >&2
 }
 
 stop_all() {
@@ -111,7 +131,7 @@ case "${1:-}" in
     ;;
   status)
     [ -x "$bin" ] || die "no binary at $bin"
-    nodes | while read -r id resp _rpc _dir; do
+    nodes | while read -r id resp _rpc _dir _lead; do
       if p="$(pid_of "$id")"; then
         role="$(ask "$resp" "INFO replication" 2>/dev/null | grep -E '^(role|raft_groups_led):' | tr '\n' ' ' || true)"
         echo "node $id: running (pid $p) on $resp $role"
@@ -135,7 +155,7 @@ case "${1:-}" in
   wipe)
     [ -x "$bin" ] || die "no binary at $bin"
     stop_all
-    nodes | while read -r _id _resp _rpc dir; do rm -rf "$dir"; done
+    nodes | while read -r _id _resp _rpc dir _lead; do rm -rf "$dir"; done
     echo "data directories removed"
     ;;
   *)

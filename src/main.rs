@@ -38,7 +38,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Print each node of a cluster.toml as "id resp-address rpc-address data-dir" (for scripts).
+    /// Print each node of a cluster.toml as "id resp-address rpc-address data-dir groups-to-lead"
+    /// (for scripts; the last is the node's share of leaderships once balanced).
     Nodes {
         #[arg(long)]
         config: PathBuf,
@@ -87,13 +88,15 @@ fn main() -> ExitCode {
         },
         Command::Nodes { config } => match Config::load(&config) {
             Ok(c) => {
+                let leaders = c.preferred_leaders();
                 for n in c.nodes.values() {
                     println!(
-                        "{} {} {} {}",
+                        "{} {} {} {} {}",
                         n.id,
                         n.resp,
                         n.rpc,
-                        c.data_dir.join(format!("node-{}", n.id)).display()
+                        c.data_dir.join(format!("node-{}", n.id)).display(),
+                        leaders.values().filter(|&&l| l == n.id).count()
                     );
                 }
                 ExitCode::SUCCESS
