@@ -12,6 +12,21 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Stops the nodes `cluster.sh up` started, also when the test fails half-way (they are not
+/// children of the test, so the harness cannot kill them).
+struct StopOnDrop<'a>(&'a Cluster);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cluster.sh"))
+            .arg("down")
+            .env("SLOTRAFT_CONFIG", &self.0.config)
+            .env("SLOTRAFT_RUN_DIR", self.0.dir.path().join("run"))
+            .env("SLOTRAFT_BIN", BIN)
+            .output();
+    }
+}
+
 fn script(c: &Cluster, args: &[&str]) -> String {
     let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cluster.sh"))
         .args(args)
@@ -40,6 +55,7 @@ fn redis_cli_and_benchmark_against_cluster_sh() {
         return;
     }
     let c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "");
+    let _stop = StopOnDrop(&c);
     let up = script(&c, &["up"]);
     assert!(up.contains("cluster is up"), "{up}");
     let port = c.resp[&1].to_string();
