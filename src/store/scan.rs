@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::Store;
+use super::{Store, mix64};
 use crate::cluster::slots::Slot;
 
 /// Redis's `stringmatchlen` (case-sensitive): `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, and `\x`
@@ -133,7 +133,7 @@ impl Store {
             return None;
         }
         let slots = self.slots_in_use();
-        let mut r = mix(seed) % self.len as u64;
+        let mut r = mix64(seed) % self.len as u64;
         let mut start = 0;
         for (n, slot) in slots.iter().enumerate() {
             let count = self.count_keys_in_slot(*slot) as u64;
@@ -177,14 +177,6 @@ impl Store {
         slots.sort_unstable();
         slots
     }
-}
-
-/// splitmix64's finalizer, so nearby seeds (consecutive log indexes) land far apart.
-fn mix(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
