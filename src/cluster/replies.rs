@@ -1,6 +1,8 @@
 //! CLUSTER SLOTS / SHARDS / NODES / INFO in Redis 7's formats, as pure functions of the view:
 //! each group's leader is the master of its slots, its other members are replicas.
 
+use std::collections::BTreeSet;
+
 use crate::cluster::view::{GroupInfo, View};
 use crate::raft::types::NodeId;
 use crate::resp::frame::Frame;
@@ -38,12 +40,34 @@ pub fn cluster_slots(view: &View) -> Frame {
         .flat_map(|g| g.ranges.iter().map(move |&(lo, hi)| (lo, hi, g)))
         .collect();
     ranges.sort_by_key(|r| r.0);
-    let entries = ranges
+    // Every node here is a master of some slots and a replica of others, which Redis Cluster
+    // never is. Clients that give a node the role it has in the first entry naming it
+    // (redis-py) would take most masters for replicas, and then send FLUSHDB, DBSIZE or a
+    // cluster-wide SCAN to one node only. So each master's first slot comes first, in an
+    // entry of its own without replicas: every master is first seen as a master. Clients
+    // map slots, not entries, so the split is invisible to routing.
+    let mut leading = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (lo, _, g) in &mut ranges {
+        if seen.insert(master_of(g)) {
+            leading.push((*lo, *lo, *g, false));
+            *lo += 1; // a one-slot range is now empty and left out below
+        }
+    }
+    let entries = leading
         .into_iter()
-        .map(|(lo, hi, g)| {
+        .chain(
+            ranges
+                .into_iter()
+                .filter(|r| r.0 <= r.1)
+                .map(|(lo, hi, g)| (lo, hi, g, true)),
+        )
+        .map(|(lo, hi, g, with_replicas)| {
             let mut e = vec![Frame::Integer(i64::from(lo)), Frame::Integer(i64::from(hi))];
             e.extend(node_entry(view, master_of(g)));
-            e.extend(replicas_of(g).filter_map(|r| node_entry(view, r)));
+            if with_replicas {
+                e.extend(replicas_of(g).filter_map(|r| node_entry(view, r)));
+            }
             Frame::Array(e)
         })
         .collect();
@@ -185,18 +209,32 @@ mod tests {
         v
     }
 
+    fn range(e: &Frame) -> (i64, i64, i64, usize) {
+        let Frame::Array(e) = e else { panic!() };
+        let (Frame::Integer(lo), Frame::Integer(hi), Frame::Array(master)) = (&e[0], &e[1], &e[2]) else {
+            panic!()
+        };
+        let Frame::Integer(port) = master[1] else { panic!() };
+        (*lo, *hi, port, e.len() - 3)
+    }
+
     #[test]
-    fn slots_list_leader_first() {
+    fn slots_name_each_master_first_as_a_master() {
         let Frame::Array(entries) = cluster_slots(&view()) else {
             panic!()
         };
-        assert_eq!(entries.len(), 3);
-        let Frame::Array(e) = &entries[1] else { panic!() };
-        assert_eq!(e[0], Frame::Integer(5461));
-        assert_eq!(e[1], Frame::Integer(10922));
-        let Frame::Array(master) = &e[2] else { panic!() };
-        assert_eq!(master[1], Frame::Integer(7002));
-        assert_eq!(e.len(), 5);
+        let got: Vec<_> = entries.iter().map(range).collect();
+        // Leaders: group 1 on node 1, groups 2 and 3 on node 2; node 3 leads nothing.
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, 7001, 0),
+                (5461, 5461, 7002, 0),
+                (1, 5460, 7001, 2),
+                (5462, 10922, 7002, 2),
+                (10923, 16383, 7002, 2),
+            ]
+        );
     }
 
     #[test]

@@ -81,7 +81,8 @@ async fn five_nodes_ten_groups() {
             }
         })
         .await;
-    // CLUSTER SLOTS: ten ranges, each with its leader and two replicas.
+    // CLUSTER SLOTS: ten ranges, each with its leader and two replicas, after one single-slot
+    // entry per leader (five) that names only the leader.
     let client = redis::Client::open(c.url(5)).unwrap();
     let mut plain = client.get_multiplexed_async_connection().await.unwrap();
     let slots: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
@@ -89,8 +90,9 @@ async fn five_nodes_ten_groups() {
         .query_async(&mut plain)
         .await
         .unwrap();
-    assert_eq!(slots.len(), 10);
-    assert!(slots.iter().all(|r| r.len() == 2 + 3), "{slots:?}");
+    assert_eq!(slots.len(), 15, "{slots:?}");
+    assert!(slots[..5].iter().all(|r| r.len() == 2 + 1), "{slots:?}");
+    assert!(slots[5..].iter().all(|r| r.len() == 2 + 3), "{slots:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
