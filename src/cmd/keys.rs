@@ -246,7 +246,7 @@ impl Write {
 }
 
 /// A parsed SORT / SORT_RO.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Sort {
     key: Bytes,
     desc: bool,
@@ -399,20 +399,39 @@ fn sort_score(s: &[u8]) -> Option<f64> {
     Some(v)
 }
 
-/// The elements SORT reads from a value, in the value's own order; None for types SORT
-/// refuses. Sets and sorted sets join here when their variants exist.
+/// The elements SORT reads from a value, in the value's own order (a sorted set's by score);
+/// None for types SORT refuses.
 fn sort_input(value: &Value) -> Option<Vec<Bytes>> {
     match value {
         Value::List(l) => Some(l.iter().cloned().collect()),
+        Value::Set(set) => Some(set.iter().cloned().collect()),
+        Value::ZSet(z) => Some(z.iter_from(0).map(|(m, _)| m.clone()).collect()),
         _ => None,
     }
 }
 
 /// Runs SORT: the selected rows, one entry per element and GET pattern (None = missing).
 fn run_sort(store: &Store, s: &Sort, now_ms: u64) -> Reply<Vec<Option<Bytes>>> {
-    let elems = match store.get_live(&s.key, now_ms) {
-        None => Vec::new(),
-        Some(e) => sort_input(&e.value).ok_or_else(|| Frame::error(WRONGTYPE))?,
+    let (elems, unordered) = match store.get_live(&s.key, now_ms) {
+        None => (Vec::new(), false),
+        Some(e) => (
+            sort_input(&e.value).ok_or_else(|| Frame::error(WRONGTYPE))?,
+            matches!(e.value, Value::Set(_)),
+        ),
+    };
+    // As Redis: a set stored "unsorted" is sorted lexicographically, so the stored list does
+    // not depend on a set's internal order.
+    let forced;
+    let s = if s.dont_sort && unordered && s.store.is_some() {
+        forced = Sort {
+            dont_sort: false,
+            alpha: true,
+            by: None,
+            ..s.clone()
+        };
+        &forced
+    } else {
+        s
     };
     let len = elems.len() as i64;
     let (mut start, mut end) = match s.limit {
@@ -1013,6 +1032,29 @@ mod tests {
             (0, &["sort", "{s}none", "store", "{s}dst"], int(0)),
             (0, &["exists", "{s}dst"], int(0)),
             (0, &["sort_ro", "{s}l", "desc"], arr(&["10", "3", "2", "1"])),
+            // Sets and sorted sets sort too; a set stored "unsorted" is sorted by ALPHA.
+            (0, &["sadd", "{s}set", "3", "1", "b", "20"], int(4)),
+            (0, &["sort", "{s}set", "alpha"], arr(&["1", "20", "3", "b"])),
+            (0, &["sort", "{s}set", "by", "nosort", "store", "{s}dst"], int(4)),
+            (0, &["lrange", "{s}dst", "0", "-1"], arr(&["1", "20", "3", "b"])),
+            (
+                0,
+                &["sort", "{s}set"],
+                err("ERR One or more scores can't be converted into double"),
+            ),
+            (0, &["zadd", "{s}z", "1", "c", "2", "a", "3", "b"], int(3)),
+            (
+                0,
+                &["sort", "{s}z", "by", "nosort", "limit", "1", "5"],
+                arr(&["a", "b"]),
+            ),
+            (0, &["sort", "{s}z", "alpha", "desc"], arr(&["c", "b", "a"])),
+            (0, &["set", "{s}str", "x"], ok()),
+            (
+                0,
+                &["sort", "{s}str"],
+                err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            ),
             (0, &["sort_ro", "{s}l", "store", "{s}x"], err(SYNTAX)),
             (0, &["sort", "{s}l", "limit", "1"], err(SYNTAX)),
             (

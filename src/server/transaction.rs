@@ -11,6 +11,7 @@ use crate::cluster::slots::{Slot, key_slot};
 use crate::cmd::txn::{Transaction, WATCH_CLOCK};
 use crate::cmd::{self, CommandSpec, Kind};
 use crate::node::Node;
+use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::server::connection::ConnState;
 use crate::server::dispatch::{self, CROSSSLOT};
@@ -150,7 +151,13 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
         };
         match dispatch::execute_data(node, &slots_of(spec, &entry), &entry, ctx, conn.may_forward).await {
             Frame::Array(items) if items.len() == data.len() => {
-                for ((i, _), item) in data.iter().zip(items) {
+                for ((i, args), item) in data.iter().zip(items) {
+                    // The reply shapes RESP3 changes, as outside a transaction.
+                    let item = if conn.protocol == Protocol::Resp3 && shapes[*i].is_none() {
+                        cmd::reshape_for_resp3(args, item)
+                    } else {
+                        item
+                    };
                     replies[*i] = Some(item);
                 }
             }
