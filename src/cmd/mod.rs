@@ -88,6 +88,11 @@ pub fn lookup_internal(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 impl CommandSpec {
+    /// CLIENT, CONFIG, OBJECT…: the real command is the subcommand (`client|list`).
+    pub fn is_container(&self) -> bool {
+        self.summary.starts_with("A container for")
+    }
+
     /// Log entries the node makes itself (expiry, EXEC); clients can neither see nor send them.
     pub fn is_internal(&self) -> bool {
         self.name.starts_with("slotraft.")

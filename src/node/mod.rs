@@ -2,6 +2,7 @@
 //! engine, the channels to its peers and its view of the cluster. `server` and `rpc` both
 //! execute commands against it.
 
+pub mod clients;
 pub mod pubsub;
 mod tasks;
 pub mod waiters;
@@ -11,7 +12,7 @@ pub use tasks::{leader_claims, learn_claims};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::BasicNode;
@@ -59,6 +60,27 @@ pub struct Stats {
     pub rejected_connections: AtomicU64,
 }
 
+/// Settings CONFIG SET may change while the node runs; they start from the configuration.
+pub struct Tunables {
+    /// Seconds a client may stay idle before it is closed; 0 = never (Redis's `timeout`).
+    pub timeout: AtomicU64,
+    /// Notified (all waiters) when `timeout` changes.
+    pub timeout_changed: tokio::sync::Notify,
+    pub proto_max_bulk_len: AtomicUsize,
+    pub client_query_buffer_limit: AtomicUsize,
+}
+
+impl Tunables {
+    fn new(config: &Config) -> Tunables {
+        Tunables {
+            timeout: AtomicU64::new(0),
+            timeout_changed: tokio::sync::Notify::new(),
+            proto_max_bulk_len: AtomicUsize::new(config.limits.proto_max_bulk_len),
+            client_query_buffer_limit: AtomicUsize::new(config.limits.client_query_buffer_limit),
+        }
+    }
+}
+
 pub struct Node {
     pub id: NodeId,
     pub config: Config,
@@ -68,7 +90,9 @@ pub struct Node {
     pub peers: Peers,
     pub engine: Arc<LogEngine>,
     pub stats: Stats,
+    pub tunables: Tunables,
     pub pubsub: pubsub::PubSub,
+    pub clients: clients::Clients,
     pub waiters: waiters::Waiters,
     pub started: Instant,
     next_client_id: AtomicU64,
@@ -180,6 +204,7 @@ impl Node {
         tracing::info!(node = id, groups = ?local.iter().map(|g| g.id).collect::<BTreeSet<_>>(), dir = %data_dir.display(), "node started");
 
         let (shutdown_tx, _) = watch::channel(false);
+        let tunables = Tunables::new(&config);
         let node = Arc::new(Node {
             id,
             view: RwLock::new(View::from_config(&config, id)),
@@ -189,7 +214,9 @@ impl Node {
             peers,
             engine,
             stats: Stats::default(),
+            tunables,
             pubsub: pubsub::PubSub::default(),
+            clients: clients::Clients::default(),
             waiters: waiters::Waiters::default(),
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),

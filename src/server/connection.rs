@@ -10,7 +10,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::cmd::CommandSpec;
 use crate::node::Node;
+use crate::node::clients::ClientHandle;
 use crate::node::pubsub::{self, Space, Subscriber};
 use crate::resp::encode::{Protocol, encode};
 use crate::resp::frame::Frame;
@@ -21,6 +23,16 @@ use crate::server::dispatch;
 pub struct ConnState {
     pub id: u64,
     pub addr: SocketAddr,
+    /// This node's address the client connected to.
+    pub laddr: SocketAddr,
+    /// This connection in the node's client registry (none for forwarded commands).
+    pub client: Option<Arc<ClientHandle>>,
+    /// The last command run, with its subcommand for containers (CLIENT LIST's `cmd=`).
+    pub last_cmd: Option<(&'static CommandSpec, Option<Bytes>)>,
+    /// CLIENT REPLY OFF: no replies until CLIENT REPLY ON.
+    pub replies_off: bool,
+    /// CLIENT REPLY SKIP: replies still to drop (the SKIP's own and the next command's).
+    pub replies_to_skip: u8,
     pub name: Option<Bytes>,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
@@ -50,6 +62,11 @@ impl ConnState {
         ConnState {
             id,
             addr,
+            laddr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            client: None,
+            last_cmd: None,
+            replies_off: false,
+            replies_to_skip: 0,
             name: None,
             lib_name: None,
             lib_ver: None,
@@ -67,6 +84,50 @@ impl ConnState {
             pending: Vec::new(),
         }
     }
+
+    /// RESET: back to a new connection's state, keeping its identity and its queue.
+    pub fn reset(&mut self) {
+        let mut fresh = ConnState::new(self.id, self.addr);
+        fresh.laddr = self.laddr;
+        fresh.client = self.client.take();
+        fresh.push = self.push.take();
+        fresh.may_forward = self.may_forward;
+        *self = fresh;
+    }
+
+    /// Copies what CLIENT LIST shows into the registry.
+    pub fn publish(&self) {
+        let Some(client) = &self.client else { return };
+        let mut i = client.info.lock();
+        i.name.clone_from(&self.name);
+        i.lib_name.clone_from(&self.lib_name);
+        i.lib_ver.clone_from(&self.lib_ver);
+        i.resp = if self.protocol == Protocol::Resp3 { 3 } else { 2 };
+        i.readonly = self.readonly;
+        i.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
+        let count = |space| self.subscriptions.iter().filter(|(s, _)| *s == space).count();
+        i.sub = count(Space::Channel);
+        i.psub = count(Space::Pattern);
+        i.ssub = count(Space::Shard);
+        if let Some((spec, sub)) = &self.last_cmd {
+            i.cmd.clear();
+            i.cmd.push_str(spec.name);
+            if let Some(sub) = sub {
+                i.cmd.push('|');
+                i.cmd.push_str(&String::from_utf8_lossy(sub).to_ascii_lowercase());
+            }
+        }
+        i.last_active = Some(std::time::Instant::now());
+    }
+
+    /// Whether the reply to the command just run is sent (CLIENT REPLY).
+    fn take_reply_turn(&mut self) -> bool {
+        if self.replies_to_skip > 0 {
+            self.replies_to_skip -= 1;
+            return false;
+        }
+        !self.replies_off
+    }
 }
 
 /// Flush when this much reply data is waiting, even mid-batch.
@@ -75,8 +136,12 @@ const FLUSH_AT: usize = 64 * 1024;
 pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     node.stats.connected_clients.fetch_add(1, Ordering::Relaxed);
     let mut state = ConnState::new(node.next_client_id(), addr);
+    state.laddr = socket.local_addr().unwrap_or(state.laddr);
+    let registration = node.clients.register(state.id, addr, state.laddr);
+    let handle = registration.handle.clone();
+    state.client = Some(handle.clone());
     let l = &node.config.limits;
-    let limits = Limits {
+    let mut limits = Limits {
         max_bulk_len: l.proto_max_bulk_len,
         max_multibulk_len: l.max_multibulk_len,
         max_inline_len: l.max_inline_len,
@@ -88,6 +153,9 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     'conn: loop {
+        // CONFIG SET applies to connected clients too.
+        limits.max_bulk_len = node.tunables.proto_max_bulk_len.load(Ordering::Relaxed);
+        limits.max_query_buffer = node.tunables.client_query_buffer_limit.load(Ordering::Relaxed);
         loop {
             match parse_command(&mut rbuf, &limits) {
                 Ok(Some(args)) => {
@@ -95,10 +163,20 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                         continue;
                     }
                     node.stats.total_commands.fetch_add(1, Ordering::Relaxed);
-                    let reply = dispatch::execute(&node, &mut state, args).await;
-                    encode(&reply, state.protocol, &mut wbuf);
-                    for more in state.pending.drain(..) {
-                        encode(&more, state.protocol, &mut wbuf);
+                    // CLIENT KILL also ends a command in progress (a blocked BLPOP).
+                    let reply = tokio::select! {
+                        biased;
+                        reply = dispatch::execute(&node, &mut state, args) => reply,
+                        _ = handle.killed() => break 'conn,
+                    };
+                    state.publish();
+                    if state.take_reply_turn() {
+                        encode(&reply, state.protocol, &mut wbuf);
+                        for more in state.pending.drain(..) {
+                            encode(&more, state.protocol, &mut wbuf);
+                        }
+                    } else {
+                        state.pending.clear();
                     }
                     if state.quit {
                         let _ = socket.write_all(&wbuf).await;
@@ -129,6 +207,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
+        let idle_since = std::time::Instant::now();
         let n = tokio::select! {
             n = socket.read_buf(&mut rbuf) => n,
             Some(message) = inbox.rx.recv() => {
@@ -146,6 +225,11 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 continue;
             }
             _ = shutdown.changed() => break,
+            _ = handle.killed() => break,
+            _ = idle_timeout(&node, &state, idle_since) => {
+                tracing::debug!(%addr, "closing idle client");
+                break;
+            }
         };
         match n {
             Ok(0) | Err(_) => break,
@@ -155,5 +239,32 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     for (space, name) in &state.subscriptions {
         node.pubsub.unsubscribe(*space, name, state.id);
     }
+    drop(registration);
     node.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Resolves when the client has been idle since `since` for CONFIG `timeout` seconds (never
+/// if the client is a subscriber, as in Redis). A CONFIG SET reaches clients already idle.
+async fn idle_timeout(node: &Node, state: &ConnState, since: std::time::Instant) {
+    if !state.subscriptions.is_empty() {
+        return std::future::pending().await;
+    }
+    loop {
+        let changed = node.tunables.timeout_changed.notified();
+        let secs = node.tunables.timeout.load(Ordering::Relaxed);
+        if secs == 0 {
+            // No timer while there is no timeout: wait for a CONFIG SET.
+            changed.await;
+            continue;
+        }
+        let limit = std::time::Duration::from_secs(secs);
+        let idle = since.elapsed();
+        if idle >= limit {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(limit - idle) => {}
+            _ = changed => {}
+        }
+    }
 }

@@ -41,6 +41,14 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     if let Err(e) = cmd::check_arity(spec, args.len()) {
         return transaction::refuse(conn, e);
     }
+    conn.last_cmd = Some((
+        spec,
+        if spec.is_container() {
+            args.get(1).cloned()
+        } else {
+            None
+        },
+    ));
     if let Some(e) = pubsub::subscribed_context_error(conn, spec) {
         return e;
     }
@@ -48,6 +56,8 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
         return transaction::queue(node, conn, spec, args);
     }
     if spec.flags.contains(&"blocking") {
+        // CLIENT LIST shows a blocked client's command while it waits.
+        conn.publish();
         return match blocking::parse(&args) {
             Some(Ok(b)) => blocking::execute(node, conn.may_forward, b).await,
             Some(Err(e)) => e,

@@ -84,9 +84,7 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args
         "lastsave" => Frame::Integer((now_ms() / 1000) as i64),
         "reset" => {
             pubsub::unsubscribe_all(node, conn);
-            let push = conn.push.take();
-            *conn = ConnState::new(conn.id, conn.addr);
-            conn.push = push;
+            conn.reset();
             Frame::Simple("RESET".into())
         }
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "publish"
@@ -112,6 +110,8 @@ fn config_params(node: &Node) -> Vec<(&'static str, String)> {
         crate::raft::log_engine::FsyncPolicy::EverySec => "everysec",
     };
     let l = &node.config.limits;
+    let t = &node.tunables;
+    let me = node.config.nodes.get(&node.id);
     vec![
         ("save", String::new()),
         ("appendonly", "yes".into()),
@@ -120,25 +120,122 @@ fn config_params(node: &Node) -> Vec<(&'static str, String)> {
         ("cluster-enabled", "yes".into()),
         ("cluster-node-timeout", node.config.election_timeout_ms.to_string()),
         ("maxclients", l.maxclients.to_string()),
-        ("proto-max-bulk-len", l.proto_max_bulk_len.to_string()),
-        ("client-query-buffer-limit", l.client_query_buffer_limit.to_string()),
+        (
+            "proto-max-bulk-len",
+            t.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "client-query-buffer-limit",
+            t.client_query_buffer_limit.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "client-output-buffer-limit",
+            format!("normal 0 0 0 slave 0 0 0 pubsub {} 0 0", l.pubsub_output_buffer_limit),
+        ),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
-        (
-            "port",
-            node.config.nodes.get(&node.id).map_or(0, |n| n.resp.port()).to_string(),
-        ),
-        (
-            "bind",
-            node.config
-                .nodes
-                .get(&node.id)
-                .map_or(String::new(), |n| n.resp.ip().to_string()),
-        ),
+        ("port", me.map_or(0, |n| n.resp.port()).to_string()),
+        ("bind", me.map_or(String::new(), |n| n.resp.ip().to_string())),
         ("dir", node.data_dir.display().to_string()),
-        ("timeout", "0".into()),
+        ("timeout", t.timeout.load(Ordering::Relaxed).to_string()),
         ("tcp-keepalive", "300".into()),
+        // The thresholds OBJECT ENCODING reports by (Redis's defaults).
+        ("hash-max-listpack-entries", "128".into()),
+        ("hash-max-listpack-value", "64".into()),
+        ("hash-max-ziplist-entries", "128".into()),
+        ("hash-max-ziplist-value", "64".into()),
+        ("list-max-listpack-size", "-2".into()),
+        ("list-max-ziplist-size", "-2".into()),
+        ("set-max-intset-entries", "512".into()),
+        ("set-max-listpack-entries", "128".into()),
+        ("set-max-listpack-value", "64".into()),
+        ("zset-max-listpack-entries", "128".into()),
+        ("zset-max-listpack-value", "64".into()),
+        ("zset-max-ziplist-entries", "128".into()),
+        ("zset-max-ziplist-value", "64".into()),
     ]
+}
+
+/// A memory amount as Redis reads one: digits with an optional unit (k = 1000, kb = 1024…).
+fn parse_memory(v: &[u8]) -> Option<usize> {
+    let s = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits.parse().ok()?;
+    let mul = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1024 * 1024,
+        "g" => 1_000_000_000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+/// A CONFIG SET change, checked before any is applied (CONFIG SET of several is all or none).
+enum Change {
+    Timeout(u64),
+    ProtoMaxBulkLen(usize),
+    QueryBufferLimit(usize),
+}
+
+fn config_set(node: &Node, args: &[Bytes]) -> Frame {
+    let known = config_params(node);
+    let mut changes = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for pair in args[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let fail = |why: &str| {
+            Frame::Error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        if !known.iter().any(|(n, _)| *n == name) {
+            return Frame::Error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
+        }
+        if names.contains(&name) {
+            return fail("duplicate parameter");
+        }
+        let value = &pair[1];
+        let change = match name.as_str() {
+            "timeout" => match parse_i64(value) {
+                Some(n) if (0..=i64::from(i32::MAX)).contains(&n) => Change::Timeout(n as u64),
+                Some(_) => return fail("argument must be between 0 and 2147483647 inclusive"),
+                None => return fail("argument couldn't be parsed into an integer"),
+            },
+            "proto-max-bulk-len" | "client-query-buffer-limit" => match parse_memory(value) {
+                Some(n) if n >= 1024 * 1024 => {
+                    if name == "proto-max-bulk-len" {
+                        Change::ProtoMaxBulkLen(n)
+                    } else {
+                        Change::QueryBufferLimit(n)
+                    }
+                }
+                Some(_) => return fail("argument must be a memory value of at least 1mb"),
+                None => return fail("argument must be a memory value"),
+            },
+            _ => return fail("can't set immutable config"),
+        };
+        names.push(name);
+        changes.push(change);
+    }
+    let t = &node.tunables;
+    for change in changes {
+        match change {
+            Change::Timeout(n) => {
+                t.timeout.store(n, Ordering::Relaxed);
+                t.timeout_changed.notify_waiters();
+            }
+            Change::ProtoMaxBulkLen(n) => t.proto_max_bulk_len.store(n, Ordering::Relaxed),
+            Change::QueryBufferLimit(n) => t.client_query_buffer_limit.store(n, Ordering::Relaxed),
+        }
+    }
+    Frame::ok()
 }
 
 fn config(node: &Node, args: &[Bytes]) -> Frame {
@@ -153,19 +250,17 @@ fn config(node: &Node, args: &[Bytes]) -> Frame {
             }
             Frame::Map(out)
         }
-        "SET" if args.len() >= 4 && args.len().is_multiple_of(2) => {
-            let name = String::from_utf8_lossy(&args[2]).to_ascii_lowercase();
-            if config_params(node).iter().any(|(n, _)| *n == name) {
-                Frame::Error(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - parameter is read-only in slotraft"
-                ))
-            } else {
-                Frame::Error(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                ))
+        "SET" if args.len() >= 4 && args.len().is_multiple_of(2) => config_set(node, args),
+        "RESETSTAT" if args.len() == 2 => {
+            for counter in [
+                &node.stats.total_connections,
+                &node.stats.total_commands,
+                &node.stats.rejected_connections,
+            ] {
+                counter.store(0, Ordering::Relaxed);
             }
+            Frame::ok()
         }
-        "RESETSTAT" if args.len() == 2 => Frame::ok(),
         "GET" | "SET" | "RESETSTAT" => Frame::Error(format!(
             "ERR wrong number of arguments for 'config|{}' command",
             String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
@@ -203,14 +298,37 @@ fn client(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
             }
             Frame::ok()
         }
-        ("INFO", 2) => Frame::Verbatim("txt".into(), Bytes::from(client_line(conn) + "\n")),
-        ("LIST", _) => {
-            // Only this connection is listed; a full registry of clients comes with CLIENT KILL.
-            let _ = node;
-            Frame::Verbatim("txt".into(), Bytes::from(client_line(conn) + "\n"))
+        ("INFO", 2) => {
+            let line = conn.client.as_ref().map_or(String::new(), |c| c.line());
+            Frame::Verbatim("txt".into(), Bytes::from(line + "\n"))
         }
-        ("NO-EVICT" | "NO-TOUCH", 3) => Frame::ok(),
-        ("ID" | "GETNAME" | "SETNAME" | "SETINFO" | "INFO" | "NO-EVICT" | "NO-TOUCH", _) => Frame::Error(format!(
+        ("LIST", _) => client_list(node, args),
+        ("KILL", n) if n >= 3 => client_kill(node, conn, args),
+        ("REPLY", 3) => match upper(&args[2]).as_str() {
+            "ON" => {
+                conn.replies_off = false;
+                Frame::ok()
+            }
+            "OFF" => {
+                conn.replies_off = true;
+                Frame::ok()
+            }
+            "SKIP" => {
+                // This reply and the next command's.
+                conn.replies_to_skip = 2;
+                Frame::ok()
+            }
+            _ => Frame::error("ERR syntax error"),
+        },
+        ("NO-EVICT" | "NO-TOUCH", 3) => match upper(&args[2]).as_str() {
+            "ON" | "OFF" => Frame::ok(),
+            _ => Frame::error("ERR syntax error"),
+        },
+        ("GETREDIR", 2) => Frame::Integer(-1),
+        (
+            "ID" | "GETNAME" | "SETNAME" | "SETINFO" | "INFO" | "NO-EVICT" | "NO-TOUCH" | "KILL" | "REPLY" | "GETREDIR",
+            _,
+        ) => Frame::Error(format!(
             "ERR wrong number of arguments for 'client|{}' command",
             sub.to_ascii_lowercase()
         )),
@@ -218,23 +336,122 @@ fn client(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
     }
 }
 
-fn client_line(conn: &ConnState) -> String {
-    let s = |b: &Option<Bytes>| {
-        b.as_ref()
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .unwrap_or_default()
-    };
-    format!(
-        "id={} addr={} laddr= fd=0 name={} age={} idle=0 flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info user=default redir=-1 resp={} lib-name={} lib-ver={}",
-        conn.id,
-        conn.addr,
-        s(&conn.name),
-        conn.created.elapsed().as_secs(),
-        if conn.readonly { "r" } else { "N" },
-        if conn.protocol == Protocol::Resp3 { 3 } else { 2 },
-        s(&conn.lib_name),
-        s(&conn.lib_ver),
-    )
+/// Redis's client types: every client here is `normal` or, while subscribed, `pubsub`.
+fn client_type_filter(name: &[u8]) -> Result<Option<bool>, Frame> {
+    match upper(name).as_str() {
+        "NORMAL" => Ok(Some(false)),
+        "PUBSUB" => Ok(Some(true)),
+        "MASTER" | "REPLICA" | "SLAVE" => Ok(None),
+        _ => Err(Frame::Error(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(name)
+        ))),
+    }
+}
+
+/// CLIENT LIST [TYPE type] [ID id [id ...]]
+fn client_list(node: &Node, args: &[Bytes]) -> Frame {
+    let mut clients = node.clients.list();
+    match args.len() {
+        2 => {}
+        4 if upper(&args[2]) == "TYPE" => match client_type_filter(&args[3]) {
+            Ok(Some(pubsub)) => clients.retain(|c| c.is_pubsub() == pubsub),
+            Ok(None) => clients.clear(),
+            Err(e) => return e,
+        },
+        n if n >= 4 && upper(&args[2]) == "ID" => {
+            let mut ids = Vec::new();
+            for a in &args[3..] {
+                match parse_i64(a) {
+                    Some(id) if id > 0 => ids.push(id as u64),
+                    _ => return Frame::error("ERR Invalid client ID"),
+                }
+            }
+            clients.retain(|c| ids.contains(&c.id));
+        }
+        _ => return Frame::error("ERR syntax error"),
+    }
+    let mut text = String::new();
+    for c in clients {
+        text.push_str(&c.line());
+        text.push('\n');
+    }
+    Frame::Verbatim("txt".into(), Bytes::from(text))
+}
+
+/// CLIENT KILL addr:port (old form: +OK or an error), or CLIENT KILL with filters (ID, TYPE,
+/// USER, ADDR, LADDR, SKIPME, MAXAGE): the number of clients killed. A client that kills
+/// itself gets its reply first.
+fn client_kill(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
+    let old_form = args.len() == 3;
+    let mut id = None;
+    let mut pubsub_type: Option<Option<bool>> = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut max_age = None;
+    let mut skip_me = !old_form;
+    if old_form {
+        addr = Some(args[2].clone());
+    } else {
+        if !args.len().is_multiple_of(2) {
+            return Frame::error("ERR syntax error");
+        }
+        for pair in args[2..].chunks(2) {
+            let value = &pair[1];
+            match upper(&pair[0]).as_str() {
+                "ID" => match parse_i64(value) {
+                    Some(n) if n > 0 => id = Some(n as u64),
+                    _ => return Frame::error("ERR client-id should be greater than 0"),
+                },
+                "TYPE" => match client_type_filter(value) {
+                    Ok(t) => pubsub_type = Some(t),
+                    Err(e) => return e,
+                },
+                "USER" if value.as_ref() == b"default" => {}
+                "USER" => {
+                    return Frame::Error(format!("ERR No such user '{}'", String::from_utf8_lossy(value)));
+                }
+                "ADDR" => addr = Some(value.clone()),
+                "LADDR" => laddr = Some(value.clone()),
+                "MAXAGE" => match parse_i64(value) {
+                    Some(n) => max_age = Some(n),
+                    None => return Frame::error("ERR value is not an integer or out of range"),
+                },
+                "SKIPME" => match upper(value).as_str() {
+                    "YES" => skip_me = true,
+                    "NO" => skip_me = false,
+                    _ => return Frame::error("ERR syntax error"),
+                },
+                _ => return Frame::error("ERR syntax error"),
+            }
+        }
+    }
+    let mut killed = 0;
+    for c in node.clients.list() {
+        let matches = id.is_none_or(|id| c.id == id)
+            && pubsub_type.is_none_or(|t| t.is_some_and(|p| c.is_pubsub() == p))
+            && addr
+                .as_ref()
+                .is_none_or(|a| a.as_ref() == c.addr.to_string().as_bytes())
+            && laddr
+                .as_ref()
+                .is_none_or(|a| a.as_ref() == c.laddr.to_string().as_bytes())
+            && max_age.is_none_or(|age| c.created.elapsed().as_secs() as i64 >= age);
+        if !matches || (skip_me && c.id == conn.id) {
+            continue;
+        }
+        if c.id == conn.id {
+            conn.quit = true;
+        } else {
+            c.kill();
+        }
+        killed += 1;
+    }
+    match (old_form, killed) {
+        (true, 0) => Frame::error("ERR No such client"),
+        (true, _) => Frame::ok(),
+        (false, n) => Frame::Integer(n),
+    }
 }
 
 fn hello(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
@@ -468,5 +685,23 @@ fn debug(node: &Node, args: &[Bytes]) -> Frame {
             .collect(),
         ),
         _ => unknown_subcommand(&args[1], "DEBUG"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_values_read_as_redis_reads_them() {
+        assert_eq!(parse_memory(b"1048576"), Some(1 << 20));
+        assert_eq!(parse_memory(b"1mb"), Some(1 << 20));
+        assert_eq!(parse_memory(b"1MB"), Some(1 << 20));
+        assert_eq!(parse_memory(b"2k"), Some(2000));
+        assert_eq!(parse_memory(b"3gb"), Some(3 << 30));
+        assert_eq!(parse_memory(b"-1"), None);
+        assert_eq!(parse_memory(b"1xb"), None);
+        assert_eq!(parse_memory(b"mb"), None);
+        assert_eq!(parse_memory(b"99999999999999999999"), None);
     }
 }

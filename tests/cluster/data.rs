@@ -589,9 +589,7 @@ async fn blocking_pops_are_served_in_arrival_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resp3_replies_are_typed() {
-    let mut c = Cluster::configure(1, &crate::harness::even_groups(1, &[1]), "");
-    c.start_all();
-    c.wait_ready().await;
+    let c = Cluster::one().await;
     let addr = c.addr(1);
     let (reply, _) = raw_exchange(
         &addr,

@@ -93,6 +93,14 @@ impl Cluster {
         c
     }
 
+    /// One node, one group owning every slot, ready.
+    pub async fn one() -> Cluster {
+        let mut c = Cluster::configure(1, &even_groups(1, &[1]), "");
+        c.start_all();
+        c.wait_ready().await;
+        c
+    }
+
     pub fn start_all(&mut self) {
         let ids: Vec<u64> = self.resp.keys().copied().collect();
         for id in ids {
@@ -128,6 +136,17 @@ impl Cluster {
             c.kill().unwrap();
             c.wait().unwrap();
         }
+    }
+
+    /// Sends a signal to a running node ("STOP" pauses it, "CONT" resumes it).
+    pub fn signal(&self, id: u64, signal: &str) {
+        let pid = self.procs[&id].id();
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
     }
 
     pub fn kill_all(&mut self) {

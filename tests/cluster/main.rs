@@ -3,6 +3,7 @@
 mod harness;
 
 mod basic;
+mod clients;
 mod data;
 mod failover;
 mod malformed;
