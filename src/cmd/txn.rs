@@ -213,6 +213,26 @@ mod tests {
             apply(&mut store, &tx(vec![(missing, seen)], &[&["set", "n", "1"]]), 0),
             Frame::Array(vec![ok()])
         );
+        // Another key of the same slot deleted meanwhile: the missing key did not change.
+        let seen = store.watch_seen();
+        super::super::apply_write(&mut store, &a(&["set", "{s}other", "1"]), 0);
+        super::super::apply_write(&mut store, &a(&["del", "{s}other"]), 0);
+        let watched = Bytes::from_static(b"{s}watched");
+        assert_eq!(
+            apply(
+                &mut store,
+                &tx(vec![(watched.clone(), seen)], &[&["get", "{s}watched"]]),
+                0
+            ),
+            Frame::Array(vec![Frame::Null])
+        );
+        // Created and deleted again since the WATCH: changed.
+        super::super::apply_write(&mut store, &a(&["set", "{s}watched", "1"]), 0);
+        super::super::apply_write(&mut store, &a(&["del", "{s}watched"]), 0);
+        assert_eq!(
+            apply(&mut store, &tx(vec![(watched, seen)], &[&["ping"]]), 0),
+            Frame::NullArray
+        );
         super::super::apply_write(&mut store, &a(&["set", "t", "v", "px", "10"]), 100);
         let seen = store.watch_seen();
         let t = Bytes::from_static(b"t");

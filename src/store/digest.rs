@@ -114,11 +114,15 @@ impl Store {
         total.u64(self.len as u64);
         total.lanes(Lanes(sum));
         total.u64(self.clock);
-        let mut deleted: Vec<_> = self.deleted_at.iter().collect();
-        deleted.sort_unstable();
-        for (&slot, &at) in deleted {
+        let mut deleted: Vec<_> = self.deleted.iter().collect();
+        deleted.sort_unstable_by_key(|(slot, _)| **slot);
+        for (&slot, d) in deleted {
             total.u64(u64::from(slot));
-            total.u64(at);
+            total.u64(d.forgotten);
+            for &(hash, at) in &d.recent {
+                total.u64(hash);
+                total.u64(at);
+            }
         }
         let [a, b] = total.finish();
         format!("{a:016x}{b:016x}")

@@ -4,6 +4,7 @@
 //!
 //! Nothing here reads a clock: every time is passed in, so `apply` stays deterministic.
 
+mod deletions;
 mod digest;
 mod order_tree;
 pub mod scan;
@@ -89,9 +90,9 @@ pub struct Store {
     /// changed. It is part of the replicated state (and of snapshots): every replica decides
     /// an EXEC's WATCH check alike.
     clock: u64,
-    /// Per slot, the clock of its latest deletion: a watched key that is absent at EXEC
-    /// counts as changed if its slot lost a key since the WATCH (never misses a change).
-    deleted_at: HashMap<Slot, u64>,
+    /// Per slot, its recent deletions: a watched key that is absent at EXEC counts as
+    /// changed if it was deleted since the WATCH.
+    deleted: HashMap<Slot, deletions::SlotDeletions>,
 }
 
 impl Store {
@@ -205,7 +206,7 @@ impl Store {
             self.deadlines.remove(&(d, k));
         }
         self.clock += 1;
-        self.deleted_at.insert(slot, self.clock);
+        self.deleted.entry(slot).or_default().record(key, self.clock);
         Some(entry)
     }
 
@@ -260,11 +261,14 @@ impl Store {
 
     /// Whether `key` may have changed since the clock read `seen`, at `now_ms`: a newer
     /// version, a deadline passed (Redis 7 aborts EXEC for a watched key that expired), or
-    /// absent with a deletion in its slot since. Never false for a key that did change.
+    /// absent and deleted since. Never false for a key that did change.
     pub fn changed_since(&self, key: &[u8], seen: u64, now_ms: u64) -> bool {
         match self.get(key) {
             Some(e) => e.version > seen || e.is_expired(now_ms),
-            None => self.deleted_at.get(&key_slot(key)).is_some_and(|&d| d > seen),
+            None => self
+                .deleted
+                .get(&key_slot(key))
+                .is_some_and(|d| d.deleted_since(key, seen)),
         }
     }
 

@@ -164,7 +164,7 @@ impl Store {
     pub fn flush(&mut self) {
         self.clock += 1;
         for slot in self.slots.keys() {
-            self.deleted_at.insert(*slot, self.clock);
+            self.deleted.entry(*slot).or_default().record_all(self.clock);
         }
         self.slots.clear();
         self.deadlines.clear();

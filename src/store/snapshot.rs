@@ -4,9 +4,11 @@
 //!
 //! Layout (integers little-endian):
 //! ```text
-//! "SLRSTORE" u32 version | u64 modification clock | u64 n, n × (u64 slot, u64 deleted_at) |
+//! "SLRSTORE" u32 version | u64 modification clock |
+//! u64 n, n × (u64 slot, u64 forgotten, u64 m, m × (u64 key hash, u64 clock)) |
 //! u64 key count | per key: u8 type, u8 has_deadline, [u64 deadline], u64 version, blob key, value |
 //! u64 FNV-1a checksum of everything before it
+//! (Version 2, still read, had one u64 per slot where version 3 has forgotten and m.)
 //! blob = u64 len, bytes; string = blob; hash = u64 n, n × (blob, blob); list = u64 n, n × blob
 //! set = u64 n, n × blob; zset = u64 n, n × (blob member, u64 score bits)
 //! ```
@@ -19,7 +21,7 @@ use bytes::Bytes;
 use super::{Entry, MemberSet, SortedSet, Store, Value};
 
 const MAGIC: &[u8; 8] = b"SLRSTORE";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_HASH: u8 = 1;
@@ -121,12 +123,17 @@ impl Store {
         w.put(MAGIC)?;
         w.put(&VERSION.to_le_bytes())?;
         w.u64(self.clock)?;
-        let mut deleted: Vec<_> = self.deleted_at.iter().collect();
-        deleted.sort_unstable();
+        let mut deleted: Vec<_> = self.deleted.iter().collect();
+        deleted.sort_unstable_by_key(|(slot, _)| **slot);
         w.u64(deleted.len() as u64)?;
-        for (&slot, &at) in deleted {
+        for (&slot, d) in deleted {
             w.u64(u64::from(slot))?;
-            w.u64(at)?;
+            w.u64(d.forgotten)?;
+            w.u64(d.recent.len() as u64)?;
+            for &(hash, at) in &d.recent {
+                w.u64(hash)?;
+                w.u64(at)?;
+            }
         }
         w.u64(self.len as u64)?;
         for (key, entry) in self.entries() {
@@ -192,7 +199,7 @@ impl Store {
             return Err(invalid("bad magic"));
         }
         let version = u32::from_le_bytes(r.take::<4>()?);
-        if version != VERSION {
+        if version != VERSION && version != 2 {
             return Err(invalid(&format!("unsupported version {version}")));
         }
         let mut store = Store::new();
@@ -202,8 +209,14 @@ impl Store {
                 .ok()
                 .filter(|s| *s < crate::cluster::slots::SLOT_COUNT)
                 .ok_or_else(|| invalid("bad slot"))?;
-            let at = r.u64()?;
-            store.deleted_at.insert(slot, at);
+            let d = store.deleted.entry(slot).or_default();
+            d.forgotten = r.u64()?;
+            if version >= 3 {
+                for _ in 0..r.count()? {
+                    let hash = r.u64()?;
+                    d.recent.push_back((hash, r.u64()?));
+                }
+            }
         }
         let keys = r.u64()?;
         for _ in 0..keys {
@@ -317,7 +330,7 @@ mod tests {
         assert_eq!(a.expired_sample(u64::MAX, 100), b.expired_sample(u64::MAX, 100));
         // WATCH state is replicated state too: a restored replica decides EXECs alike.
         assert_eq!(a.clock, b.clock);
-        assert_eq!(a.deleted_at, b.deleted_at);
+        assert_eq!(a.deleted, b.deleted);
     }
 
     #[test]
@@ -345,6 +358,25 @@ mod tests {
             let err = Store::read_snapshot(&mut bad.as_slice()).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData, "flip {i}");
         }
+    }
+
+    #[test]
+    fn version_2_snapshots_still_load() {
+        // Version 2 kept one deletion clock per slot.
+        let mut buf = Vec::new();
+        buf.extend_from_slice(MAGIC);
+        buf.extend_from_slice(&2u32.to_le_bytes());
+        buf.extend_from_slice(&9u64.to_le_bytes()); // clock
+        buf.extend_from_slice(&1u64.to_le_bytes()); // one slot with a deletion
+        buf.extend_from_slice(&5u64.to_le_bytes());
+        buf.extend_from_slice(&8u64.to_le_bytes());
+        buf.extend_from_slice(&0u64.to_le_bytes()); // no keys
+        let sum = fnv(FNV_OFFSET, &buf);
+        buf.extend_from_slice(&sum.to_le_bytes());
+        let store = Store::read_snapshot(&mut buf.as_slice()).unwrap();
+        assert_eq!(store.clock, 9);
+        assert_eq!(store.deleted[&5].forgotten, 8);
+        assert!(store.deleted[&5].recent.is_empty());
     }
 
     #[test]
