@@ -155,8 +155,7 @@ impl Write {
             Write::ExpiredDelete(keys) => {
                 let mut n = 0;
                 for k in &keys {
-                    if store.get(k).is_some_and(|e| e.is_expired(time_ms)) {
-                        store.remove(k);
+                    if store.expire_if_needed(k, time_ms) {
                         n += 1;
                     }
                 }

@@ -243,7 +243,11 @@ pub fn execute_read(store: &Store, args: &[Bytes], now_ms: u64) -> Frame {
         "set" => sets::read(spec.name, store, args, now_ms),
         "sorted-set" => zsets::read(spec.name, store, args, now_ms),
         "transaction" if spec.name == txn::WATCH_CLOCK => {
-            Ok(Frame::Integer(i64::try_from(store.watch_seen()).unwrap_or(i64::MAX)))
+            let clock = Frame::Integer(i64::try_from(store.watch_seen()).unwrap_or(i64::MAX));
+            let expired = args[1..]
+                .iter()
+                .map(|k| Frame::Integer(i64::from(store.is_expired_at(k, now_ms))));
+            Ok(Frame::Array(std::iter::once(clock).chain(expired).collect()))
         }
         _ => Err(not_served(spec.name)),
     };

@@ -4,7 +4,8 @@
 //! at apply, against the store's modification clock, so every replica decides it alike.
 //!
 //! Entry layout (all bulk strings):
-//! `slotraft.exec <nwatch> (<key> <seen>)* <ncmds> (<argc> <arg>*)*`
+//! `slotraft.exec <nwatch> (<key> <seen>)* <ncmds> (<argc> <arg>*)*`, where `<seen>` ends in
+//! `x` when the key was already expired at WATCH time.
 
 use bytes::Bytes;
 
@@ -16,14 +17,24 @@ use crate::store::Store;
 pub const EXEC_ENTRY: &str = "slotraft.exec";
 
 /// The internal read WATCH runs on the slot's leader: `slotraft.watch key [key ...]` answers
-/// the group's modification clock, which the connection keeps for each key until EXEC.
+/// the group's modification clock, then for each key 1 if it is present but already expired
+/// (0 otherwise); the connection keeps them until EXEC.
 pub const WATCH_CLOCK: &str = "slotraft.watch";
+
+/// One WATCHed key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watch {
+    pub key: Bytes,
+    /// The group's modification clock when it was watched.
+    pub seen: u64,
+    /// Present but past its deadline when watched: its expiry later is no change.
+    pub was_expired: bool,
+}
 
 /// A transaction as EXEC proposes it.
 #[derive(Debug, PartialEq)]
 pub struct Transaction {
-    /// Watched keys and the modification clock each was watched at.
-    pub watches: Vec<(Bytes, u64)>,
+    pub watches: Vec<Watch>,
     /// The queued commands, in order, each a full argument vector.
     pub commands: Vec<Vec<Bytes>>,
 }
@@ -36,9 +47,10 @@ impl Transaction {
     /// The arguments of the `slotraft.exec` entry.
     pub fn encode(&self) -> Vec<Bytes> {
         let mut out = vec![Bytes::from_static(EXEC_ENTRY.as_bytes()), num(self.watches.len())];
-        for (key, seen) in &self.watches {
-            out.push(key.clone());
-            out.push(Bytes::from(seen.to_string()));
+        for w in &self.watches {
+            out.push(w.key.clone());
+            let flag = if w.was_expired { "x" } else { "" };
+            out.push(Bytes::from(format!("{}{flag}", w.seen)));
         }
         out.push(num(self.commands.len()));
         for cmd in &self.commands {
@@ -61,11 +73,16 @@ impl Transaction {
         let mut watches = Vec::with_capacity(nwatch.min(args.len()));
         for _ in 0..nwatch {
             let key = args.get(i).ok_or_else(bad)?.clone();
-            let seen = args
+            let text = args
                 .get(i + 1)
-                .and_then(|a| std::str::from_utf8(a).ok()?.parse::<u64>().ok())
+                .and_then(|a| std::str::from_utf8(a).ok())
                 .ok_or_else(bad)?;
-            watches.push((key, seen));
+            let (digits, was_expired) = match text.strip_suffix('x') {
+                Some(d) => (d, true),
+                None => (text, false),
+            };
+            let seen = digits.parse::<u64>().map_err(|_| bad())?;
+            watches.push(Watch { key, seen, was_expired });
             i += 2;
         }
         let ncmds = count(&mut i)?;
@@ -87,7 +104,7 @@ impl Transaction {
 
     /// Every key the transaction touches, watched keys included: they must share one slot.
     pub fn keys(&self) -> Vec<Bytes> {
-        let mut keys: Vec<Bytes> = self.watches.iter().map(|(k, _)| k.clone()).collect();
+        let mut keys: Vec<Bytes> = self.watches.iter().map(|w| w.key.clone()).collect();
         for cmd in &self.commands {
             if let Some(spec) = cmd.first().and_then(|n| super::lookup(n)) {
                 keys.extend(super::key_positions(spec, cmd).into_iter().map(|i| cmd[i].clone()));
@@ -125,7 +142,7 @@ pub fn apply(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
     if tx
         .watches
         .iter()
-        .any(|(key, seen)| store.changed_since(key, *seen, time_ms))
+        .any(|w| store.changed_since(&w.key, w.seen, w.was_expired, time_ms))
     {
         return Frame::NullArray;
     }
@@ -152,20 +169,34 @@ mod tests {
     #[test]
     fn entry_round_trips_and_rejects_garbage() {
         let tx = Transaction {
-            watches: vec![(Bytes::from_static(b"{u}w"), 41)],
+            watches: vec![
+                Watch {
+                    key: Bytes::from_static(b"{u}w"),
+                    seen: 41,
+                    was_expired: false,
+                },
+                Watch {
+                    key: Bytes::from_static(b"{u}x"),
+                    seen: 42,
+                    was_expired: true,
+                },
+            ],
             commands: vec![a(&["set", "{u}a", "1"]), a(&["incr", "{u}b"]), a(&["ping"])],
         };
         let entry = tx.encode();
         assert_eq!(Transaction::decode(&entry).unwrap(), tx);
-        assert_eq!(tx.keys(), a(&["{u}w", "{u}a", "{u}b"]));
+        assert_eq!(entry[5], Bytes::from_static(b"42x"), "an expired watch is marked");
+        assert_eq!(tx.keys(), a(&["{u}w", "{u}x", "{u}a", "{u}b"]));
         let positions: Vec<Bytes> = key_positions(&entry).into_iter().map(|i| entry[i].clone()).collect();
-        assert_eq!(positions, a(&["{u}w", "{u}a", "{u}b"]));
+        assert_eq!(positions, a(&["{u}w", "{u}x", "{u}a", "{u}b"]));
         for cut in 1..entry.len() {
             assert!(Transaction::decode(&entry[..cut]).is_err(), "cut {cut}");
         }
         assert!(Transaction::decode(&a(&[EXEC_ENTRY, "0", "1", "0"])).is_err());
         assert!(Transaction::decode(&a(&[EXEC_ENTRY, "-1", "0"])).is_err());
         assert!(Transaction::decode(&a(&[EXEC_ENTRY, "0", "1", "99", "get"])).is_err());
+        assert!(Transaction::decode(&a(&[EXEC_ENTRY, "1", "k", "x", "0"])).is_err());
+        assert!(Transaction::decode(&a(&[EXEC_ENTRY, "1", "k", "5y", "0"])).is_err());
     }
 
     #[test]
@@ -173,7 +204,14 @@ mod tests {
         let mut store = Store::new();
         let tx = |watches: Vec<(Bytes, u64)>, cmds: &[&[&str]]| {
             Transaction {
-                watches,
+                watches: watches
+                    .into_iter()
+                    .map(|(key, seen)| Watch {
+                        key,
+                        seen,
+                        was_expired: false,
+                    })
+                    .collect(),
                 commands: cmds.iter().map(|c| a(c)).collect(),
             }
             .encode()
@@ -240,5 +278,38 @@ mod tests {
             apply(&mut store, &tx(vec![(t, seen)], &[&["get", "t"]]), 200),
             Frame::NullArray
         );
+    }
+
+    #[test]
+    fn a_key_already_expired_at_watch_may_expire_away() {
+        let mut store = Store::new();
+        let read = |store: &Store, args: &[&str], now| super::super::execute_read(store, &a(args), now);
+        super::super::apply_write(&mut store, &a(&["set", "t", "v", "px", "10"]), 100);
+        // WATCH at 200: the clock, and "already expired" for t.
+        let Frame::Array(watch) = read(&store, &[WATCH_CLOCK, "t", "u"], 200) else {
+            panic!()
+        };
+        let Frame::Integer(seen) = watch[0] else { panic!() };
+        assert_eq!(&watch[1..], &[Frame::Integer(1), Frame::Integer(0)]);
+        let exec = |was_expired| {
+            Transaction {
+                watches: vec![Watch {
+                    key: Bytes::from_static(b"t"),
+                    seen: seen as u64,
+                    was_expired,
+                }],
+                commands: vec![a(&["get", "t"])],
+            }
+            .encode()
+        };
+        // Still there, still expired: no change. Deleted by expiry: no change either.
+        let mut copy = store.clone();
+        assert_eq!(apply(&mut copy, &exec(true), 300), Frame::Array(vec![Frame::Null]));
+        super::super::apply_write(&mut store, &a(&[super::super::EXPIRED_DELETE, "t"]), 300);
+        assert_eq!(apply(&mut store, &exec(true), 300), Frame::Array(vec![Frame::Null]));
+        // Set again since: a change.
+        super::super::apply_write(&mut store, &a(&["set", "t", "w"]), 400);
+        super::super::apply_write(&mut store, &a(&["del", "t"]), 400);
+        assert_eq!(apply(&mut store, &exec(true), 400), Frame::NullArray);
     }
 }

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::cmd::CommandSpec;
+use crate::cmd::txn::Watch;
 use crate::node::Node;
 use crate::node::clients::ClientHandle;
 use crate::node::pubsub::{self, Space, Subscriber};
@@ -48,7 +49,7 @@ pub struct ConnState {
     /// A command was refused while queueing: EXEC will answer EXECABORT.
     pub multi_dirty: bool,
     /// WATCHed keys, each with the modification clock it was watched at.
-    pub watched: Vec<(Bytes, u64)>,
+    pub watched: Vec<Watch>,
     /// Where Pub/Sub messages for this connection are queued (none for forwarded commands).
     pub push: Option<Subscriber>,
     /// Current subscriptions.

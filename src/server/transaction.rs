@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
 use crate::cluster::slots::{Slot, key_slot};
-use crate::cmd::txn::{Transaction, WATCH_CLOCK};
+use crate::cmd::txn::{Transaction, WATCH_CLOCK, Watch};
 use crate::cmd::{self, CommandSpec, Kind};
 use crate::node::Node;
 use crate::resp::encode::Protocol;
@@ -102,9 +102,17 @@ async fn watch(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
         readonly: false,
     };
     match dispatch::execute_data(node, &slots_of(spec, &internal), &internal, ctx, conn.may_forward).await {
-        Frame::Integer(seen) => {
+        Frame::Array(items) if items.len() == args.len() => {
+            let Frame::Integer(seen) = items[0] else {
+                return Frame::error("ERR unexpected WATCH reply");
+            };
             let seen = u64::try_from(seen).unwrap_or(0);
-            conn.watched.extend(args[1..].iter().map(|k| (k.clone(), seen)));
+            let watches = args[1..].iter().zip(&items[1..]).map(|(k, expired)| Watch {
+                key: k.clone(),
+                seen,
+                was_expired: *expired == Frame::Integer(1),
+            });
+            conn.watched.extend(watches);
             Frame::ok()
         }
         other => other,

@@ -119,9 +119,10 @@ impl Store {
         for (&slot, d) in deleted {
             total.u64(u64::from(slot));
             total.u64(d.forgotten);
-            for &(hash, at) in &d.recent {
-                total.u64(hash);
-                total.u64(at);
+            for r in &d.recent {
+                total.u64(r.hash);
+                total.u64(r.clock);
+                total.u64(u64::from(r.expired));
             }
         }
         let [a, b] = total.finish();

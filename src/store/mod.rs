@@ -195,6 +195,11 @@ impl Store {
 
     /// Deletes `key`, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_as(key, false)
+    }
+
+    /// Deletes `key`, noting whether it went because it had expired (WATCH tells the two apart).
+    fn remove_as(&mut self, key: &[u8], expired: bool) -> Option<Entry> {
         let slot = key_slot(key);
         let map = self.slots.get_mut(&slot)?;
         let (k, entry) = map.remove_entry(key)?;
@@ -206,7 +211,7 @@ impl Store {
             self.deadlines.remove(&(d, k));
         }
         self.clock += 1;
-        self.deleted.entry(slot).or_default().record(key, self.clock);
+        self.deleted.entry(slot).or_default().record(key, self.clock, expired);
         Some(entry)
     }
 
@@ -239,7 +244,7 @@ impl Store {
     /// where time comes from the log entry). True when it deleted.
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
         if self.get(key).is_some_and(|e| e.is_expired(now_ms)) {
-            self.remove(key);
+            self.remove_as(key, true);
             true
         } else {
             false
@@ -259,16 +264,23 @@ impl Store {
         self.clock
     }
 
-    /// Whether `key` may have changed since the clock read `seen`, at `now_ms`: a newer
-    /// version, a deadline passed (Redis 7 aborts EXEC for a watched key that expired), or
-    /// absent and deleted since. Never false for a key that did change.
-    pub fn changed_since(&self, key: &[u8], seen: u64, now_ms: u64) -> bool {
+    /// Whether `key` is present but past its deadline at `now_ms` (WATCH notes it: such a key
+    /// being deleted by expiry later is no change, as in Redis).
+    pub fn is_expired_at(&self, key: &[u8], now_ms: u64) -> bool {
+        self.get(key).is_some_and(|e| e.is_expired(now_ms))
+    }
+
+    /// Whether `key` may have changed since the clock read `seen`, at `now_ms`. `was_expired`:
+    /// the key was already expired when watched. As Redis 7: a newer version aborts; so does a
+    /// deadline passed since the WATCH, or a deletion since, except the expiry of a key that
+    /// was already expired. Never false for a key that did change.
+    pub fn changed_since(&self, key: &[u8], seen: u64, was_expired: bool, now_ms: u64) -> bool {
         match self.get(key) {
-            Some(e) => e.version > seen || e.is_expired(now_ms),
+            Some(e) => e.version > seen || (e.is_expired(now_ms) && !was_expired),
             None => self
                 .deleted
                 .get(&key_slot(key))
-                .is_some_and(|d| d.deleted_since(key, seen)),
+                .is_some_and(|d| d.deleted_since(key, seen, was_expired)),
         }
     }
 

@@ -5,7 +5,7 @@
 //! Layout (integers little-endian):
 //! ```text
 //! "SLRSTORE" u32 version | u64 modification clock |
-//! u64 n, n × (u64 slot, u64 forgotten, u64 m, m × (u64 key hash, u64 clock)) |
+//! u64 n, n × (u64 slot, u64 forgotten, u64 m, m × (u64 key hash, u64 clock | expired << 63)) |
 //! u64 key count | per key: u8 type, u8 has_deadline, [u64 deadline], u64 version, blob key, value |
 //! u64 FNV-1a checksum of everything before it
 //! (Version 2, still read, had one u64 per slot where version 3 has forgotten and m.)
@@ -18,10 +18,13 @@ use std::io::{self, Read, Write};
 
 use bytes::Bytes;
 
+use super::deletions::Deletion;
 use super::{Entry, MemberSet, SortedSet, Store, Value};
 
 const MAGIC: &[u8; 8] = b"SLRSTORE";
 const VERSION: u32 = 3;
+/// Set in a deletion record's clock when the key went because it had expired.
+const EXPIRED_BIT: u64 = 1 << 63;
 
 const TYPE_STRING: u8 = 0;
 const TYPE_HASH: u8 = 1;
@@ -130,9 +133,9 @@ impl Store {
             w.u64(u64::from(slot))?;
             w.u64(d.forgotten)?;
             w.u64(d.recent.len() as u64)?;
-            for &(hash, at) in &d.recent {
-                w.u64(hash)?;
-                w.u64(at)?;
+            for r in &d.recent {
+                w.u64(r.hash)?;
+                w.u64(r.clock | if r.expired { EXPIRED_BIT } else { 0 })?;
             }
         }
         w.u64(self.len as u64)?;
@@ -214,7 +217,12 @@ impl Store {
             if version >= 3 {
                 for _ in 0..r.count()? {
                     let hash = r.u64()?;
-                    d.recent.push_back((hash, r.u64()?));
+                    let at = r.u64()?;
+                    d.recent.push_back(Deletion {
+                        hash,
+                        clock: at & !EXPIRED_BIT,
+                        expired: at & EXPIRED_BIT != 0,
+                    });
                 }
             }
         }
