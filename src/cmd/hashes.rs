@@ -641,4 +641,28 @@ mod tests {
             assert!(seen.contains(format!("f{i}").as_bytes()), "f{i}");
         }
     }
+
+    #[test]
+    fn wire_bytes_in_both_protocols() {
+        crate::cmd::testing::run_wire(&[
+            (&["hset", "h", "f", "v"], ":1\r\n", ":1\r\n"),
+            (
+                &["hgetall", "h"],
+                "*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+                "%1\r\n$1\r\nf\r\n$1\r\nv\r\n",
+            ),
+            (&["hgetall", "missing"], "*0\r\n", "%0\r\n"),
+            (
+                &["hrandfield", "h", "1", "withvalues"],
+                "*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+                "*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+            ),
+            (&["hget", "h", "nofield"], "$-1\r\n", "_\r\n"),
+            (
+                &["hmget", "h", "f", "g"],
+                "*2\r\n$1\r\nv\r\n$-1\r\n",
+                "*2\r\n$1\r\nv\r\n_\r\n",
+            ),
+        ]);
+    }
 }

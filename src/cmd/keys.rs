@@ -1131,4 +1131,19 @@ mod tests {
             Some(crate::cluster::slots::key_slot(b"{}x{s}"))
         );
     }
+
+    #[test]
+    fn wire_bytes_in_both_protocols() {
+        crate::cmd::testing::run_wire(&[
+            (&["rpush", "{w}l", "1", "2"], ":2\r\n", ":2\r\n"),
+            (
+                &["sort", "{w}l", "get", "{w}nokey_*"],
+                "*2\r\n$-1\r\n$-1\r\n",
+                "*2\r\n_\r\n_\r\n",
+            ),
+            (&["object", "encoding", "{w}missing"], "$-1\r\n", "_\r\n"),
+            (&["ttl", "{w}missing"], ":-2\r\n", ":-2\r\n"),
+            (&["type", "{w}l"], "+list\r\n", "+list\r\n"),
+        ]);
+    }
 }

@@ -833,4 +833,21 @@ mod tests {
         );
         assert_eq!(super::numkeys_positions("lpush", &args(&["lpush", "a", "b"])), None);
     }
+
+    #[test]
+    fn wire_bytes_in_both_protocols() {
+        crate::cmd::testing::run_wire(&[
+            (&["rpush", "l", "a", "b"], ":2\r\n", ":2\r\n"),
+            (&["lpop", "missing"], "$-1\r\n", "_\r\n"),
+            (&["lpop", "missing", "2"], "*-1\r\n", "_\r\n"),
+            (&["lpos", "l", "zz"], "$-1\r\n", "_\r\n"),
+            (&["lindex", "l", "9"], "$-1\r\n", "_\r\n"),
+            (&["lmpop", "1", "missing", "left"], "*-1\r\n", "_\r\n"),
+            (
+                &["lrange", "l", "0", "-1"],
+                "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+                "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+            ),
+        ]);
+    }
 }

@@ -357,6 +357,28 @@ pub(crate) mod testing {
 
     pub const WRONGTYPE: &str = parse::WRONGTYPE;
 
+    /// Runs each `(request, RESP2 bytes, RESP3 bytes)` in order against one store and checks
+    /// the reply's exact bytes in both protocols (RESP3 reshaped as the connection does).
+    pub fn run_wire(cases: &[(&[&str], &str, &str)]) {
+        use crate::resp::encode::{Protocol, encode};
+        let mut store = Store::new();
+        for (i, (req, want2, want3)) in cases.iter().enumerate() {
+            let a = args(req);
+            let spec = lookup(&a[0]).expect("a known command");
+            let frame = if spec.kind == Kind::Write {
+                apply_write(&mut store, &a, 0)
+            } else {
+                execute_read(&store, &a, 0)
+            };
+            let mut two = bytes::BytesMut::new();
+            encode(&frame, Protocol::Resp2, &mut two);
+            let mut three = bytes::BytesMut::new();
+            encode(&reshape_for_resp3(&a, frame), Protocol::Resp3, &mut three);
+            assert_eq!(String::from_utf8_lossy(&two), *want2, "case {i}: {req:?} in RESP2");
+            assert_eq!(String::from_utf8_lossy(&three), *want3, "case {i}: {req:?} in RESP3");
+        }
+    }
+
     /// Runs each `(time_ms, request, expected)` in order against one store, through the
     /// same path the server uses: table lookup, arity, validate for writes, then apply.
     pub fn run(cases: &[(u64, &[&str], Frame)]) -> Store {

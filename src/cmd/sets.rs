@@ -860,4 +860,21 @@ mod tests {
         assert_eq!(sorted(v[1].clone()), ["a", "ab"]);
         got
     }
+
+    #[test]
+    fn wire_bytes_in_both_protocols() {
+        crate::cmd::testing::run_wire(&[
+            (&["sadd", "{w}s", "a"], ":1\r\n", ":1\r\n"),
+            (&["smembers", "{w}s"], "*1\r\n$1\r\na\r\n", "~1\r\n$1\r\na\r\n"),
+            (&["sinter", "{w}s", "{w}s"], "*1\r\n$1\r\na\r\n", "~1\r\n$1\r\na\r\n"),
+            (&["smembers", "{w}missing"], "*0\r\n", "~0\r\n"),
+            (
+                &["smismember", "{w}s", "a", "b"],
+                "*2\r\n:1\r\n:0\r\n",
+                "*2\r\n:1\r\n:0\r\n",
+            ),
+            (&["spop", "{w}missing"], "$-1\r\n", "_\r\n"),
+            (&["srandmember", "{w}missing"], "$-1\r\n", "_\r\n"),
+        ]);
+    }
 }

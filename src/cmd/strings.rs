@@ -1260,4 +1260,20 @@ mod tests {
             ),
         ]);
     }
+
+    #[test]
+    fn wire_bytes_in_both_protocols() {
+        crate::cmd::testing::run_wire(&[
+            (&["set", "{w}k", "v"], "+OK\r\n", "+OK\r\n"),
+            (&["get", "{w}missing"], "$-1\r\n", "_\r\n"),
+            (
+                &["mget", "{w}k", "{w}missing"],
+                "*2\r\n$1\r\nv\r\n$-1\r\n",
+                "*2\r\n$1\r\nv\r\n_\r\n",
+            ),
+            (&["incrbyfloat", "{w}f", "1.5"], "$3\r\n1.5\r\n", "$3\r\n1.5\r\n"),
+            (&["set", "{w}k", "x", "get"], "$1\r\nv\r\n", "$1\r\nv\r\n"),
+            (&["set", "{w}k", "x", "nx"], "$-1\r\n", "_\r\n"),
+        ]);
+    }
 }

@@ -1740,4 +1740,37 @@ mod tests {
             assert_eq!(score_text(v), s);
         }
     }
+
+    #[test]
+    fn wire_bytes_in_both_protocols() {
+        crate::cmd::testing::run_wire(&[
+            (&["zadd", "z", "1.5", "m"], ":1\r\n", ":1\r\n"),
+            (&["zscore", "z", "m"], "$3\r\n1.5\r\n", ",1.5\r\n"),
+            (&["zscore", "z", "x"], "$-1\r\n", "_\r\n"),
+            (
+                &["zrange", "z", "0", "-1", "withscores"],
+                "*2\r\n$1\r\nm\r\n$3\r\n1.5\r\n",
+                "*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n",
+            ),
+            (&["zincrby", "z", "1", "m"], "$3\r\n2.5\r\n", ",2.5\r\n"),
+            (
+                &["zmscore", "z", "m", "x"],
+                "*2\r\n$3\r\n2.5\r\n$-1\r\n",
+                "*2\r\n,2.5\r\n_\r\n",
+            ),
+            (&["zrank", "z", "x"], "$-1\r\n", "_\r\n"),
+            (&["zadd", "z", "inf", "top"], ":1\r\n", ":1\r\n"),
+            (&["zscore", "z", "top"], "$3\r\ninf\r\n", ",inf\r\n"),
+            (
+                &["zpopmin", "z", "1"],
+                "*2\r\n$1\r\nm\r\n$3\r\n2.5\r\n",
+                "*1\r\n*2\r\n$1\r\nm\r\n,2.5\r\n",
+            ),
+            (
+                &["zpopmax", "z"],
+                "*2\r\n$3\r\ntop\r\n$3\r\ninf\r\n",
+                "*2\r\n$3\r\ntop\r\n,inf\r\n",
+            ),
+        ]);
+    }
 }

@@ -594,7 +594,8 @@ async fn resp3_replies_are_typed() {
     let (reply, _) = raw_exchange(
         &addr,
         b"HELLO 3\r\nHSET h f v\r\nHGETALL h\r\nSADD s x\r\nSMEMBERS s\r\nZADD z 1.5 m\r\nZSCORE z m\r\n\
-          ZRANGE z 0 -1 WITHSCORES\r\nGET nokey\r\nSUBSCRIBE c\r\nPUBLISH c hi\r\n",
+          ZRANGE z 0 -1 WITHSCORES\r\nGET nokey\r\nMULTI\r\nZRANGE z 0 -1 WITHSCORES\r\nEXEC\r\n\
+          SUBSCRIBE c\r\nPUBLISH c hi\r\n",
         Duration::from_millis(500),
     )
     .await;
@@ -602,7 +603,7 @@ async fn resp3_replies_are_typed() {
     assert!(text.starts_with('%'), "HELLO 3 answers a map: {text:?}");
     let after_hello = &text[text.find(":1\r\n").expect("HSET reply")..];
     let want = ":1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n:1\r\n~1\r\n$1\r\nx\r\n:1\r\n,1.5\r\n\
-                *1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n_\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n:1\r\n\
+                *1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n_\r\n+OK\r\n+QUEUED\r\n*1\r\n*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n:1\r\n\
                 >3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n";
     assert_eq!(after_hello, want);
 }
