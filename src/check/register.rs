@@ -186,18 +186,16 @@ pub fn check_key(events: &[&Event], budget: Duration) -> Verdict {
             return Verdict::Unknown;
         }
         if entry == HEAD {
-            // Walked past every remaining event without a return: only Info operations
-            // remain, each placed at the end (no effect anyone observed).
+            // Cannot happen (the last remaining event is always a return); stop rather than
+            // read the sentinel as an event.
             break;
         }
         let node = list[entry];
         if node.is_call {
             let op = node.op;
             if let Some(next_state) = step(state, &ops[op].0.op, ops[op].0.outcome) {
-                let mut after = linearized.clone();
-                after[op / 64] |= 1 << (op % 64);
-                if cache.insert((after.clone(), next_state)) {
-                    linearized = after;
+                linearized[op / 64] |= 1 << (op % 64);
+                if cache.insert((linearized.clone(), next_state)) {
                     stack.push((op, state));
                     state = next_state;
                     unlink(&mut list, call_node[op]);
@@ -209,6 +207,7 @@ pub fn check_key(events: &[&Event], budget: Duration) -> Verdict {
                     entry = list[HEAD].next;
                     continue;
                 }
+                linearized[op / 64] &= !(1 << (op % 64));
             }
             entry = node.next;
         } else {
@@ -217,7 +216,7 @@ pub fn check_key(events: &[&Event], budget: Duration) -> Verdict {
                 stuck_at = Some(node.op);
             }
             let Some((op, before)) = stack.pop() else {
-                return Verdict::Invalid(explain(&ops, stuck_at, &linearized));
+                return Verdict::Invalid(explain(&ops, stuck_at));
             };
             state = before;
             linearized[op / 64] &= !(1 << (op % 64));
@@ -230,7 +229,7 @@ pub fn check_key(events: &[&Event], budget: Duration) -> Verdict {
 }
 
 /// Says which operation could not be placed and which were concurrent with it.
-fn explain(ops: &[(&Event, u64)], stuck: Option<usize>, _placed: &[u64]) -> Vec<String> {
+fn explain(ops: &[(&Event, u64)], stuck: Option<usize>) -> Vec<String> {
     let Some(s) = stuck else {
         return vec!["no linearization exists".into()];
     };

@@ -25,8 +25,9 @@ pub struct ClientInfo {
     pub sub: usize,
     pub psub: usize,
     pub ssub: usize,
-    /// The last command, as Redis names it (`client|list`).
-    pub cmd: String,
+    /// The last command, with its subcommand for containers; shown as Redis names it
+    /// (`client|list`) only when CLIENT LIST asks, so publishing it costs no formatting.
+    pub cmd: Option<(&'static str, Option<Bytes>)>,
     pub last_active: Option<Instant>,
 }
 
@@ -100,7 +101,11 @@ impl ClientHandle {
             i.psub,
             i.ssub,
             i.multi,
-            if i.cmd.is_empty() { "NULL" } else { &i.cmd },
+            match &i.cmd {
+                None => "NULL".to_string(),
+                Some((name, None)) => (*name).to_string(),
+                Some((name, Some(sub))) => format!("{name}|{}", String::from_utf8_lossy(sub).to_ascii_lowercase()),
+            },
             i.resp,
             s(&i.lib_name),
             s(&i.lib_ver),

@@ -106,18 +106,15 @@ impl ConnState {
         i.resp = if self.protocol == Protocol::Resp3 { 3 } else { 2 };
         i.readonly = self.readonly;
         i.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
-        let count = |space| self.subscriptions.iter().filter(|(s, _)| *s == space).count();
-        i.sub = count(Space::Channel);
-        i.psub = count(Space::Pattern);
-        i.ssub = count(Space::Shard);
-        if let Some((spec, sub)) = &self.last_cmd {
-            i.cmd.clear();
-            i.cmd.push_str(spec.name);
-            if let Some(sub) = sub {
-                i.cmd.push('|');
-                i.cmd.push_str(&String::from_utf8_lossy(sub).to_ascii_lowercase());
+        (i.sub, i.psub, i.ssub) = (0, 0, 0);
+        for (space, _) in &self.subscriptions {
+            match space {
+                Space::Channel => i.sub += 1,
+                Space::Pattern => i.psub += 1,
+                Space::Shard => i.ssub += 1,
             }
         }
+        i.cmd = self.last_cmd.as_ref().map(|(spec, sub)| (spec.name, sub.clone()));
         i.last_active = Some(std::time::Instant::now());
     }
 
