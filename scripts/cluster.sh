@@ -8,8 +8,13 @@
 #   scripts/cluster.sh wipe        stop every node and delete the data directories
 # Environment: SLOTRAFT_CONFIG (default: cluster.toml at the repository root),
 # SLOTRAFT_RUN_DIR (pid and log files; default: <config dir>/run), SLOTRAFT_BIN (a prebuilt
-# binary; default: build target/release/slotraft).
+# binary; default: build target/release/slotraft), SLOTRAFT_NETNS (scripts/chaos.sh: node N runs
+# in network namespace <SLOTRAFT_NETNS>-nN, and this script talks to it from <SLOTRAFT_NETNS>-hub).
 set -euo pipefail
+
+if [ -n "${SLOTRAFT_NETNS:-}" ] && [ "$(ip netns identify $$ 2>/dev/null)" != "$SLOTRAFT_NETNS-hub" ]; then
+  exec ip netns exec "$SLOTRAFT_NETNS-hub" "$0" "$@"
+fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 config="${SLOTRAFT_CONFIG:-$root/cluster.toml}"
@@ -61,7 +66,9 @@ start_node() {
     return 0
   fi
   mkdir -p "$run_dir"
-  nohup "$bin" serve --config "$config" --node "$id" >>"$run_dir/node-$id.log" 2>&1 &
+  local in_ns=()
+  [ -n "${SLOTRAFT_NETNS:-}" ] && in_ns=(ip netns exec "$SLOTRAFT_NETNS-n$id")
+  nohup "${in_ns[@]}" "$bin" serve --config "$config" --node "$id" >>"$run_dir/node-$id.log" 2>&1 &
   echo $! >"$run_dir/node-$id.pid"
   for _ in $(seq 1 100); do
     [ "$(ask "$resp" PING 2>/dev/null || true)" = "+PONG" ] && { echo "node $id up on $resp (pid $!)"; return 0; }

@@ -37,4 +37,8 @@ if [ "$want_test" = 1 ]; then
     echo "setup: installing redis-tools (redis-cli, redis-benchmark) for the tests"
     apt_install redis-tools
   fi
+  if ! command -v iptables >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+    echo "setup: installing iptables and iproute2 (fault injection in scripts/chaos.sh)"
+    apt_install iptables iproute2
+  fi
 fi

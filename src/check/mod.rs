@@ -11,11 +11,16 @@
 //! - `list_append`: Elle's list-append workload: lost acknowledged appends, duplicated
 //!   elements, reads that are not prefixes of one another, and stale reads.
 
+pub mod client;
+pub mod history;
 pub mod list_append;
 pub mod register;
+pub mod report;
+pub mod workload;
 
 /// What became of an operation, as the client saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Completed; its result is known.
     Ok,
