@@ -200,7 +200,7 @@ while [ $((SECONDS + 6)) -lt "$end" ]; do
       stamp "heal"
       ;;
     loss)
-      what="$(nemesis loss $((RANDOM % 30 + 10)) 2>&1)" || { say "skipped: $what"; continue; }
+      what="$(nemesis loss $((RANDOM % 16 + 5)) 2>&1)" || { say "skipped: $what"; continue; }
       stamp "$what"; say "$what"
       sleep "$hold"
       nemesis heal >/dev/null
