@@ -268,7 +268,8 @@ impl LogEngine {
         }
     }
 
-    async fn submit_and_wait(&self, ops: Vec<Op>, sync: bool) -> io::Result<()> {
+    /// Writes `ops` and waits until they are durable as the policy (or `sync`) requires.
+    pub async fn submit_and_wait(&self, ops: Vec<Op>, sync: bool) -> io::Result<()> {
         let (tx, rx) = oneshot::channel();
         self.submit(ops, sync, Done::Reply(tx));
         rx.await.unwrap_or_else(|_| Err(poisoned_error()))

@@ -131,6 +131,48 @@ impl ConnState {
 /// Flush when this much reply data is waiting, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// Most pipelined commands run together.
+const MAX_BATCH: usize = 128;
+
+/// Replies to a malformed request as Redis does (the error, then the connection is closed).
+async fn protocol_error(
+    socket: &mut TcpStream,
+    wbuf: &mut BytesMut,
+    state: &ConnState,
+    addr: SocketAddr,
+    e: crate::resp::parse::ProtocolError,
+) {
+    tracing::debug!(%addr, "protocol error: {e}");
+    encode(&Frame::Error(format!("ERR {e}")), state.protocol, wbuf);
+    let _ = socket.write_all(wbuf).await;
+}
+
+/// Runs futures together on this task, polling them in their order, so that those that start
+/// something on their first poll (a Raft proposal: a bounded channel's FIFO send) start it in
+/// that order.
+async fn in_order<F: std::future::Future>(runs: Vec<F>) -> Vec<F::Output> {
+    let mut runs: Vec<std::pin::Pin<Box<F>>> = runs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = runs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (run, slot) in runs.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match run.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
 pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     node.stats.connected_clients.fetch_add(1, Ordering::Relaxed);
     let mut state = ConnState::new(node.next_client_id(), addr);
@@ -154,46 +196,105 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         // CONFIG SET applies to connected clients too.
         limits.max_bulk_len = node.tunables.proto_max_bulk_len.load(Ordering::Relaxed);
         limits.max_query_buffer = node.tunables.client_query_buffer_limit.load(Ordering::Relaxed);
+        // A command parsed while gathering a batch that does not belong to it: runs next.
+        let mut parsed: Option<Vec<Bytes>> = None;
         loop {
-            match parse_command(&mut rbuf, &limits) {
-                Ok(Some(args)) => {
-                    if args.is_empty() {
-                        continue;
-                    }
-                    node.stats.total_commands.fetch_add(1, Ordering::Relaxed);
-                    // CLIENT KILL also ends a command in progress (a blocked BLPOP).
-                    let reply = tokio::select! {
-                        biased;
-                        reply = dispatch::execute(&node, &mut state, args) => reply,
-                        _ = handle.killed() => break 'conn,
-                    };
-                    state.publish();
-                    if state.take_reply_turn() {
-                        encode(&reply, state.protocol, &mut wbuf);
-                        for more in state.pending.drain(..) {
-                            encode(&more, state.protocol, &mut wbuf);
-                        }
-                    } else {
-                        state.pending.clear();
-                    }
-                    if state.quit {
-                        let _ = socket.write_all(&wbuf).await;
+            let args = match parsed.take() {
+                Some(args) => args,
+                None => match parse_command(&mut rbuf, &limits) {
+                    Ok(Some(args)) => args,
+                    Ok(None) => break,
+                    Err(e) => {
+                        protocol_error(&mut socket, &mut wbuf, &state, addr, e).await;
                         break 'conn;
                     }
-                    if wbuf.len() >= FLUSH_AT {
-                        if socket.write_all(&wbuf).await.is_err() {
-                            break 'conn;
+                },
+            };
+            if args.is_empty() {
+                continue;
+            }
+            if let Some((spec, writes)) = dispatch::pipelinable(&node, &state, &args) {
+                // Pipelined plain reads (or plain writes) run together, replies in order.
+                let mut batch = vec![(spec, args)];
+                let mut broken = None;
+                while batch.len() < MAX_BATCH {
+                    match parse_command(&mut rbuf, &limits) {
+                        Ok(Some(a)) if a.is_empty() => {}
+                        Ok(Some(a)) => match dispatch::pipelinable(&node, &state, &a) {
+                            Some((spec, w)) if w == writes => batch.push((spec, a)),
+                            _ => {
+                                parsed = Some(a);
+                                break;
+                            }
+                        },
+                        Ok(None) => break,
+                        Err(e) => {
+                            broken = Some(e);
+                            break;
                         }
-                        wbuf.clear();
                     }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(%addr, "protocol error: {e}");
-                    encode(&Frame::Error(format!("ERR {e}")), state.protocol, &mut wbuf);
+                node.stats
+                    .total_commands
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                state.asking = false;
+                if let Some((spec, args)) = batch.last() {
+                    state.last_cmd = Some((
+                        spec,
+                        if spec.is_container() {
+                            args.get(1).cloned()
+                        } else {
+                            None
+                        },
+                    ));
+                }
+                let (readonly, protocol) = (state.readonly, state.protocol);
+                let runs = batch
+                    .iter()
+                    .map(|(spec, args)| dispatch::execute_plain(&node, spec, args, readonly, true, protocol))
+                    .collect();
+                let replies = tokio::select! {
+                    biased;
+                    replies = in_order(runs) => replies,
+                    _ = handle.killed() => break 'conn,
+                };
+                state.publish();
+                for reply in &replies {
+                    if state.take_reply_turn() {
+                        encode(reply, state.protocol, &mut wbuf);
+                    }
+                }
+                if let Some(e) = broken {
+                    protocol_error(&mut socket, &mut wbuf, &state, addr, e).await;
+                    break 'conn;
+                }
+            } else {
+                node.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+                // CLIENT KILL also ends a command in progress (a blocked BLPOP).
+                let reply = tokio::select! {
+                    biased;
+                    reply = dispatch::execute(&node, &mut state, args) => reply,
+                    _ = handle.killed() => break 'conn,
+                };
+                state.publish();
+                if state.take_reply_turn() {
+                    encode(&reply, state.protocol, &mut wbuf);
+                    for more in state.pending.drain(..) {
+                        encode(&more, state.protocol, &mut wbuf);
+                    }
+                } else {
+                    state.pending.clear();
+                }
+                if state.quit {
                     let _ = socket.write_all(&wbuf).await;
                     break 'conn;
                 }
+            }
+            if wbuf.len() >= FLUSH_AT {
+                if socket.write_all(&wbuf).await.is_err() {
+                    break 'conn;
+                }
+                wbuf.clear();
             }
         }
         if !wbuf.is_empty() {

@@ -70,19 +70,52 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     if spec.kind == Kind::Node {
         return node_commands::execute(node, conn, spec, &args).await;
     }
-    let slots: Vec<Slot> = cmd::key_positions(spec, &args)
+    // ASK redirects come with slot migration; the flag lasts one command, as in Redis.
+    conn.asking = false;
+    execute_plain(node, spec, &args, conn.readonly, conn.may_forward, conn.protocol).await
+}
+
+/// Whether a client's pipelined command may run alongside its neighbours (see
+/// `connection::run_pipelined`): a plain read or write of keys, outside MULTI and pub/sub,
+/// not blocking. Returns its spec and whether it writes. Writes qualify only when redirecting
+/// (`-MOVED`): the proposals of a batch then enter the Raft log in the order they were sent,
+/// which forwarded ones, racing over the network, would not.
+pub fn pipelinable(node: &Node, conn: &ConnState, args: &[Bytes]) -> Option<(&'static cmd::CommandSpec, bool)> {
+    if !conn.may_forward || conn.multi.is_some() || !conn.subscriptions.is_empty() {
+        return None;
+    }
+    let spec = cmd::lookup(args.first()?)?;
+    cmd::check_arity(spec, args.len()).ok()?;
+    if spec.group == "transactions" || spec.flags.contains(&"blocking") {
+        return None;
+    }
+    match spec.kind {
+        Kind::Read => Some((spec, false)),
+        Kind::Write if node.config.redirect == RedirectMode::Moved => Some((spec, true)),
+        _ => None,
+    }
+}
+
+/// Runs a read or write of keys: routes it by its slots and shapes the reply for `protocol`.
+pub async fn execute_plain(
+    node: &Node,
+    spec: &'static cmd::CommandSpec,
+    args: &[Bytes],
+    readonly: bool,
+    may_forward: bool,
+    protocol: Protocol,
+) -> Frame {
+    let slots: Vec<Slot> = cmd::key_positions(spec, args)
         .into_iter()
         .map(|i| key_slot(&args[i]))
         .collect();
-    // ASK redirects come with slot migration; the flag lasts one command, as in Redis.
-    conn.asking = false;
     let ctx = RouteCtx {
         is_write: spec.kind == Kind::Write,
-        readonly: conn.readonly,
+        readonly,
     };
-    let reply = execute_data(node, &slots, &args, ctx, conn.may_forward).await;
-    if conn.protocol == Protocol::Resp3 {
-        return cmd::reshape_for_resp3(&args, reply);
+    let reply = execute_data(node, &slots, args, ctx, may_forward).await;
+    if protocol == Protocol::Resp3 {
+        return cmd::reshape_for_resp3(args, reply);
     }
     reply
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use redis::AsyncCommands;
 
-use crate::harness::{BIN, Cluster, GroupSpec, command, keys_for_all_slots};
+use crate::harness::{BIN, Cluster, GroupSpec, command, keys_for_all_slots, raw_exchange};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_client_writes_and_reads_every_slot() {
@@ -188,4 +188,83 @@ fn bad_configs_are_refused_with_one_line() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{flags:?}: one line: {err:?}");
     }
+}
+
+/// Splits a byte stream of replies into frames.
+fn frames(mut bytes: &[u8]) -> Vec<slotraft::resp::frame::Frame> {
+    let mut buf = bytes::BytesMut::from(std::mem::take(&mut bytes));
+    let mut out = Vec::new();
+    while let Ok(Some(f)) = slotraft::resp::parse::parse_frame(&mut buf) {
+        out.push(f);
+    }
+    assert!(buf.is_empty(), "trailing bytes: {buf:?}");
+    out
+}
+
+fn req(args: &[&str]) -> String {
+    let mut s = format!("*{}\r\n", args.len());
+    for a in args {
+        s.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s
+}
+
+// A connection's pipelined writes are proposed together but must take effect, and be answered,
+// in the order they were sent; reads after writes see them; a malformed request after a batch
+// still gets the batch's replies first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commands_take_effect_and_reply_in_order() {
+    use slotraft::resp::frame::Frame;
+    let c = Cluster::three("").await;
+    let slot = slotraft::cluster::slots::key_slot(b"{p}");
+    let leader = c.leader_of_slot(1, slot).await.expect("a leader");
+    let addr = c.addr(leader);
+    let mut pipeline = String::new();
+    for i in 0..200 {
+        pipeline.push_str(&req(&["RPUSH", "{p}list", &i.to_string()]));
+    }
+    pipeline.push_str(&req(&["LRANGE", "{p}list", "0", "-1"]));
+    pipeline.push_str(&req(&["SET", "{p}s", "a"]));
+    for _ in 0..50 {
+        pipeline.push_str(&req(&["APPEND", "{p}s", "b"]));
+    }
+    pipeline.push_str(&req(&["GET", "{p}s"]));
+    for _ in 0..100 {
+        pipeline.push_str(&req(&["INCR", "{p}n"]));
+        pipeline.push_str(&req(&["GET", "{p}n"]));
+    }
+    let (out, _) = raw_exchange(&addr, pipeline.as_bytes(), Duration::from_secs(3)).await;
+    let replies = frames(&out);
+    assert_eq!(replies.len(), 200 + 1 + 1 + 50 + 1 + 200);
+    for (i, r) in replies[..200].iter().enumerate() {
+        assert_eq!(r, &Frame::Integer(i as i64 + 1));
+    }
+    let expected: Vec<Frame> = (0..200).map(|i| Frame::Bulk(i.to_string().into())).collect();
+    assert_eq!(replies[200], Frame::Array(expected));
+    assert_eq!(replies[201], Frame::Simple("OK".into()));
+    for (i, r) in replies[202..252].iter().enumerate() {
+        assert_eq!(r, &Frame::Integer(i as i64 + 2));
+    }
+    assert_eq!(replies[252], Frame::Bulk(format!("a{}", "b".repeat(50)).into()));
+    for (i, pair) in replies[253..].chunks(2).enumerate() {
+        assert_eq!(pair[0], Frame::Integer(i as i64 + 1));
+        assert_eq!(pair[1], Frame::Bulk((i + 1).to_string().into()));
+    }
+
+    let mut broken = String::new();
+    for i in 0..20 {
+        broken.push_str(&req(&["SET", &format!("{{p}}k{i}"), "v"]));
+    }
+    broken.push_str("*1\r\n$x\r\n");
+    let (out, closed) = raw_exchange(&addr, broken.as_bytes(), Duration::from_secs(3)).await;
+    let replies = frames(&out);
+    assert!(closed, "the connection is closed after a protocol error");
+    assert_eq!(replies.len(), 21, "{replies:?}");
+    assert!(replies[..20].iter().all(|r| r == &Frame::Simple("OK".into())));
+    assert!(
+        matches!(&replies[20], Frame::Error(e) if e.starts_with("ERR Protocol error")),
+        "{:?}",
+        replies[20]
+    );
+    assert_eq!(command(&addr, &["GET", "{p}k19"]).await.unwrap(), "v");
 }

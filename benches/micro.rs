@@ -1,0 +1,85 @@
+//! Micro-benchmarks printed as figures (`cargo bench --bench micro`): the log engine alone
+//! (entries appended with fsync, by one writer waiting for each, and by many at once as the
+//! groups and clients of a node are), and the RESP parser alone (bytes of SET commands per
+//! second). scripts/bench.sh runs this after the cluster figures.
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use slotraft::raft::log_engine::{FsyncPolicy, LogEngine, Op};
+use slotraft::resp::parse::{Limits, parse_command};
+
+fn entry(writer: u64, i: u64) -> Op {
+    let mut key = writer.to_be_bytes().to_vec();
+    key.extend_from_slice(&i.to_be_bytes());
+    // About a SET of a 100-byte value with its log-entry framing.
+    Op::Put(key, vec![b'x'; 160])
+}
+
+/// Appends for `time` from `writers` concurrent writers, each waiting for its entry to be
+/// durable before the next; returns entries per second and fsyncs per second.
+async fn engine(writers: u64, time: Duration) -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = LogEngine::open(dir.path(), FsyncPolicy::Always).expect("open the engine");
+    let syncs_before = engine.stats.syncs.load(std::sync::atomic::Ordering::Relaxed);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while start.elapsed() < time {
+                engine.submit_and_wait(vec![entry(w, n)], false).await.expect("append");
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("writer");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let syncs = engine.stats.syncs.load(std::sync::atomic::Ordering::Relaxed) - syncs_before;
+    (total as f64 / secs, syncs as f64 / secs)
+}
+
+fn parser(time: Duration) -> (f64, f64) {
+    let mut one = Vec::new();
+    let value = vec![b'v'; 100];
+    for i in 0..1000 {
+        let key = format!("key:{i:06}");
+        one.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n", key.len(), value.len()).as_bytes());
+        one.extend_from_slice(&value);
+        one.extend_from_slice(b"\r\n");
+    }
+    let limits = Limits::default();
+    let (mut bytes, mut commands) = (0u64, 0u64);
+    let start = Instant::now();
+    while start.elapsed() < time {
+        let mut buf = BytesMut::from(&one[..]);
+        while let Ok(Some(args)) = parse_command(&mut buf, &limits) {
+            commands += 1;
+            std::hint::black_box(args);
+        }
+        bytes += one.len() as u64;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (bytes as f64 / secs, commands as f64 / secs)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for writers in [1, 16, 64] {
+        let (rate, syncs) = runtime.block_on(engine(writers, Duration::from_secs(3)));
+        println!(
+            "log engine, fsync always, {writers:>2} concurrent writers: {rate:>9.0} entries/s durable ({syncs:.0} fsyncs/s)"
+        );
+    }
+    let (bytes, commands) = parser(Duration::from_secs(2));
+    println!(
+        "RESP parser: {:.0} MB/s, {:.2} M SET commands/s (100-byte values)",
+        bytes / 1e6,
+        commands / 1e6
+    );
+}

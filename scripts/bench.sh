@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# slotraft next to Redis Cluster on this machine, in the same run.
+#   scripts/bench.sh [--quick] [--rounds N] [--skip-memory] [--skip-failover] [--skip-micro]
+# Starts the default three-node slotraft cluster (fsync always, fresh data) on ports 7001-7003,
+# and a Redis Cluster of three masters and three replicas (Debian's redis-server, installed if
+# missing; no persistence; cluster-node-timeout 5000) on ports 7101-7106. Then:
+#   throughput: redis-benchmark --cluster SET and GET, 100-byte values, keys random over
+#     100,000, 50 clients, unpipelined and -P 16; systems alternate A B A B over the rounds;
+#     prints requests/s and p50 / p99 (ms), medians over rounds, and slotraft / Redis;
+#   memory: resident size of each node after loading ~1,000,000 keys of 100 bytes;
+#   failover: SIGKILL of the leader (master) of slot 0 until a write to it succeeds, median of 5;
+#   recovery: a slotraft node holding those keys restarted until it serves them again;
+#   micro: `cargo bench --bench micro` (the log engine with fsync, the RESP parser).
+# --quick: one round of fewer requests, one failover, 200,000 keys. Files in target/bench/.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$root/target/bench"
+die() { echo "bench.sh: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+quick=0 rounds="" memory=1 failover=1 micro=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --rounds) rounds="${2:?}"; shift 2 ;;
+    --skip-memory) memory=0; shift ;;
+    --skip-failover) failover=0; shift ;;
+    --skip-micro) micro=0; shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+if [ "$quick" = 1 ]; then
+  rounds="${rounds:-1}" requests=100000 keys=200000 failovers=1
+else
+  rounds="${rounds:-3}" requests=300000 keys=1000000 failovers=5
+fi
+
+"$root/scripts/setup.sh" --test
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v redis-server >/dev/null 2>&1; then
+  say "installing redis-server (Debian's), to compare with"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  # Debian starts a default instance where it can; this script runs its own.
+fi
+bin="${SLOTRAFT_BIN:-$root/target/release/slotraft}"
+if [ -z "${SLOTRAFT_BIN:-}" ]; then
+  say "building slotraft (release)…"
+  (cd "$root" && cargo build --release --quiet --bin slotraft)
+fi
+
+for port in 7001 7002 7003 17001 17002 17003 7101 7102 7103 7104 7105 7106; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is in use (a cluster already running? scripts/cluster.sh down)"
+  fi
+done
+
+rm -rf "$work"
+mkdir -p "$work/redis" "$work/slotraft"
+sed -e "s|^data_dir = .*|data_dir = \"$work/slotraft/data\"|" "$root/cluster.toml" >"$work/slotraft/cluster.toml"
+slot() {
+  SLOTRAFT_CONFIG="$work/slotraft/cluster.toml" SLOTRAFT_RUN_DIR="$work/slotraft/run" SLOTRAFT_BIN="$bin" \
+    "$root/scripts/cluster.sh" "$@"
+}
+redis_pid() { cat "$work/redis/$1/redis.pid" 2>/dev/null; }
+start_redis() {
+  local port="$1" d="$work/redis/$1"
+  mkdir -p "$d"
+  redis-server --port "$port" --cluster-enabled yes --cluster-config-file "$d/nodes.conf" \
+    --cluster-node-timeout 5000 --appendonly no --save "" --dir "$d" --daemonize yes \
+    --pidfile "$d/redis.pid" --logfile "$d/redis.log" --protected-mode no
+  for _ in $(seq 1 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
+  die "redis-server on port $port did not start; see $d/redis.log"
+}
+cleanup() {
+  slot down >/dev/null 2>&1 || true
+  for port in 7101 7102 7103 7104 7105 7106; do
+    local p; p="$(redis_pid "$port" || true)"
+    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "starting slotraft (3 nodes, fsync always)"
+slot up >/dev/null
+say "starting Redis Cluster (3 masters, 3 replicas, no persistence)"
+for port in 7101 7102 7103 7104 7105 7106; do start_redis "$port"; done
+redis-cli --cluster create 127.0.0.1:7101 127.0.0.1:7102 127.0.0.1:7103 127.0.0.1:7104 \
+  127.0.0.1:7105 127.0.0.1:7106 --cluster-replicas 1 --cluster-yes >"$work/redis/create.log" 2>&1 \
+  || die "redis-cli --cluster create failed; see $work/redis/create.log"
+for port in 7101 7102 7103 7104 7105 7106; do
+  until redis-cli -p "$port" CLUSTER INFO | grep -q 'cluster_state:ok'; do sleep 0.1; done
+done
+
+# One redis-benchmark run: prints "<test> <rps> <p50> <p99>" per test.
+bench_once() {
+  local port="$1" pipeline="$2"
+  redis-benchmark --cluster -p "$port" -t set,get -n "$requests" -r 100000 -d 100 -c 50 \
+    -P "$pipeline" --csv 2>/dev/null |
+    awk -F'","|"' 'NR > 1 && $2 != "" { printf "%s %s %s %s\n", $2, $3, $6, $8 }'
+}
+
+results="$work/throughput.txt"
+: >"$results"
+for r in $(seq 1 "$rounds"); do
+  order="slotraft redis"
+  [ $((r % 2)) = 0 ] && order="redis slotraft"
+  for sys in $order; do
+    port=7001; [ "$sys" = redis ] && port=7101
+    for p in 1 16; do
+      say "round $r/$rounds: $sys, -P $p"
+      bench_once "$port" "$p" | while read -r test rps p50 p99; do
+        echo "$sys $test $p $rps $p50 $p99" >>"$results"
+      done
+    done
+  done
+done
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }'; }
+stat() { awk -v s="$1" -v t="$2" -v p="$3" -v c="$4" '$1 == s && $2 == t && $3 == p { print $c }' "$results" | median; }
+echo
+echo "throughput: redis-benchmark --cluster, 100-byte values, -r 100000, 50 clients, $requests requests, median of $rounds round(s)"
+printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' workload "slotraft/s" p50 p99 "redis/s" p50 p99 ratio
+for p in 1 16; do
+  for t in SET GET; do
+    s="$(stat slotraft "$t" "$p" 4)" r="$(stat redis "$t" "$p" 4)"
+    ratio="$(awk -v a="$s" -v b="$r" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+    printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' "$t -P $p" "$s" "$(stat slotraft "$t" "$p" 5)" \
+      "$(stat slotraft "$t" "$p" 6)" "$r" "$(stat redis "$t" "$p" 5)" "$(stat redis "$t" "$p" 6)" "$ratio"
+  done
+done
+
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+slot_pids() { for id in 1 2 3; do cat "$work/slotraft/run/node-$id.pid"; done; }
+if [ "$memory" = 1 ]; then
+  echo
+  say "memory: flushing, then loading ~$keys keys of 100 bytes into each system"
+  redis-cli -c -p 7001 FLUSHALL >/dev/null
+  for port in 7101 7102 7103; do redis-cli -p "$port" FLUSHALL >/dev/null 2>&1 || true; done
+  # Random keys over $keys, three times as many SETs: ~95% of the key space ends up set.
+  for port in 7001 7101; do
+    redis-benchmark --cluster -p "$port" -t set -n $((keys * 3)) -r "$keys" -d 100 -c 50 -P 16 -q >/dev/null 2>&1
+  done
+  sleep 2
+  skeys="$(redis-cli -p 7001 DBSIZE)"
+  rkeys=0
+  for port in 7101 7102 7103 7104 7105 7106; do
+    if redis-cli -p "$port" ROLE | head -1 | grep -q master; then rkeys=$((rkeys + $(redis-cli -p "$port" DBSIZE))); fi
+  done
+  echo "memory after loading: slotraft $skeys keys (every node holds all of them), Redis $rkeys keys"
+  total=0
+  for id in 1 2 3; do
+    kb="$(rss_kb "$(cat "$work/slotraft/run/node-$id.pid")")"; total=$((total + kb))
+    echo "  slotraft node $id: $((kb / 1024)) MiB resident"
+  done
+  rtotal=0
+  for port in 7101 7102 7103 7104 7105 7106; do
+    kb="$(rss_kb "$(redis_pid "$port")")"; rtotal=$((rtotal + kb))
+    echo "  redis :$port ($(redis-cli -p "$port" ROLE | head -1)): $((kb / 1024)) MiB resident"
+  done
+  # Bytes per key per copy: slotraft keeps 3 copies (one per node), Redis 2 (master + replica).
+  s_per="$(awk -v t="$total" -v k="$skeys" 'BEGIN { printf "%.0f", t * 1024 / (k * 3) }')"
+  r_per="$(awk -v t="$rtotal" -v k="$rkeys" 'BEGIN { printf "%.0f", t * 1024 / (k * 2) }')"
+  echo "  resident bytes per key per copy: slotraft $s_per, Redis $r_per ($(awk -v a="$s_per" -v b="$r_per" 'BEGIN { printf "%.2fx", a / b }'))"
+fi
+
+if [ "$failover" = 1 ]; then
+  echo
+  say "failover: slotraft, $failovers run(s)"
+  SLOTRAFT_CONFIG="$work/slotraft/cluster.toml" SLOTRAFT_RUN_DIR="$work/slotraft/run" SLOTRAFT_BIN="$bin" \
+    "$root/scripts/failover-time.sh" "$failovers" | sed 's/^/  slotraft /'
+  say "failover: Redis Cluster (cluster-node-timeout 5000), $failovers run(s)"
+  times=()
+  key="{06S}x" # slot 0
+  for run in $(seq 1 "$failovers"); do
+    port="$(redis-cli -p 7101 CLUSTER NODES | awk '$3 ~ /master/ && $3 !~ /fail/ && $9 ~ /^0(-|$)/ { split($2, a, "[:@]"); print a[2] }')"
+    [ -n "$port" ] || port="$(redis-cli -p 7102 CLUSTER NODES | awk '$3 ~ /master/ && $3 !~ /fail/ && $9 ~ /^0(-|$)/ { split($2, a, "[:@]"); print a[2] }')"
+    other=7101; [ "$port" = 7101 ] && other=7102
+    start=$(date +%s%N)
+    kill -KILL "$(redis_pid "$port")"
+    until [ "$(timeout 5 redis-cli -c -p "$other" SET "$key" "$run" 2>/dev/null)" = "OK" ]; do sleep 0.01; done
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    times+=("$ms")
+    echo "  redis run $run: killed the master of slot 0 (:$port); a write succeeded again after $ms ms"
+    start_redis "$port"
+    # The old master rejoins as a replica; wait until the cluster is whole again.
+    until redis-cli -p "$port" CLUSTER INFO | grep -q 'cluster_state:ok' \
+      && [ "$(redis-cli -p "$port" ROLE | sed -n 4p)" = connected ]; do sleep 0.1; done
+  done
+  echo "  redis failover median over $failovers runs: $(printf '%s\n' "${times[@]}" | median) ms"
+fi
+
+if [ "$memory" = 1 ]; then
+  echo
+  say "recovery: SIGKILL slotraft node 2 (holding $skeys keys), restart it, time until it serves them"
+  probe="$(redis-cli -p 7001 RANDOMKEY)"
+  slot kill 2 >/dev/null
+  start=$(date +%s%N)
+  slot start 2 >/dev/null
+  # READONLY: read the node's own copy, so the answer proves its data is loaded.
+  until [ -n "$(printf 'READONLY\r\nGET %s\r\n' "$probe" | timeout 2 redis-cli -p 7002 2>/dev/null | sed -n 2p)" ]; do sleep 0.05; done
+  echo "recovery: node 2 served its $skeys keys again $(( ($(date +%s%N) - start) / 1000000 )) ms after it was started"
+fi
+
+if [ "$micro" = 1 ]; then
+  echo
+  say "micro-benchmarks (cargo bench --bench micro)"
+  (cd "$root" && cargo bench --quiet --bench micro 2>/dev/null) | grep -v '^$' || die "cargo bench failed"
+fi
