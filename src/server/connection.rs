@@ -119,6 +119,18 @@ impl ConnState {
     }
 
     /// Whether the reply to the command just run is sent (CLIENT REPLY).
+    /// Remembers the command for CLIENT LIST (`cmd=`, with the key of a container command).
+    pub fn note_command(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
+        self.last_cmd = Some((
+            spec,
+            if spec.is_container() {
+                args.get(1).cloned()
+            } else {
+                None
+            },
+        ));
+    }
+
     fn take_reply_turn(&mut self) -> bool {
         if self.replies_to_skip > 0 {
             self.replies_to_skip -= 1;
@@ -239,14 +251,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 state.asking = false;
                 if let Some((spec, args)) = batch.last() {
-                    state.last_cmd = Some((
-                        spec,
-                        if spec.is_container() {
-                            args.get(1).cloned()
-                        } else {
-                            None
-                        },
-                    ));
+                    state.note_command(spec, args);
                 }
                 let (readonly, protocol) = (state.readonly, state.protocol);
                 let runs = batch

@@ -41,14 +41,7 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     if let Err(e) = cmd::check_arity(spec, args.len()) {
         return transaction::refuse(conn, e);
     }
-    conn.last_cmd = Some((
-        spec,
-        if spec.is_container() {
-            args.get(1).cloned()
-        } else {
-            None
-        },
-    ));
+    conn.note_command(spec, &args);
     if let Some(e) = pubsub::subscribed_context_error(conn, spec) {
         return e;
     }
