@@ -84,7 +84,7 @@ async fn five_nodes_ten_groups() {
     // CLUSTER SLOTS: ten ranges, each with its leader and two replicas, after one single-slot
     // entry per leader (five) that names only the leader.
     let client = redis::Client::open(c.url(5)).unwrap();
-    let mut plain = client.get_multiplexed_async_connection().await.unwrap();
+    let mut plain = crate::harness::plain_conn(&client).await.unwrap();
     let slots: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
         .arg("SLOTS")
         .query_async(&mut plain)

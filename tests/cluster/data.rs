@@ -118,9 +118,7 @@ async fn every_family_through_the_cluster_client() {
 async fn leader_conn(c: &Cluster, key: &str) -> redis::aio::MultiplexedConnection {
     let slot = slotraft::cluster::slots::key_slot(key.as_bytes());
     let leader = c.leader_of_slot(1, slot).await.expect("slot has a leader");
-    redis::Client::open(c.url(leader))
-        .unwrap()
-        .get_multiplexed_async_connection()
+    crate::harness::plain_conn(&redis::Client::open(c.url(leader)).unwrap())
         .await
         .unwrap()
 }
@@ -217,9 +215,7 @@ async fn transactions_apply_atomically_and_honour_watch() {
     // A transaction sent to a node that does not lead the slot is redirected while queueing.
     let leader = c.leader_of_slot(1, slot).await.unwrap();
     let other = c.running().into_iter().find(|&id| id != leader).unwrap();
-    let mut o = redis::Client::open(c.url(other))
-        .unwrap()
-        .get_multiplexed_async_connection()
+    let mut o = crate::harness::plain_conn(&redis::Client::open(c.url(other)).unwrap())
         .await
         .unwrap();
     q(&mut o, &["MULTI"]).await.unwrap();
@@ -242,9 +238,7 @@ async fn keyspace_commands_cover_the_groups_each_node_leads() {
     let mut from_keys = Vec::new();
     let mut from_scan = Vec::new();
     for id in c.running() {
-        let mut node = redis::Client::open(c.url(id))
-            .unwrap()
-            .get_multiplexed_async_connection()
+        let mut node = crate::harness::plain_conn(&redis::Client::open(c.url(id)).unwrap())
             .await
             .unwrap();
         let k: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut node).await.unwrap();
@@ -315,9 +309,7 @@ async fn expired_keys_leave_every_replica() {
     let c = Cluster::three("").await;
     let mut leaders = std::collections::BTreeMap::new();
     for id in c.running() {
-        let conn = redis::Client::open(c.url(id))
-            .unwrap()
-            .get_multiplexed_async_connection()
+        let conn = crate::harness::plain_conn(&redis::Client::open(c.url(id)).unwrap())
             .await
             .unwrap();
         leaders.insert(id, conn);
@@ -391,9 +383,7 @@ async fn read_until(s: &mut tokio::net::TcpStream, want: &[u8], within: Duration
 
 /// PUBSUB NUMSUB of one channel on node `id`.
 async fn numsub(c: &Cluster, id: u64, channel: &str) -> i64 {
-    let mut conn = redis::Client::open(c.url(id))
-        .unwrap()
-        .get_multiplexed_async_connection()
+    let mut conn = crate::harness::plain_conn(&redis::Client::open(c.url(id)).unwrap())
         .await
         .unwrap();
     let reply: Vec<(String, i64)> = redis::cmd("PUBSUB")
@@ -483,9 +473,7 @@ async fn pubsub_reaches_every_node_and_cuts_off_slow_subscribers() {
     // A subscriber that never reads is disconnected at the output-buffer limit; the node and
     // its other clients carry on.
     let slow = subscriber(&c.addr(1), "SUBSCRIBE flood", b":1\r\n").await;
-    let mut publisher = redis::Client::open(c.url(1))
-        .unwrap()
-        .get_multiplexed_async_connection()
+    let mut publisher = crate::harness::plain_conn(&redis::Client::open(c.url(1)).unwrap())
         .await
         .unwrap();
     let payload = "x".repeat(8192);

@@ -315,9 +315,16 @@ where
 
 /// Sends one command as RESP and returns the reply as text (bulk and verbatim strings as
 /// their content, errors as Err).
+/// A plain (not cluster-aware) connection with a generous reply timeout: tests assert
+/// behaviour, and a loaded CI machine can take longer than the crate's default 500 ms.
+pub async fn plain_conn(client: &redis::Client) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
+    client.get_multiplexed_async_connection_with_config(&config).await
+}
+
 pub async fn command(addr: &str, args: &[&str]) -> Result<String, String> {
     let client = redis::Client::open(format!("redis://{addr}/")).map_err(|e| e.to_string())?;
-    let mut conn = tokio::time::timeout(Duration::from_secs(2), client.get_multiplexed_async_connection())
+    let mut conn = tokio::time::timeout(Duration::from_secs(2), plain_conn(&client))
         .await
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| e.to_string())?;

@@ -17,7 +17,7 @@ async fn bad_requests_do_not_disturb_other_clients() {
     c.wait_ready().await;
     let addr = c.addr(1);
     let client = redis::Client::open(c.url(1)).unwrap();
-    let mut good = client.get_multiplexed_async_connection().await.unwrap();
+    let mut good = crate::harness::plain_conn(&client).await.unwrap();
     let _: () = good.set("steady", "yes").await.unwrap();
 
     let mut big_inline = vec![b'a'; 70 * 1024];

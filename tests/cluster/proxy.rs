@@ -10,7 +10,7 @@ async fn plain_client_works_through_any_node() {
     let keys: Vec<String> = keys_for_all_slots("p").into_iter().step_by(41).collect();
     for id in c.running() {
         let client = redis::Client::open(c.url(id)).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = crate::harness::plain_conn(&client).await.unwrap();
         for (i, k) in keys.iter().enumerate() {
             let v = format!("{id}-{i}");
             let _: () = conn.set(k, &v).await.unwrap();

@@ -16,7 +16,7 @@ use crate::harness::{Cluster, even_groups, wait_until};
 /// group → (applied index, digest) as node `id` reports them.
 async fn digests(c: &Cluster, id: u64) -> Option<BTreeMap<u64, (u64, String)>> {
     let client = redis::Client::open(c.url(id)).ok()?;
-    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    let mut conn = crate::harness::plain_conn(&client).await.ok()?;
     let lines: Vec<String> = redis::cmd("DEBUG").arg("DIGEST").query_async(&mut conn).await.ok()?;
     lines
         .iter()

@@ -107,7 +107,7 @@ async fn lagging_follower_catches_up_from_a_snapshot() {
         crate::harness::tail(&c.log(follower), 30)
     );
     let client = redis::Client::open(c.url(follower)).unwrap();
-    let mut plain = client.get_multiplexed_async_connection().await.unwrap();
+    let mut plain = crate::harness::plain_conn(&client).await.unwrap();
     let _: () = redis::cmd("READONLY").query_async(&mut plain).await.unwrap();
     for i in (0..1000).step_by(97) {
         let v: Option<i64> = plain.get(format!("lag{i}")).await.unwrap();
