@@ -140,13 +140,15 @@ if [ "$memory" = 1 ]; then
   say "memory: flushing, then loading ~$keys keys of 100 bytes into each system"
   redis-cli -c -p 7001 FLUSHALL >/dev/null
   for port in 7101 7102 7103; do redis-cli -p "$port" FLUSHALL >/dev/null 2>&1 || true; done
-  # Random keys over $keys, three times as many SETs: ~95% of the key space ends up set.
+  # Three SETs per key of the key space: ~95% of it ends up set.
   for port in 7001 7101; do
-    redis-benchmark --cluster -p "$port" -t set -n $((keys * 3)) -r "$keys" -d 100 -c 50 -P 16 -q >/dev/null 2>&1
+    # In cluster mode each node's keys carry its own hash tag: $keys / 3 random keys per node.
+    redis-benchmark --cluster -p "$port" -t set -n $((keys * 3)) -r $((keys / 3)) -d 100 -c 50 -P 16 -q >/dev/null 2>&1
   done
   sleep 2
-  skeys="$(redis-cli -p 7001 DBSIZE)"
-  rkeys=0
+  # DBSIZE counts the keys of the slots a node serves as master (leader), in both systems.
+  skeys=0 rkeys=0
+  for port in 7001 7002 7003; do skeys=$((skeys + $(redis-cli -p "$port" DBSIZE))); done
   for port in 7101 7102 7103 7104 7105 7106; do
     if redis-cli -p "$port" ROLE | head -1 | grep -q master; then rkeys=$((rkeys + $(redis-cli -p "$port" DBSIZE))); fi
   done

@@ -151,6 +151,9 @@ case "${1:-}" in
     [ -n "${2:-}" ] || die "usage: cluster.sh kill N"
     p="$(pid_of "$2")" || die "node $2 is not running"
     kill -KILL "$p"
+    # SIGKILL is delivered asynchronously: return once the process (and its ports) are gone,
+    # so that `start` right after it can listen again.
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     rm -f "$run_dir/node-$2.pid"
     echo "node $2 killed (SIGKILL, pid $p)"
     ;;

@@ -129,7 +129,12 @@ case "${1:-}" in
   kill|pause)
     resolve "${2:?usage: nemesis.sh $1 TARGET}"; id="$tid"
     pid="$(pid_of "$id")" || die "node $id is not running"
-    if [ "$1" = kill ]; then kill -KILL "$pid"; else kill -STOP "$pid"; fi
+    if [ "$1" = kill ]; then
+      kill -KILL "$pid"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    else
+      kill -STOP "$pid"
+    fi
     echo "$1 $id$why"
     ;;
   start)

@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand};
 use slotraft::config::Config;
 use slotraft::node::Node;
 
+// jemalloc, as Redis uses: the store and the Raft log allocate and free many small objects, and
+// glibc's malloc kept freed memory (a snapshot's copy of the store, purged log entries) in the
+// process, so resident size grew far past the data. See scripts/bench.sh for the figures.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "slotraft",

@@ -70,12 +70,18 @@ pub struct FjallBackend {
 impl FjallBackend {
     pub fn open(dir: &Path) -> io::Result<FjallBackend> {
         std::fs::create_dir_all(dir)?;
+        // The log is read back only when the node starts (each group keeps its unpurged entries
+        // in memory), so fjall needs little memory of its own: small memtables (its default, 64
+        // MiB, is held twice while one is flushed) and a small block cache.
         let db = fjall::Database::builder(dir)
             .manual_journal_persist(true)
+            .cache_size(4 * 1024 * 1024)
             .open()
             .map_err(io::Error::other)?;
         let ks = db
-            .keyspace("raft", fjall::KeyspaceCreateOptions::default)
+            .keyspace("raft", || {
+                fjall::KeyspaceCreateOptions::default().max_memtable_size(8 * 1024 * 1024)
+            })
             .map_err(io::Error::other)?;
         Ok(FjallBackend { db, ks })
     }
