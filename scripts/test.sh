@@ -11,7 +11,7 @@ scripts/setup.sh --test
 cargo test --release --lib -- "$@"
 cargo test --release --test cluster -- --test-threads=1 --nocapture "$@"
 if [ $# -gt 0 ]; then
-  : # a filtered run: the tests asked for only
+  : # a filtered run: only the tests named
 elif [ "$(id -u)" -eq 0 ]; then
   SLOTRAFT_BIN="$PWD/target/release/slotraft" scripts/chaos.sh --time 90 --recovery 20 --nemesis kill,partition
 else

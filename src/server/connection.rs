@@ -118,7 +118,6 @@ impl ConnState {
         i.last_active = Some(std::time::Instant::now());
     }
 
-    /// Whether the reply to the command just run is sent (CLIENT REPLY).
     /// Remembers the command for CLIENT LIST (`cmd=`, with the key of a container command).
     pub fn note_command(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
         self.last_cmd = Some((
@@ -131,6 +130,7 @@ impl ConnState {
         ));
     }
 
+    /// Whether the reply to the command just run is sent (CLIENT REPLY).
     fn take_reply_turn(&mut self) -> bool {
         if self.replies_to_skip > 0 {
             self.replies_to_skip -= 1;
@@ -162,7 +162,13 @@ async fn protocol_error(
 /// Runs futures together on this task, polling them in their order, so that those that start
 /// something on their first poll (a Raft proposal: a bounded channel's FIFO send) start it in
 /// that order.
-async fn in_order<F: std::future::Future>(runs: Vec<F>) -> Vec<F::Output> {
+async fn in_order<F: std::future::Future>(mut runs: Vec<F>) -> Vec<F::Output> {
+    if runs.len() == 1
+        && let Some(run) = runs.pop()
+    {
+        // An unpipelined command: no boxing, no bookkeeping.
+        return vec![run.await];
+    }
     let mut runs: Vec<std::pin::Pin<Box<F>>> = runs.into_iter().map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = runs.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
