@@ -138,8 +138,8 @@ slot_pids() { for id in 1 2 3; do cat "$work/slotraft/run/node-$id.pid"; done; }
 if [ "$memory" = 1 ]; then
   echo
   say "memory: flushing, then loading ~$keys keys of 100 bytes into each system"
-  redis-cli -c -p 7001 FLUSHALL >/dev/null
-  for port in 7101 7102 7103; do redis-cli -p "$port" FLUSHALL >/dev/null 2>&1 || true; done
+  # FLUSHALL empties the slots a node serves as master, in both systems: ask every node.
+  for port in 7001 7002 7003 7101 7102 7103 7104 7105 7106; do redis-cli -p "$port" FLUSHALL >/dev/null 2>&1 || true; done
   # Three SETs per key of the key space: ~95% of it ends up set.
   for port in 7001 7101; do
     # In cluster mode each node's keys carry its own hash tag: $keys / 3 random keys per node.
@@ -208,6 +208,7 @@ if [ "$memory" = 1 ]; then
 fi
 
 if [ "$micro" = 1 ]; then
+  cleanup # the clusters are done with; the micro-benchmarks get the machine to themselves
   echo
   say "micro-benchmarks (cargo bench --bench micro)"
   (cd "$root" && cargo bench --quiet --bench micro 2>/dev/null) | grep -v '^$' || die "cargo bench failed"
