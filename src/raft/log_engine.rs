@@ -1,8 +1,14 @@
 //! The node's Raft log engine: one durable store (fjall) shared by every group on the node,
 //! with one writer thread doing group commit — it drains all groups' appends, votes,
 //! truncations and purges, writes them as one batch, fsyncs once, then completes each
-//! request. Each group keeps its unpurged entries in memory too, so entries are readable as
-//! soon as `append` returns (openraft's contract) and replication reads never touch disk.
+//! request.
+//!
+//! Each group keeps only its recent entries in memory (a bounded cache): entries are readable
+//! as soon as `append` returns (openraft's contract), and replication of fresh entries never
+//! touches the disk; an older entry is read back from the store. An entry leaves the cache
+//! only once the writer has written it, so every entry is always in one of the two. Opening
+//! the engine reads each group's vote, commit and purge records and its last entry, not the
+//! whole log.
 //!
 //! A failed write or fsync is fatal: the engine is poisoned, never retries, and fails every
 //! later request; the node then stops rather than acknowledge anything not durable.
@@ -51,14 +57,22 @@ pub enum Op {
     Delete(Vec<u8>),
 }
 
-/// The durable store under the writer thread; fjall here, and a fault-injecting twin in tests.
+/// The durable store under the writer thread; fjall here, and fault-injecting twins in tests.
 pub trait LogBackend: Send + 'static {
-    /// Every stored record, for recovery at open.
-    fn load(&mut self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
-    /// Applies the ops atomically, written to the OS but not necessarily synced.
+    /// Applies the ops atomically, written to the OS but not necessarily synced. What a write
+    /// returned from is visible to `reader()` at once.
     fn write(&mut self, ops: &[Op]) -> io::Result<()>;
     /// Makes everything written so far durable.
     fn sync(&mut self) -> io::Result<()>;
+    /// Reads for other threads while the writer thread owns the backend.
+    fn reader(&self) -> Arc<dyn LogRead>;
+}
+
+/// Reading the durable store: recovery at open, and entries that left the memory cache.
+pub trait LogRead: Send + Sync {
+    /// Records with keys in `[from, to)`, in key order, at most `limit` of them: the first
+    /// ones, or the last ones (still in key order) when `from_end`.
+    fn scan(&self, from: &[u8], to: &[u8], from_end: bool, limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
 }
 
 /// fjall: one keyspace, keys `group ++ kind ++ [index]`.
@@ -70,12 +84,15 @@ pub struct FjallBackend {
 impl FjallBackend {
     pub fn open(dir: &Path) -> io::Result<FjallBackend> {
         std::fs::create_dir_all(dir)?;
-        // The log is read back only when the node starts (each group keeps its unpurged entries
-        // in memory), so fjall needs little memory of its own: small memtables (its default, 64
-        // MiB, is held twice while one is flushed) and a small block cache.
+        // Entries are read back only when they have left the cache (a lagging follower, replay
+        // at start), so fjall needs little memory: small memtables (its default, 64 MiB, is held
+        // twice while one is flushed) and a small block cache. One background worker: with more,
+        // fjall 3.1's first worker re-queues every compaction request for the others and spins
+        // on its queue meanwhile (a core's worth of CPU under write load, measured).
         let db = fjall::Database::builder(dir)
             .manual_journal_persist(true)
             .cache_size(4 * 1024 * 1024)
+            .worker_threads(1)
             .open()
             .map_err(io::Error::other)?;
         let ks = db
@@ -88,15 +105,6 @@ impl FjallBackend {
 }
 
 impl LogBackend for FjallBackend {
-    fn load(&mut self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for item in self.ks.iter() {
-            let (k, v) = item.into_inner().map_err(io::Error::other)?;
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
     fn write(&mut self, ops: &[Op]) -> io::Result<()> {
         let mut batch = self.db.batch().durability(None);
         for op in ops {
@@ -112,12 +120,40 @@ impl LogBackend for FjallBackend {
     fn sync(&mut self) -> io::Result<()> {
         self.db.persist(fjall::PersistMode::SyncAll).map_err(io::Error::other)
     }
+
+    fn reader(&self) -> Arc<dyn LogRead> {
+        Arc::new(FjallRead(self.ks.clone()))
+    }
+}
+
+struct FjallRead(fjall::Keyspace);
+
+impl LogRead for FjallRead {
+    fn scan(&self, from: &[u8], to: &[u8], from_end: bool, limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let pair = |item: fjall::Guard| {
+            item.into_inner()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(io::Error::other)
+        };
+        let range = self.0.range(from..to);
+        if from_end {
+            let mut out = range.rev().take(limit).map(pair).collect::<io::Result<Vec<_>>>()?;
+            out.reverse();
+            Ok(out)
+        } else {
+            range.take(limit).map(pair).collect()
+        }
+    }
 }
 
 const KIND_ENTRY: u8 = b'e';
 const KIND_VOTE: u8 = b'v';
 const KIND_COMMITTED: u8 = b'c';
 const KIND_PURGED: u8 = b'p';
+
+/// Most entries, and most encoded bytes, a group keeps in memory beyond those not yet written.
+const CACHE_ENTRIES: usize = 8192;
+const CACHE_BYTES: usize = 32 << 20;
 
 fn key(group: GroupId, kind: u8, index: Option<u64>) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
@@ -127,6 +163,11 @@ fn key(group: GroupId, kind: u8, index: Option<u64>) -> Vec<u8> {
         k.extend_from_slice(&i.to_be_bytes());
     }
     k
+}
+
+/// The key just past every entry key of `group`.
+fn entries_end(group: GroupId) -> Vec<u8> {
+    key(group, KIND_ENTRY + 1, None)
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> io::Result<Vec<u8>> {
@@ -156,8 +197,17 @@ struct WriteRequest {
     ops: Vec<Op>,
     /// Must be fsynced before completing, whatever the policy (votes).
     sync: bool,
+    /// Once written: how far the group's log is in the store (`Written`), so the cache may
+    /// let go of those entries.
+    written: Option<(Arc<Written>, u64)>,
     done: Done,
 }
+
+/// One past the highest entry index of a group the writer has written (0: none). Requests of
+/// one group are written in the order they were made, so a plain store keeps it right, also
+/// across a truncation (which lowers it).
+#[derive(Default)]
+struct Written(AtomicU64);
 
 /// Counters for INFO and for checking that group commit batches.
 #[derive(Default, Debug)]
@@ -166,6 +216,8 @@ pub struct EngineStats {
     pub batches: AtomicU64,
     pub syncs: AtomicU64,
     pub entries: AtomicU64,
+    /// Entries read back from the store because they had left the cache.
+    pub disk_reads: AtomicU64,
 }
 
 #[derive(Default)]
@@ -173,15 +225,85 @@ struct GroupState {
     vote: Option<Vote>,
     committed: Option<LogId>,
     purged: Option<LogId>,
-    entries: BTreeMap<u64, Entry>,
+    /// The last entry's id, in the cache or only in the store.
+    last: Option<LogId>,
+    /// Recent entries with their encoded sizes.
+    cache: BTreeMap<u64, (Entry, usize)>,
+    cache_bytes: usize,
+}
+
+impl GroupState {
+    /// Drops the oldest cached entries beyond the cache's bounds, if they are in the store.
+    fn evict(&mut self, written: &Written) {
+        let written = written.0.load(Ordering::Acquire);
+        while self.cache.len() > CACHE_ENTRIES || self.cache_bytes > CACHE_BYTES {
+            let Some(mut first) = self.cache.first_entry() else {
+                break;
+            };
+            if *first.key() >= written {
+                break;
+            }
+            self.cache_bytes -= first.get_mut().1;
+            first.remove();
+        }
+    }
+
+    fn uncache_from(&mut self, from: u64) {
+        let removed = self.cache.split_off(&from);
+        self.cache_bytes -= removed.values().map(|(_, n)| n).sum::<usize>();
+    }
+
+    fn uncache_through(&mut self, through: u64) {
+        let keep = self.cache.split_off(&(through + 1));
+        let removed = std::mem::replace(&mut self.cache, keep);
+        self.cache_bytes -= removed.values().map(|(_, n)| n).sum::<usize>();
+    }
+}
+
+struct GroupShared {
+    state: Mutex<GroupState>,
+    written: Arc<Written>,
 }
 
 /// One node's log engine, shared by all its groups.
 pub struct LogEngine {
     tx: Mutex<mpsc::Sender<WriteRequest>>,
-    groups: Mutex<BTreeMap<GroupId, Arc<Mutex<GroupState>>>>,
+    store: Arc<dyn LogRead>,
+    groups: Mutex<BTreeMap<GroupId, Arc<GroupShared>>>,
     poisoned: watch::Receiver<bool>,
     pub stats: Arc<EngineStats>,
+}
+
+/// Reads one group's records at open: vote, commit and purge points, and its last entry.
+fn recover_group(store: &dyn LogRead, group: GroupId) -> Result<GroupState, LogEngineError> {
+    let corrupt = |e: postcard::Error| LogEngineError::Corrupt {
+        group,
+        reason: e.to_string(),
+    };
+    let record = |kind: u8| -> io::Result<Option<Vec<u8>>> {
+        let k = key(group, kind, None);
+        let mut end = k.clone();
+        end.push(0);
+        Ok(store.scan(&k, &end, false, 1)?.pop().map(|(_, v)| v))
+    };
+    let mut g = GroupState::default();
+    if let Some(v) = record(KIND_VOTE)? {
+        g.vote = Some(postcard::from_bytes(&v).map_err(corrupt)?);
+    }
+    if let Some(v) = record(KIND_COMMITTED)? {
+        g.committed = postcard::from_bytes(&v).map_err(corrupt)?;
+    }
+    if let Some(v) = record(KIND_PURGED)? {
+        g.purged = postcard::from_bytes(&v).map_err(corrupt)?;
+    }
+    let last = store.scan(&key(group, KIND_ENTRY, Some(0)), &entries_end(group), true, 1)?;
+    if let Some((_, v)) = last.first() {
+        let e: Entry = postcard::from_bytes(v).map_err(corrupt)?;
+        // A purge and its deletions are one atomic batch: entries at or below the purge
+        // point are never left behind, but a log wholly purged has no last entry of its own.
+        g.last = Some(e.log_id).filter(|l| g.purged.is_none_or(|p| l.index > p.index));
+    }
+    Ok(g)
 }
 
 impl LogEngine {
@@ -191,37 +313,30 @@ impl LogEngine {
     }
 
     /// Starts an engine on any backend (tests plug in faulty ones).
-    pub fn with_backend(
-        mut backend: Box<dyn LogBackend>,
-        fsync: FsyncPolicy,
-    ) -> Result<Arc<LogEngine>, LogEngineError> {
-        let mut groups: BTreeMap<GroupId, GroupState> = BTreeMap::new();
-        for (k, v) in backend.load()? {
-            if k.len() < 9 {
+    pub fn with_backend(backend: Box<dyn LogBackend>, fsync: FsyncPolicy) -> Result<Arc<LogEngine>, LogEngineError> {
+        let store = backend.reader();
+        // Every group with a record: skip from one group's first key to the next group.
+        let mut groups = BTreeMap::new();
+        let mut from = Vec::new();
+        while let Some((k, _)) = store.scan(&from, &[0xff; 9], false, 1)?.pop() {
+            let Some(id) = k.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes) else {
+                from = k;
+                from.push(0);
                 continue;
-            }
-            let group = u64::from_be_bytes(k[..8].try_into().unwrap_or_default());
-            let corrupt = |e: postcard::Error| LogEngineError::Corrupt {
-                group,
-                reason: e.to_string(),
             };
-            let g = groups.entry(group).or_default();
-            match k[8] {
-                KIND_ENTRY => {
-                    let e: Entry = postcard::from_bytes(&v).map_err(corrupt)?;
-                    g.entries.insert(e.log_id.index, e);
-                }
-                KIND_VOTE => g.vote = Some(postcard::from_bytes(&v).map_err(corrupt)?),
-                KIND_COMMITTED => g.committed = postcard::from_bytes(&v).map_err(corrupt)?,
-                KIND_PURGED => g.purged = postcard::from_bytes(&v).map_err(corrupt)?,
-                _ => {}
-            }
-        }
-        // Entries at or below the purge point may survive a crash between the two halves of a
-        // purge batch's effect in the tree; they are dropped here so the log has no hole.
-        for g in groups.values_mut() {
-            if let Some(p) = g.purged {
-                g.entries = g.entries.split_off(&(p.index + 1));
+            let state = recover_group(&*store, id)?;
+            // Everything written so far is in the store.
+            let written = Arc::new(Written(AtomicU64::new(state.last.map_or(0, |l| l.index + 1))));
+            groups.insert(
+                id,
+                Arc::new(GroupShared {
+                    state: Mutex::new(state),
+                    written,
+                }),
+            );
+            match id.checked_add(1) {
+                Some(next) => from = next.to_be_bytes().to_vec(),
+                None => break,
             }
         }
         let (tx, rx) = mpsc::channel();
@@ -231,12 +346,9 @@ impl LogEngine {
         std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || writer(backend, rx, fsync, poison_tx, writer_stats))?;
-        let groups = groups
-            .into_iter()
-            .map(|(id, g)| (id, Arc::new(Mutex::new(g))))
-            .collect();
         Ok(Arc::new(LogEngine {
             tx: Mutex::new(tx),
+            store,
             groups: Mutex::new(groups),
             poisoned,
             stats,
@@ -245,10 +357,20 @@ impl LogEngine {
 
     /// The handle through which one group's Raft reads and writes its log.
     pub fn group(self: &Arc<Self>, group: GroupId) -> Result<GroupLog, LogEngineError> {
-        let state = self.groups.lock().entry(group).or_default().clone();
+        let shared = self
+            .groups
+            .lock()
+            .entry(group)
+            .or_insert_with(|| {
+                Arc::new(GroupShared {
+                    state: Mutex::new(GroupState::default()),
+                    written: Arc::default(),
+                })
+            })
+            .clone();
         Ok(GroupLog {
             group,
-            state,
+            shared,
             engine: self.clone(),
         })
     }
@@ -263,21 +385,29 @@ impl LogEngine {
         *self.poisoned.borrow()
     }
 
-    fn submit(&self, ops: Vec<Op>, sync: bool, done: Done) {
+    fn submit(&self, req: WriteRequest) {
         if self.is_poisoned() {
-            done.complete(Err(poisoned_error()));
+            req.done.complete(Err(poisoned_error()));
             return;
         }
-        let req = WriteRequest { ops, sync, done };
         if let Err(mpsc::SendError(req)) = self.tx.lock().send(req) {
             req.done.complete(Err(poisoned_error()));
         }
     }
 
+    fn submit_ops(&self, ops: Vec<Op>, sync: bool, done: Done) {
+        self.submit(WriteRequest {
+            ops,
+            sync,
+            written: None,
+            done,
+        });
+    }
+
     /// Writes `ops` and waits until they are durable as the policy (or `sync`) requires.
     pub async fn submit_and_wait(&self, ops: Vec<Op>, sync: bool) -> io::Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.submit(ops, sync, Done::Reply(tx));
+        self.submit_ops(ops, sync, Done::Reply(tx));
         rx.await.unwrap_or_else(|_| Err(poisoned_error()))
     }
 }
@@ -321,6 +451,11 @@ fn writer(
             let ops: Vec<Op> = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.ops)).collect();
             result = backend.write(&ops);
             unsynced = true;
+            if result.is_ok() {
+                for (w, upto) in batch.iter().filter_map(|r| r.written.as_ref()) {
+                    w.0.store(*upto, Ordering::Release);
+                }
+            }
         }
         let must_sync = batch.iter().any(|r| r.sync)
             || (fsync == FsyncPolicy::Always && !batch.is_empty())
@@ -342,21 +477,39 @@ fn writer(
     }
 }
 
-/// One group's log: memory for reads, the engine's writer for durability. Cheap to clone.
+/// One group's log: recent entries in memory, the engine's writer for durability, the store
+/// for older entries. Cheap to clone.
 #[derive(Clone)]
 pub struct GroupLog {
     group: GroupId,
-    state: Arc<Mutex<GroupState>>,
+    shared: Arc<GroupShared>,
     engine: Arc<LogEngine>,
 }
 
 impl GroupLog {
     pub fn last_log_index(&self) -> Option<u64> {
-        self.state.lock().entries.keys().next_back().copied()
+        self.shared.state.lock().last.map(|l| l.index)
     }
 
     pub fn last_purged_index(&self) -> Option<u64> {
-        self.state.lock().purged.map(|p| p.index)
+        self.shared.state.lock().purged.map(|p| p.index)
+    }
+
+    /// Entries `[from, to)` from the store, which holds every entry not in the cache.
+    fn read_stored(&self, from: u64, to: u64) -> io::Result<Vec<Entry>> {
+        let rows = self.engine.store.scan(
+            &key(self.group, KIND_ENTRY, Some(from)),
+            &key(self.group, KIND_ENTRY, Some(to)),
+            false,
+            usize::MAX,
+        )?;
+        self.engine
+            .stats
+            .disk_reads
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        rows.iter()
+            .map(|(_, v)| postcard::from_bytes(v).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)))
+            .collect()
     }
 }
 
@@ -366,31 +519,42 @@ impl RaftLogReader<TypeConfig> for GroupLog {
         range: RB,
     ) -> Result<Vec<Entry>, io::Error> {
         let start = match range.start_bound() {
-            Bound::Included(&s) => Bound::Included(s),
-            Bound::Excluded(&s) => Bound::Excluded(s),
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s.saturating_add(1),
+            Bound::Unbounded => 0,
         };
         let end = match range.end_bound() {
-            Bound::Included(&e) => Bound::Included(e),
-            Bound::Excluded(&e) => Bound::Excluded(e),
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(&e) => e.saturating_add(1),
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => u64::MAX,
         };
-        if let (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) = (start, end)
-            && s >= e
-        {
+        if start >= end {
             return Ok(Vec::new());
         }
-        Ok(self
-            .state
-            .lock()
-            .entries
-            .range((start, end))
-            .map(|(_, e)| e.clone())
-            .collect())
+        // The cached part is copied under the lock; what is older is in the store (an entry
+        // leaves the cache only once written), read without holding the lock.
+        let (stored_end, cached) = {
+            let s = self.shared.state.lock();
+            let end = end.min(s.last.map_or(0, |l| l.index + 1));
+            let first_cached = s.cache.first_key_value().map_or(end, |(&i, _)| i).max(start);
+            let cached: Vec<Entry> = s
+                .cache
+                .range(first_cached..end.max(first_cached))
+                .map(|(_, (e, _))| e.clone())
+                .collect();
+            (first_cached.min(end), cached)
+        };
+        let mut out = if start < stored_end {
+            self.read_stored(start, stored_end)?
+        } else {
+            Vec::new()
+        };
+        out.extend(cached);
+        Ok(out)
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        Ok(self.state.lock().vote)
+        Ok(self.shared.state.lock().vote)
     }
 }
 
@@ -398,11 +562,10 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
     type LogReader = GroupLog;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
-        let s = self.state.lock();
-        let last = s.entries.values().next_back().map(|e| e.log_id).or(s.purged);
+        let s = self.shared.state.lock();
         Ok(LogState {
             last_purged_log_id: s.purged,
-            last_log_id: last,
+            last_log_id: s.last.max(s.purged),
         })
     }
 
@@ -412,19 +575,19 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
         let op = Op::Put(key(self.group, KIND_VOTE, None), encode(vote)?);
-        self.state.lock().vote = Some(*vote);
+        self.shared.state.lock().vote = Some(*vote);
         self.engine.submit_and_wait(vec![op], true).await
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
         let op = Op::Put(key(self.group, KIND_COMMITTED, None), encode(&committed)?);
-        self.state.lock().committed = committed;
-        self.engine.submit(vec![op], false, Done::Nothing);
+        self.shared.state.lock().committed = committed;
+        self.engine.submit_ops(vec![op], false, Done::Nothing);
         Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(self.state.lock().committed)
+        Ok(self.shared.state.lock().committed)
     }
 
     async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
@@ -433,47 +596,85 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         I::IntoIter: OptionalSend,
     {
         let mut ops = Vec::new();
-        {
-            let mut s = self.state.lock();
+        let upto = {
+            let mut s = self.shared.state.lock();
             for e in entries {
-                ops.push(Op::Put(key(self.group, KIND_ENTRY, Some(e.log_id.index)), encode(&e)?));
-                s.entries.insert(e.log_id.index, e);
+                let bytes = encode(&e)?;
+                let index = e.log_id.index;
+                s.cache_bytes += bytes.len();
+                s.last = Some(e.log_id);
+                if let Some((_, old)) = s.cache.insert(index, (e, bytes.len())) {
+                    s.cache_bytes -= old;
+                }
+                ops.push(Op::Put(key(self.group, KIND_ENTRY, Some(index)), bytes));
             }
-        }
+            s.evict(&self.shared.written);
+            s.last.map_or(0, |l| l.index + 1)
+        };
         self.engine.stats.entries.fetch_add(ops.len() as u64, Ordering::Relaxed);
-        self.engine.submit(ops, false, Done::Flushed(callback));
+        self.engine.submit(WriteRequest {
+            ops,
+            sync: false,
+            written: Some((self.shared.written.clone(), upto)),
+            done: Done::Flushed(callback),
+        });
         Ok(())
     }
 
     async fn truncate_after(&mut self, last: Option<LogId>) -> Result<(), io::Error> {
         let from = last.map_or(0, |l| l.index + 1);
-        let removed = self.state.lock().entries.split_off(&from);
-        // Newest first, so a partial effect never leaves a hole.
-        let ops = removed
-            .keys()
-            .rev()
-            .map(|&i| Op::Delete(key(self.group, KIND_ENTRY, Some(i))))
-            .collect();
-        self.engine.submit_and_wait(ops, false).await
+        let (ops, upto) = {
+            let mut s = self.shared.state.lock();
+            let through = s.last.map_or(0, |l| l.index + 1);
+            s.uncache_from(from);
+            if s.last.map(|l| l.index) > last.map(|l| l.index) {
+                s.last = last;
+            }
+            // Newest first, so a partial effect never leaves a hole.
+            let ops = (from..through)
+                .rev()
+                .map(|i| Op::Delete(key(self.group, KIND_ENTRY, Some(i))))
+                .collect();
+            (ops, from.min(through))
+        };
+        let (tx, rx) = oneshot::channel();
+        self.engine.submit(WriteRequest {
+            ops,
+            sync: false,
+            written: Some((self.shared.written.clone(), upto)),
+            done: Done::Reply(tx),
+        });
+        rx.await.unwrap_or_else(|_| Err(poisoned_error()))
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        let mut ops = vec![Op::Put(key(self.group, KIND_PURGED, None), encode(&Some(log_id))?)];
-        {
-            let mut s = self.state.lock();
+        let first_cached = {
+            let mut s = self.shared.state.lock();
             if s.purged.is_some_and(|p| p.index >= log_id.index) {
                 return Ok(());
             }
             s.purged = Some(log_id);
-            let keep = s.entries.split_off(&(log_id.index + 1));
-            let removed = std::mem::replace(&mut s.entries, keep);
-            ops.extend(
-                removed
-                    .keys()
-                    .map(|&i| Op::Delete(key(self.group, KIND_ENTRY, Some(i)))),
-            );
+            let first_cached = s.cache.first_key_value().map(|(&i, _)| i);
+            s.uncache_through(log_id.index);
+            if s.last.is_some_and(|l| l.index <= log_id.index) {
+                s.last = None;
+            }
+            first_cached
+        };
+        // The log has no holes: deleting from its first stored entry up to the purge point
+        // removes every purged entry (a log installed from a snapshot may start anywhere).
+        let from = key(self.group, KIND_ENTRY, Some(0));
+        let to = key(self.group, KIND_ENTRY, Some(log_id.index + 1));
+        let first_stored = self.engine.store.scan(&from, &to, false, 1)?;
+        let first_stored = first_stored
+            .first()
+            .and_then(|(k, _)| k.get(9..17)?.try_into().ok())
+            .map(u64::from_be_bytes);
+        let mut ops = vec![Op::Put(key(self.group, KIND_PURGED, None), encode(&Some(log_id))?)];
+        if let Some(first) = first_stored.into_iter().chain(first_cached).min() {
+            ops.extend((first..=log_id.index).map(|i| Op::Delete(key(self.group, KIND_ENTRY, Some(i)))));
         }
-        self.engine.submit(ops, false, Done::Nothing);
+        self.engine.submit_ops(ops, false, Done::Nothing);
         Ok(())
     }
 }
@@ -572,10 +773,16 @@ mod tests {
     /// A backend whose writes start failing on demand.
     struct FailingBackend(Arc<std::sync::atomic::AtomicBool>);
 
-    impl LogBackend for FailingBackend {
-        fn load(&mut self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// Reads nothing: `FailingBackend` keeps no data.
+    struct NothingStored;
+
+    impl LogRead for NothingStored {
+        fn scan(&self, _: &[u8], _: &[u8], _: bool, _: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
             Ok(Vec::new())
         }
+    }
+
+    impl LogBackend for FailingBackend {
         fn write(&mut self, _ops: &[Op]) -> io::Result<()> {
             Ok(())
         }
@@ -586,6 +793,75 @@ mod tests {
                 Ok(())
             }
         }
+        fn reader(&self) -> Arc<dyn LogRead> {
+            Arc::new(NothingStored)
+        }
+    }
+
+    /// Wait until the writer has written everything submitted so far.
+    async fn drain(engine: &LogEngine) {
+        engine.submit_and_wait(Vec::new(), false).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn entries_past_the_cache_are_read_back_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let total = (CACHE_ENTRIES as u64) * 2 + 10;
+        {
+            let engine = LogEngine::open(dir.path(), FsyncPolicy::Always).unwrap();
+            let mut log = engine.group(3).unwrap();
+            for chunk in (1..=total).collect::<Vec<_>>().chunks(500) {
+                append(&mut log, chunk.iter().map(|&i| blank(2, i)).collect())
+                    .await
+                    .unwrap();
+            }
+            drain(&engine).await;
+            // One more append lets the cache drop what the writer has written.
+            append(&mut log, vec![blank(2, total + 1)]).await.unwrap();
+            let cached = log.shared.state.lock().cache.len();
+            assert!(cached <= CACHE_ENTRIES + 1, "cache holds {cached} entries");
+            let got: Vec<u64> = log
+                .try_get_log_entries(5..15)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.log_id.index)
+                .collect();
+            assert_eq!(got, (5..15).collect::<Vec<_>>());
+            assert!(engine.stats.disk_reads.load(Ordering::Relaxed) >= 10);
+            // A range across the cache's edge comes back whole and in order.
+            let edge = log
+                .shared
+                .state
+                .lock()
+                .cache
+                .first_key_value()
+                .map(|(&i, _)| i)
+                .unwrap();
+            let got: Vec<u64> = log
+                .try_get_log_entries(edge - 3..edge + 3)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.log_id.index)
+                .collect();
+            assert_eq!(got, (edge - 3..edge + 3).collect::<Vec<_>>());
+            log.purge(openraft::testing::log_id::<TypeConfig>(2, 1, 100))
+                .await
+                .unwrap();
+            log.truncate_after(Some(openraft::testing::log_id::<TypeConfig>(2, 1, total - 5)))
+                .await
+                .unwrap();
+            drain(&engine).await;
+        }
+        let engine = LogEngine::open(dir.path(), FsyncPolicy::Always).unwrap();
+        let mut log = engine.group(3).unwrap();
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(100));
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(total - 5));
+        let got = log.try_get_log_entries(0..u64::MAX).await.unwrap();
+        assert_eq!(got.len() as u64, total - 5 - 100);
+        assert_eq!(got.first().map(|e| e.log_id.index), Some(101));
     }
 
     #[tokio::test]

@@ -1,21 +1,26 @@
 //! Outgoing Raft traffic: one lazily connected, reused gRPC channel per peer, shared by every
-//! group (openraft-multi's `GroupRouter`), and the per-group network factory openraft asks for.
+//! group (openraft-multi's `GroupRouter`), and the per-group network openraft asks for, whose
+//! replication is a gRPC stream with several AppendEntries in flight.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use openraft::BasicNode;
+use futures::{Stream, StreamExt};
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::v2::RaftNetworkV2;
 use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::{SnapshotOf, VoteOf};
-use openraft_multi::{GroupNetworkAdapter, GroupRouter};
+use openraft::{BasicNode, OptionalSend};
+use openraft_multi::GroupRouter;
+use parking_lot::Mutex;
 use tokio::io::AsyncReadExt;
 use tonic::transport::{Channel, Endpoint};
 
@@ -263,9 +268,165 @@ pub struct GroupNetwork {
 }
 
 impl RaftNetworkFactory<TypeConfig> for GroupNetwork {
-    type Network = GroupNetworkAdapter<TypeConfig, GroupId, Peers>;
+    type Network = GroupPeer;
 
     async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> Self::Network {
-        GroupNetworkAdapter::new(self.peers.clone(), target, self.group)
+        GroupPeer {
+            peers: self.peers.clone(),
+            target,
+            group: self.group,
+        }
+    }
+}
+
+/// The gRPC metadata key naming the group of an `AppendStream`.
+pub const GROUP_HEADER: &str = "slotraft-group";
+
+/// Least time a follower may take to answer the oldest AppendEntries of a stream before the
+/// stream counts as broken. openraft's per-RPC budget (the heartbeat interval) is shorter than
+/// a loaded follower's fsync may take, and a broken stream costs a backoff.
+const STREAM_PROGRESS_FLOOR: Duration = Duration::from_secs(1);
+
+/// One group's link to one peer: unary RPCs through `Peers` (openraft-multi's router), and
+/// replication as one gRPC stream per session, so AppendEntries are pipelined instead of
+/// waiting a round trip each.
+pub struct GroupPeer {
+    peers: Peers,
+    target: NodeId,
+    group: GroupId,
+}
+
+impl GroupPeer {
+    async fn open_stream<S>(
+        &mut self,
+        input: S,
+        option: RPCOption,
+    ) -> Result<BoxStream<'static, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>
+    where
+        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
+    {
+        let Some(mut client) = self.peers.raft_client(self.target) else {
+            return Err(RPCError::Unreachable(Unreachable::from_string(format!(
+                "unknown node {}",
+                self.target
+            ))));
+        };
+        let group = self.group;
+        // Send times of the requests not answered yet, oldest first.
+        let unanswered: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
+        let sent = unanswered.clone();
+        let requests = input.map(move |rpc| {
+            sent.lock().push_back(Instant::now());
+            pb::GroupMessage {
+                group,
+                payload: encode(&rpc),
+            }
+        });
+        let mut req = tonic::Request::new(requests);
+        if let Ok(v) = group.to_string().parse() {
+            req.metadata_mut().insert(GROUP_HEADER, v);
+        }
+        let ttl = option.soft_ttl().max(STREAM_PROGRESS_FLOOR);
+        let responses = tokio::time::timeout(ttl, client.append_stream(req))
+            .await
+            .map_err(|_| RPCError::Unreachable(Unreachable::from_string("append stream: no answer")))?
+            .map_err(status_to_rpc_error)?
+            .into_inner();
+        let out = futures::stream::unfold(Some((responses, unanswered)), move |state| async move {
+            let (mut responses, unanswered) = state?;
+            loop {
+                let next = tokio::time::timeout(ttl, responses.message()).await;
+                let result = match next {
+                    Ok(Ok(Some(reply))) => {
+                        unanswered.lock().pop_front();
+                        open_payload::<StreamAppendResult<TypeConfig>>(reply)
+                    }
+                    Ok(Ok(None)) => return None,
+                    Ok(Err(status)) => Err(status_to_rpc_error(status)),
+                    Err(_) => {
+                        // Silence is fine while nothing is owed; an answer overdue is not.
+                        let overdue = unanswered.lock().front().is_some_and(|t| t.elapsed() >= ttl);
+                        if !overdue {
+                            continue;
+                        }
+                        Err(RPCError::Unreachable(Unreachable::from_string(
+                            "append stream: follower stopped answering",
+                        )))
+                    }
+                };
+                let go_on = result.as_ref().is_ok_and(|r| r.is_ok());
+                return Some((result, go_on.then_some((responses, unanswered))));
+            }
+        });
+        Ok(Box::pin(out))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for GroupPeer {
+    type SnapshotData = SnapshotFile;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.peers.append_entries(self.target, self.group, rpc, option).await
+    }
+
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>,
+    >
+    where
+        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
+    {
+        // A single request (openraft's heartbeats) goes as one unary call: cheaper than a stream.
+        if input.size_hint() == (1, Some(1)) {
+            return openraft::network::stream_append_sequential(self, input, option);
+        }
+        Box::pin(async move {
+            let stream: BoxStream<'s, _> = self.open_stream(input, option).await?;
+            Ok(stream)
+        })
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.peers.vote(self.target, self.group, rpc, option).await
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.peers.pre_vote(self.target, self.group, rpc, option).await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: VoteOf<TypeConfig>,
+        snapshot: SnapshotOf<TypeConfig, SnapshotFile>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        self.peers
+            .full_snapshot(self.target, self.group, vote, snapshot, cancel, option)
+            .await
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.peers.transfer_leader(self.target, self.group, req, option).await
     }
 }

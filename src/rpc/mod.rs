@@ -11,7 +11,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::node::Node;
-use crate::raft::network::MAX_MESSAGE_BYTES;
+use crate::raft::network::{GROUP_HEADER, MAX_MESSAGE_BYTES};
 use crate::raft::state_machine::SnapshotFile;
 use crate::raft::types::{GroupId, SnapshotMeta, TypeConfig};
 use crate::rpc::convert::{decode, encode};
@@ -60,6 +60,35 @@ impl pb::raft_service_server::RaftService for Services {
         let m = req.into_inner();
         let rpc: AppendEntriesRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
         reply(self.group(m.group)?.raft.append_entries(rpc).await)
+    }
+
+    type AppendStreamStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::Payload, Status>> + Send>>;
+
+    async fn append_stream(
+        &self,
+        req: Request<Streaming<pb::GroupMessage>>,
+    ) -> Result<Response<Self::AppendStreamStream>, Status> {
+        let group: GroupId = req
+            .metadata()
+            .get(GROUP_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad(format!("append stream without a {GROUP_HEADER} header")))?;
+        let raft = self.group(group)?.raft.clone();
+        // Requests until the leader closes its side; an undecodable one ends the stream (the
+        // leader then opens another).
+        let requests = req.into_inner().map_while(|m| {
+            let m = m.ok()?;
+            decode::<AppendEntriesRequest<TypeConfig>>(&m.payload).ok()
+        });
+        let replies = raft.stream_append(requests).map(|r| match r {
+            Ok(result) => Ok(pb::Payload {
+                payload: encode(&result),
+                error: String::new(),
+            }),
+            Err(fatal) => Err(Status::unavailable(fatal.to_string())),
+        });
+        Ok(Response::new(Box::pin(replies)))
     }
 
     async fn vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
@@ -162,13 +191,20 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) -> Result
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let mut shutdown = node.shutdown_signal();
+    // The builder's `tcp_nodelay` covers only listeners it binds itself; without it, streamed
+    // replies wait for the peer's delayed ACK (Nagle), 40 ms each.
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
+        s.inspect(|s| {
+            let _ = s.set_nodelay(true);
+        })
+    });
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(8 << 20))
         .initial_connection_window_size(Some(32 << 20))
         .add_service(raft)
         .add_service(cluster)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             let _ = shutdown.changed().await;
         })
         .await

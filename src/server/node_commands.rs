@@ -634,6 +634,16 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
                 g.sm.state.read().store.len(),
             );
         }
+        let e = &node.engine.stats;
+        let _ = write!(
+            out,
+            "log_engine:requests={},batches={},syncs={},entries={},disk_reads={}\r\n",
+            e.requests.load(Ordering::Relaxed),
+            e.batches.load(Ordering::Relaxed),
+            e.syncs.load(Ordering::Relaxed),
+            e.entries.load(Ordering::Relaxed),
+            e.disk_reads.load(Ordering::Relaxed),
+        );
         out.push_str("\r\n");
     }
     if want("keyspace") {
