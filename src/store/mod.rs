@@ -17,6 +17,7 @@ pub use set::MemberSet;
 pub use zset::{LexBound, ScoreRange, SortedSet};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -79,10 +80,15 @@ impl Entry {
     }
 }
 
+/// The keys of one slot. Shared, so that cloning the store (for a snapshot) copies no keys:
+/// a slot written while a snapshot still holds it is copied then, alone (copy-on-write, as a
+/// forked Redis child shares pages).
+type SlotKeys = Arc<HashMap<Bytes, Entry>>;
+
 /// The keyspace of one group.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
-    slots: HashMap<Slot, HashMap<Bytes, Entry>>,
+    slots: HashMap<Slot, SlotKeys>,
     /// (deadline, key) for every key with a deadline: active expiry reads its head.
     deadlines: BTreeSet<(u64, Bytes)>,
     len: usize,
@@ -111,7 +117,7 @@ impl Store {
 
     /// COUNTKEYSINSLOT without scanning other slots.
     pub fn count_keys_in_slot(&self, slot: Slot) -> usize {
-        self.slots.get(&slot).map_or(0, HashMap::len)
+        self.slots.get(&slot).map_or(0, |m| m.len())
     }
 
     /// GETKEYSINSLOT: up to `count` keys of one slot, in no particular order.
@@ -151,7 +157,8 @@ impl Store {
 
     /// Mutable access to a value (counted as a change for WATCH); the deadline stays as it is.
     pub fn value_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        let entry = self.slots.get_mut(&key_slot(key))?.get_mut(key)?;
+        let map = self.slots.get_mut(&key_slot(key)).filter(|m| m.contains_key(key))?;
+        let entry = Arc::make_mut(map).get_mut(key)?;
         self.clock += 1;
         entry.version = self.clock;
         Some(&mut entry.value)
@@ -164,7 +171,7 @@ impl Store {
             Value::String(s) => Value::String(Bytes::copy_from_slice(&s)),
             other => other,
         };
-        let map = self.slots.entry(key_slot(key)).or_default();
+        let map = Arc::make_mut(self.slots.entry(key_slot(key)).or_default());
         // Reuse the stored key on replace, so the map and the deadline index share it.
         let (key, old_deadline) = match map.remove_entry(key) {
             Some((k, old)) => (k, old.deadline),
@@ -202,6 +209,10 @@ impl Store {
     fn remove_as(&mut self, key: &[u8], expired: bool) -> Option<Entry> {
         let slot = key_slot(key);
         let map = self.slots.get_mut(&slot)?;
+        if !map.contains_key(key) {
+            return None;
+        }
+        let map = Arc::make_mut(map);
         let (k, entry) = map.remove_entry(key)?;
         if map.is_empty() {
             self.slots.remove(&slot);
@@ -220,6 +231,10 @@ impl Store {
         let Some(map) = self.slots.get_mut(&key_slot(key)) else {
             return false;
         };
+        if !map.contains_key(key) {
+            return false;
+        }
+        let map = Arc::make_mut(map);
         let Some(k) = map.get_key_value(key).map(|(k, _)| k.clone()) else {
             return false;
         };
@@ -291,7 +306,7 @@ impl Store {
 
     /// Inserts an entry read from a snapshot; false if the key was already there.
     fn insert_new(&mut self, key: Bytes, entry: Entry) -> bool {
-        let map = self.slots.entry(key_slot(&key)).or_default();
+        let map = Arc::make_mut(self.slots.entry(key_slot(&key)).or_default());
         if map.contains_key(&key) {
             return false;
         }
