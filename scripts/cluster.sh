@@ -98,13 +98,12 @@ wait_ok() {
 wait_balanced() {
   for _ in $(seq 1 300); do
     local balanced=1
-    while read -r _id resp _rpc _dir lead; do
-      local led
-      led="$(ask "$resp" "INFO replication" 2>/dev/null | grep -o 'raft_groups_led:[0-9]*' | cut -d: -f2 || true)"
-      [ "${led:-x}" = "$lead" ] || balanced=0
+    while read -r _id resp _rpc _dir _lead; do
+      # Settled: every group the node hosts is led by its preferred leader.
+      ask "$resp" "INFO replication" 2>/dev/null | grep -q 'raft_leadership_settled:1' || balanced=0
     done < <(nodes)
     if [ "$balanced" = 1 ]; then
-      echo "leadership balanced: each node leads its share of groups"
+      echo "leadership settled: every group is led by its preferred node"
       return 0
     fi
     sleep 0.1

@@ -109,7 +109,9 @@ async fn heartbeat(node: Arc<Node>) {
 /// Hands leadership of each group to its preferred leader when that node is alive and caught
 /// up, so every node serves its share of writes, also after a failed node returns.
 async fn balance_leaders(node: Arc<Node>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(1000));
+    // Often enough that a starting cluster settles within a second or two; each group is tried
+    // at most every few seconds.
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut shutdown = node.shutdown_signal();
     let mut last_try: std::collections::BTreeMap<GroupId, Instant> = Default::default();
     loop {

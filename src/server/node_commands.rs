@@ -605,10 +605,19 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
         let view = node.view.read();
         let leads = view.led_by(node.id).count();
         let role = if leads > 0 { "master" } else { "slave" };
+        // Settled: this node sees every group led by its preferred leader, so its slot map
+        // (CLUSTER SLOTS) will not change again unless a node fails. Scripts and tests wait for
+        // it on every node before handing the cluster to clients.
+        let preferred = node.config.preferred_leaders();
+        let settled = view
+            .groups
+            .values()
+            .all(|gi| gi.leader.is_some() && gi.leader == preferred.get(&gi.id).copied());
         let _ = write!(
             out,
-            "# Replication\r\nrole:{role}\r\nconnected_slaves:0\r\nraft_groups_led:{leads}\r\nraft_groups_hosted:{}\r\n\r\n",
-            node.groups.len()
+            "# Replication\r\nrole:{role}\r\nconnected_slaves:0\r\nraft_groups_led:{leads}\r\nraft_groups_hosted:{}\r\nraft_leadership_settled:{}\r\n\r\n",
+            node.groups.len(),
+            u8::from(settled),
         );
     }
     if want("cluster") {

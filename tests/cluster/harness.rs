@@ -250,7 +250,7 @@ impl Cluster {
                 return false;
             };
             let counts = master_slots(&nodes);
-            ids.iter().all(|id| {
+            let shares = ids.iter().all(|id| {
                 let port = self.resp[id];
                 counts
                     .iter()
@@ -258,7 +258,21 @@ impl Cluster {
                     .map(|(_, r)| r.len())
                     .sum::<usize>()
                     == per_node
-            })
+            });
+            // Counts can be right while leadership is still moving to the preferred leaders;
+            // a client that reads the slot map then sees it change under it.
+            if !shares {
+                return false;
+            }
+            for &id in &ids {
+                let Ok(info) = command(&self.addr(id), &["INFO", "replication"]).await else {
+                    return false;
+                };
+                if !info.contains("raft_leadership_settled:1") {
+                    return false;
+                }
+            }
+            true
         })
         .await
     }
