@@ -159,38 +159,6 @@ async fn protocol_error(
     let _ = socket.write_all(wbuf).await;
 }
 
-/// Runs futures together on this task, polling them in their order, so that those that start
-/// something on their first poll (a Raft proposal: a bounded channel's FIFO send) start it in
-/// that order.
-async fn in_order<F: std::future::Future>(mut runs: Vec<F>) -> Vec<F::Output> {
-    if runs.len() == 1
-        && let Some(run) = runs.pop()
-    {
-        // An unpipelined command: no boxing, no bookkeeping.
-        return vec![run.await];
-    }
-    let mut runs: Vec<std::pin::Pin<Box<F>>> = runs.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = runs.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (run, slot) in runs.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match run.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => waiting = true,
-                }
-            }
-        }
-        if waiting {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
-}
-
 pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     node.stats.connected_clients.fetch_add(1, Ordering::Relaxed);
     let mut state = ConnState::new(node.next_client_id(), addr);
@@ -260,13 +228,18 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     state.note_command(spec, args);
                 }
                 let (readonly, protocol) = (state.readonly, state.protocol);
-                let runs = batch
-                    .iter()
-                    .map(|(spec, args)| dispatch::execute_plain(&node, spec, args, readonly, true, protocol))
-                    .collect();
+                let run = async {
+                    match batch.as_slice() {
+                        [(spec, args)] => {
+                            vec![dispatch::execute_plain(&node, spec, args, readonly, true, protocol).await]
+                        }
+                        _ if writes => dispatch::execute_write_batch(&node, &batch, protocol).await,
+                        _ => dispatch::execute_read_batch(&node, &batch, readonly, protocol).await,
+                    }
+                };
                 let replies = tokio::select! {
                     biased;
-                    replies = in_order(runs) => replies,
+                    replies = run => replies,
                     _ = handle.killed() => break 'conn,
                 };
                 state.publish();

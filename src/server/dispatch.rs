@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use openraft::ReadPolicy;
 use openraft::error::{ClientWriteError, ForwardToLeader, LinearizableReadError, RaftError};
 
@@ -69,10 +70,10 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
 }
 
 /// Whether a client's pipelined command may run alongside its neighbours (see
-/// `connection::run_pipelined`): a plain read or write of keys, outside MULTI and pub/sub,
-/// not blocking. Returns its spec and whether it writes. Writes qualify only when redirecting
-/// (`-MOVED`): the proposals of a batch then enter the Raft log in the order they were sent,
-/// which forwarded ones, racing over the network, would not.
+/// `execute_read_batch`, `execute_write_batch`): a plain read or write of keys, outside MULTI
+/// and pub/sub, not blocking. Returns its spec and whether it writes. Writes qualify only when
+/// redirecting (`-MOVED`): a batch's writes to one group then enter the Raft log in the order
+/// they were sent, which forwarded ones, racing over the network, would not.
 pub fn pipelinable(node: &Node, conn: &ConnState, args: &[Bytes]) -> Option<(&'static cmd::CommandSpec, bool)> {
     if !conn.may_forward || conn.multi.is_some() || !conn.subscriptions.is_empty() {
         return None;
@@ -98,19 +99,167 @@ pub async fn execute_plain(
     may_forward: bool,
     protocol: Protocol,
 ) -> Frame {
-    let slots: Vec<Slot> = cmd::key_positions(spec, args)
-        .into_iter()
-        .map(|i| key_slot(&args[i]))
-        .collect();
     let ctx = RouteCtx {
         is_write: spec.kind == Kind::Write,
         readonly,
     };
-    let reply = execute_data(node, &slots, args, ctx, may_forward).await;
+    let reply = execute_data(node, &key_slots(spec, args), args, ctx, may_forward).await;
+    shape(args, reply, protocol)
+}
+
+fn key_slots(spec: &cmd::CommandSpec, args: &[Bytes]) -> Vec<Slot> {
+    cmd::key_positions(spec, args)
+        .into_iter()
+        .map(|i| key_slot(&args[i]))
+        .collect()
+}
+
+/// The reply as the connection's protocol wants it.
+fn shape(args: &[Bytes], reply: Frame, protocol: Protocol) -> Frame {
     if protocol == Protocol::Resp3 {
         return cmd::reshape_for_resp3(args, reply);
     }
     reply
+}
+
+/// A connection's pipelined plain reads. Those of a group this node serves share one
+/// linearizable barrier per group — taken after all of them arrived, so it orders every one of
+/// them after the writes that completed before it was sent — and run under one read of the
+/// group's state. The others (redirects, a leadership that moved) take the path of a single
+/// command. Replies are in the order of `batch`.
+pub async fn execute_read_batch(
+    node: &Node,
+    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
+    readonly: bool,
+    protocol: Protocol,
+) -> Vec<Frame> {
+    let ctx = RouteCtx {
+        is_write: false,
+        readonly,
+    };
+    let mut by_group: std::collections::BTreeMap<GroupId, Vec<usize>> = Default::default();
+    {
+        let view = node.view.read();
+        for (i, (spec, args)) in batch.iter().enumerate() {
+            if let Route::Here(group) = route(&view, &key_slots(spec, args), ctx) {
+                by_group.entry(group).or_default().push(i);
+            }
+        }
+    }
+    let served = by_group.into_iter().map(|(group, indexes)| async move {
+        let g = node.groups.get(&group)?;
+        // A READONLY connection reads a follower's copy as it is (possibly stale).
+        if !readonly || g.raft.is_leader() {
+            g.raft.ensure_linearizable(ReadPolicy::LeaseRead).await.ok()?;
+        }
+        let state = g.sm.state.read();
+        let now = now_ms().max(state.clock_ms);
+        Some(
+            indexes
+                .into_iter()
+                .map(|i| {
+                    let args = &batch[i].1;
+                    (i, shape(args, cmd::execute_read(&state.store, args, now), protocol))
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    let mut replies: Vec<Option<Frame>> = vec![None; batch.len()];
+    for (i, reply) in futures::future::join_all(served).await.into_iter().flatten().flatten() {
+        replies[i] = Some(reply);
+    }
+    let mut out = Vec::with_capacity(batch.len());
+    for (reply, (spec, args)) in replies.into_iter().zip(batch) {
+        out.push(match reply {
+            Some(r) => r,
+            None => execute_plain(node, spec, args, readonly, true, protocol).await,
+        });
+    }
+    out
+}
+
+/// A connection's pipelined plain writes. Those of a group this node leads go to Raft as one
+/// proposal per group (one message to the group's Raft core, entries in the order sent); the
+/// others, and those refused because leadership moved before they entered the log, take the
+/// path of a single command, in order. Replies are in the order of `batch`.
+pub async fn execute_write_batch(
+    node: &Node,
+    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
+    protocol: Protocol,
+) -> Vec<Frame> {
+    let ctx = RouteCtx {
+        is_write: true,
+        readonly: false,
+    };
+    let mut replies: Vec<Option<Frame>> = vec![None; batch.len()];
+    let mut by_group: std::collections::BTreeMap<GroupId, Vec<usize>> = Default::default();
+    {
+        let view = node.view.read();
+        for (i, (spec, args)) in batch.iter().enumerate() {
+            if let Route::Here(group) = route(&view, &key_slots(spec, args), ctx) {
+                match cmd::validate(args) {
+                    Ok(()) => by_group.entry(group).or_default().push(i),
+                    Err(e) => replies[i] = Some(e),
+                }
+            }
+        }
+    }
+    let time_ms = now_ms();
+    let proposed = by_group
+        .into_iter()
+        .map(|(group, indexes)| propose_together(node, group, indexes, batch, time_ms));
+    for (i, reply) in futures::future::join_all(proposed).await.into_iter().flatten() {
+        replies[i] = reply.map(|r| shape(&batch[i].1, r, protocol));
+    }
+    let mut out = Vec::with_capacity(batch.len());
+    for (reply, (spec, args)) in replies.into_iter().zip(batch) {
+        out.push(match reply {
+            Some(r) => r,
+            None => execute_plain(node, spec, args, false, true, protocol).await,
+        });
+    }
+    out
+}
+
+/// One proposal of several writes to a group (`batch[i]` for each of `indexes`): their
+/// replies, `None` for those refused before entering the log.
+async fn propose_together(
+    node: &Node,
+    group: GroupId,
+    indexes: Vec<usize>,
+    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
+    time_ms: u64,
+) -> Vec<(usize, Option<Frame>)> {
+    let Some(g) = node.groups.get(&group) else {
+        return Vec::new();
+    };
+    let requests: Vec<Request> = indexes
+        .iter()
+        .map(|&i| Request {
+            time_ms,
+            args: batch[i].1.clone(),
+        })
+        .collect();
+    let mut results = match g.raft.client_write_many(requests).await {
+        Ok(stream) => stream,
+        // The core stopped before taking them: nothing was applied.
+        Err(_) => return Vec::new(),
+    };
+    let mut out = Vec::with_capacity(indexes.len());
+    for i in indexes {
+        let reply = match results.next().await {
+            Some(Ok(Ok(done))) => Some(done.response.0),
+            // Refused before it entered the log: the single-command path redirects it.
+            Some(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => None,
+            Some(Ok(Err(e))) => {
+                tracing::debug!(group, "write outcome unknown: {e}");
+                Some(Frame::error(UNKNOWN_OUTCOME))
+            }
+            Some(Err(_)) | None => Some(Frame::error(UNKNOWN_OUTCOME)),
+        };
+        out.push((i, reply));
+    }
+    out
 }
 
 /// One try at a data command.
