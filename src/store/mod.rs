@@ -172,32 +172,35 @@ impl Store {
             other => other,
         };
         let map = Arc::make_mut(self.slots.entry(key_slot(key)).or_default());
-        // Reuse the stored key on replace, so the map and the deadline index share it.
-        let (key, old_deadline) = match map.remove_entry(key) {
-            Some((k, old)) => (k, old.deadline),
-            None => {
-                self.len += 1;
-                (Bytes::copy_from_slice(key), None)
-            }
-        };
-        if old_deadline != deadline {
-            if let Some(d) = old_deadline {
-                self.deadlines.remove(&(d, key.clone()));
-            }
-            if let Some(d) = deadline {
-                self.deadlines.insert((d, key.clone()));
-            }
-        }
         self.clock += 1;
         let version = self.clock;
-        map.insert(
-            key,
-            Entry {
-                value,
-                deadline,
-                version,
-            },
-        );
+        let new = Entry {
+            value,
+            deadline,
+            version,
+        };
+        // A replace updates the entry where it is: one lookup, and the stored key (shared with
+        // the deadline index) stays.
+        if let Some(entry) = map.get_mut(key) {
+            let old_deadline = std::mem::replace(entry, new).deadline;
+            if old_deadline != deadline
+                && let Some((stored, _)) = map.get_key_value(key)
+            {
+                if let Some(d) = old_deadline {
+                    self.deadlines.remove(&(d, stored.clone()));
+                }
+                if let Some(d) = deadline {
+                    self.deadlines.insert((d, stored.clone()));
+                }
+            }
+            return;
+        }
+        let key = Bytes::copy_from_slice(key);
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, key.clone()));
+        }
+        self.len += 1;
+        map.insert(key, new);
     }
 
     /// Deletes `key`, returning its entry.
