@@ -78,6 +78,7 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args
             Frame::ok()
         }
         "cluster" => cluster(node, args),
+        "debug" if args.len() == 2 && args[1].eq_ignore_ascii_case(b"raft-stats") => raft_stats(node).await,
         "debug" => debug(node, args),
         "keys" | "scan" | "randomkey" | "flushdb" | "flushall" => keyspace::execute(node, spec.name, args).await,
         // Every acknowledged write is already on a majority's disks.
@@ -698,6 +699,8 @@ fn debug(node: &Node, args: &[Bytes]) -> Frame {
                 "DEBUG <subcommand> [<arg> ...]. Subcommands are:",
                 "DIGEST",
                 "    Per group hosted here: its id, applied log index and a digest of its data.",
+                "RAFT-STATS",
+                "    Per group hosted here: openraft's batch-size histograms and counters since start.",
             ]
             .iter()
             .map(|l| Frame::Simple((*l).into()))
@@ -705,6 +708,19 @@ fn debug(node: &Node, args: &[Bytes]) -> Frame {
         ),
         _ => unknown_subcommand(&args[1], "DEBUG"),
     }
+}
+
+/// DEBUG RAFT-STATS: how openraft batched each group's work (client writes per batch, entries per
+/// append, per replication message, per apply), to see where batching falls short under load.
+async fn raft_stats(node: &Node) -> Frame {
+    let mut out = String::new();
+    for g in node.groups.values() {
+        match g.raft.runtime_stats().await {
+            Ok(stats) => out.push_str(&format!("group {}:\n{}\n", g.id, stats.display().multiline())),
+            Err(e) => out.push_str(&format!("group {}: {e}\n", g.id)),
+        }
+    }
+    Frame::Verbatim("txt".into(), out.into())
 }
 
 #[cfg(test)]

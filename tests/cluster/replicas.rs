@@ -231,6 +231,20 @@ async fn random_mix_leaves_every_replica_identical() {
     }
     let before = wait_identical(&c).await;
     println!("after {total} random commands: {before:?}");
+    // DEBUG RAFT-STATS shows, per group, how Raft batched that work.
+    let stats = crate::harness::command(&c.addr(1), &["DEBUG", "RAFT-STATS"])
+        .await
+        .unwrap();
+    for group in before.keys() {
+        assert!(
+            stats.contains(&format!("group {group}:\n")),
+            "no group {group} in {stats}"
+        );
+    }
+    assert!(
+        stats.contains("append_batch") && stats.contains("ClientWrite"),
+        "{stats}"
+    );
 
     // A node rebuilt from its snapshot and the log after it reports the same state.
     c.kill(3);
