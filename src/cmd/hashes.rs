@@ -108,7 +108,7 @@ impl Write {
             Write::Set { key, pairs, legacy } => {
                 // Type check before any change, so a WRONGTYPE write leaves nothing behind.
                 if hash_of(store.get(&key))?.is_none() {
-                    store.insert(&key, Value::Hash(HashMap::new()), None);
+                    store.insert(&key, Value::Hash(Box::default()), None);
                 }
                 let Some(Value::Hash(h)) = store.value_mut(&key) else {
                     return Err(Frame::error(WRONGTYPE));
@@ -169,7 +169,7 @@ impl Write {
 /// The hash at `key`, created empty if missing (callers type-check first).
 fn hash_mut<'a>(store: &'a mut Store, key: &[u8]) -> Reply<&'a mut HashMap<Bytes, Bytes>> {
     if hash_of(store.get(key))?.is_none() {
-        store.insert(key, Value::Hash(HashMap::new()), None);
+        store.insert(key, Value::Hash(Box::default()), None);
     }
     match store.value_mut(key) {
         Some(Value::Hash(h)) => Ok(h),

@@ -236,7 +236,7 @@ impl Write {
                     store.remove(dest);
                 } else {
                     let list = rows.into_iter().map(Option::unwrap_or_default).collect();
-                    store.insert(dest, Value::List(list), None);
+                    store.insert(dest, Value::List(Box::new(list)), None);
                 }
                 Ok(Frame::Integer(n as i64))
             }

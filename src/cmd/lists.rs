@@ -221,7 +221,7 @@ impl Write {
                     if only_existing {
                         return Ok(Frame::Integer(0));
                     }
-                    store.insert(&key, Value::List(VecDeque::new()), None);
+                    store.insert(&key, Value::List(Box::default()), None);
                 }
                 let Some(Value::List(l)) = store.value_mut(&key) else {
                     return Err(Frame::error(WRONGTYPE));
@@ -320,7 +320,7 @@ impl Write {
                         }
                     }
                 }
-                *l = kept;
+                **l = kept;
                 store.remove_if_empty(&key);
                 Ok(Frame::Integer(removed as i64))
             }
@@ -361,7 +361,7 @@ impl Write {
                     return Ok(Frame::Null);
                 };
                 if store.get(&to).is_none() {
-                    store.insert(&to, Value::List(VecDeque::new()), None);
+                    store.insert(&to, Value::List(Box::default()), None);
                 }
                 if let Some(Value::List(d)) = store.value_mut(&to) {
                     if to_left {

@@ -710,7 +710,7 @@ fn store_result(store: &mut Store, dst: &[u8], z: SortedSet) -> Frame {
     if n == 0 {
         store.remove(dst);
     } else {
-        store.insert(dst, Value::ZSet(z), None);
+        store.insert(dst, Value::ZSet(Box::new(z)), None);
     }
     Frame::Integer(n as i64)
 }
@@ -724,7 +724,7 @@ impl Write {
                     if f.xx {
                         return Ok(if f.incr { Frame::Null } else { Frame::Integer(0) });
                     }
-                    store.insert(&key, Value::ZSet(SortedSet::new()), None);
+                    store.insert(&key, Value::ZSet(Box::default()), None);
                 }
                 let Some(Value::ZSet(z)) = store.value_mut(&key) else {
                     return Err(Frame::error(WRONGTYPE));

@@ -75,7 +75,7 @@ fn value_digest(v: &Value) -> Lanes {
         }
         Value::List(items) => {
             let mut l = Lanes::new(b'l');
-            for item in items {
+            for item in items.iter() {
                 l.bytes(item);
             }
             l
@@ -104,7 +104,7 @@ impl Store {
         for (key, entry) in self.entries() {
             let mut l = Lanes::new(b'k');
             l.bytes(key);
-            l.u64(entry.deadline.map_or(0, |d| d.wrapping_add(1)));
+            l.u64(entry.deadline().map_or(0, |d| d.wrapping_add(1)));
             l.lanes(value_digest(&entry.value));
             let [a, b] = l.finish();
             sum[0] = sum[0].wrapping_add(a);
@@ -150,7 +150,7 @@ mod tests {
                     0 => s.insert(b"a", Value::String(b("1")), Some(5)),
                     1 => {
                         let h: HashMap<Bytes, Bytes> = [(b("f"), b("x")), (b("g"), b("y"))].into();
-                        s.insert(b"h", Value::Hash(h), None)
+                        s.insert(b"h", Value::Hash(Box::new(h)), None)
                     }
                     _ => {
                         let m: MemberSet = [&b"p"[..], b"q"].into_iter().collect();
@@ -172,7 +172,7 @@ mod tests {
             let mut z = SortedSet::new();
             z.insert(b"m", 1.0);
             z.insert(b"n", 2.0);
-            s.insert(b"z", Value::ZSet(z), None);
+            s.insert(b"z", Value::ZSet(Box::new(z)), None);
             s
         };
         let d = base().digest();
@@ -204,7 +204,7 @@ mod tests {
                 }),
             ),
             (
-                Box::new(|s| s.insert(b"a", Value::List([b("1")].into()), None)),
+                Box::new(|s| s.insert(b"a", Value::List(Box::new([b("1")].into())), None)),
                 Box::new(|s| s.insert(b"a", Value::String(b("1")), None)),
             ),
         ];

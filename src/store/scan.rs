@@ -101,7 +101,7 @@ impl Store {
             .values()
             .flat_map(|m| m.iter())
             .filter(|(k, e)| !e.is_expired(now_ms) && (match_all || glob_match(pattern, k)))
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| super::blob_bytes(k))
             .collect();
         keys.sort_unstable();
         keys
@@ -120,7 +120,7 @@ impl Store {
                     && pattern.is_none_or(|p| glob_match(p, k))
                     && type_filter.is_none_or(|t| e.value.type_name().eq_ignore_ascii_case(t))
             })
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| super::blob_bytes(k))
             .collect();
         keys.sort_unstable();
         keys
@@ -149,12 +149,12 @@ impl Store {
             let Some(map) = self.slots.get(slot) else {
                 continue;
             };
-            let mut keys: Vec<(&Bytes, bool)> = map.iter().map(|(k, e)| (k, e.is_expired(now_ms))).collect();
+            let mut keys: Vec<(&super::Blob, bool)> = map.iter().map(|(k, e)| (k, e.is_expired(now_ms))).collect();
             keys.sort_unstable();
             let skip = if first { r as usize } else { 0 };
             first = false;
             if let Some((k, _)) = keys.iter().skip(skip).find(|(_, expired)| !expired) {
-                return Some((*k).clone());
+                return Some(super::blob_bytes(k));
             }
         }
         None
@@ -237,7 +237,7 @@ mod tests {
         st.insert(b"{a}1", s("x"), None);
         st.insert(
             b"{a}2",
-            Value::List(["v"].iter().map(|v| Bytes::from(*v)).collect()),
+            Value::List(Box::new(["v"].iter().map(|v| Bytes::from(*v)).collect())),
             None,
         );
         st.insert(b"b", s("z"), Some(5));

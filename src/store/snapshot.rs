@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use bytes::Bytes;
 
 use super::deletions::Deletion;
-use super::{Entry, MemberSet, SortedSet, Store, Value};
+use super::{Blob, Entry, MemberSet, SortedSet, Store, Value};
 
 const MAGIC: &[u8; 8] = b"SLRSTORE";
 const VERSION: u32 = 3;
@@ -148,7 +148,7 @@ impl Store {
                 Value::ZSet(_) => TYPE_ZSET,
             };
             w.put(&[tag])?;
-            match entry.deadline {
+            match entry.deadline() {
                 Some(d) => {
                     w.put(&[1])?;
                     w.u64(d)?;
@@ -161,14 +161,14 @@ impl Store {
                 Value::String(s) => w.blob(s)?,
                 Value::Hash(h) => {
                     w.u64(h.len() as u64)?;
-                    for (f, v) in h {
+                    for (f, v) in h.iter() {
                         w.blob(f)?;
                         w.blob(v)?;
                     }
                 }
                 Value::List(l) => {
                     w.u64(l.len() as u64)?;
-                    for item in l {
+                    for item in l.iter() {
                         w.blob(item)?;
                     }
                 }
@@ -246,7 +246,7 @@ impl Store {
                         let v = r.blob()?;
                         h.insert(f, v);
                     }
-                    Value::Hash(h)
+                    Value::Hash(Box::new(h))
                 }
                 TYPE_LIST => {
                     let n = r.count()?;
@@ -254,7 +254,7 @@ impl Store {
                     for _ in 0..n {
                         l.push_back(r.blob()?);
                     }
-                    Value::List(l)
+                    Value::List(Box::new(l))
                 }
                 TYPE_SET => {
                     let n = r.count()?;
@@ -275,7 +275,7 @@ impl Store {
                         }
                         z.insert(&member, score);
                     }
-                    Value::ZSet(z)
+                    Value::ZSet(Box::new(z))
                 }
                 _ => return Err(invalid("unknown value type")),
             };
@@ -283,10 +283,10 @@ impl Store {
                 return Err(invalid("empty aggregate"));
             }
             if !store.insert_new(
-                key,
+                Blob::from(&key[..]),
                 Entry {
                     value,
-                    deadline,
+                    deadline: super::normal(deadline).unwrap_or(0),
                     version,
                 },
             ) {
@@ -314,16 +314,16 @@ mod tests {
         let mut h = HashMap::new();
         h.insert(Bytes::from_static(b"f"), Bytes::from_static(b"x"));
         h.insert(Bytes::from_static(b"g"), Bytes::new());
-        s.insert(b"h", Value::Hash(h), Some(99));
+        s.insert(b"h", Value::Hash(Box::new(h)), Some(99));
         let l: VecDeque<Bytes> = [Bytes::from_static(b"a"), Bytes::from_static(b"b")].into();
-        s.insert(b"{h}l", Value::List(l), None);
+        s.insert(b"{h}l", Value::List(Box::new(l)), None);
         let m: MemberSet = [&b"x"[..], b"y", b""].into_iter().collect();
         s.insert(b"set", Value::Set(m), Some(7));
         let mut z = SortedSet::new();
         z.insert(b"a", 1.5);
         z.insert(b"b", f64::NEG_INFINITY);
         z.insert(b"c", -0.25);
-        s.insert(b"z", Value::ZSet(z), None);
+        s.insert(b"z", Value::ZSet(Box::new(z)), None);
         s.insert(b"gone", Value::String(Bytes::new()), None);
         s.remove(b"gone");
         s
