@@ -18,7 +18,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 // on top). Memory freed in bulk (a slot's table copied while a snapshot held it, purged log
 // entries) goes back to the system after about a second, from one background thread, instead
 // of staying resident until later allocations happen to trigger a purge: 950,000 keys took
-// 431 resident bytes per key per copy without this, 403 with it (scripts/bench.sh).
+// 431 resident bytes per key per copy without this, 406 with it (scripts/bench.sh).
 #[allow(non_upper_case_globals)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: &[u8; 85] =

@@ -168,14 +168,7 @@ pub async fn execute_read_batch(
     for (i, reply) in futures::future::join_all(served).await.into_iter().flatten().flatten() {
         replies[i] = Some(reply);
     }
-    let mut out = Vec::with_capacity(batch.len());
-    for (reply, (spec, args)) in replies.into_iter().zip(batch) {
-        out.push(match reply {
-            Some(r) => r,
-            None => execute_plain(node, spec, args, readonly, true, protocol).await,
-        });
-    }
-    out
+    single_for_the_rest(node, batch, replies, readonly, protocol).await
 }
 
 /// A connection's pipelined plain writes. Those of a group this node leads go to Raft as one
@@ -211,11 +204,23 @@ pub async fn execute_write_batch(
     for (i, reply) in futures::future::join_all(proposed).await.into_iter().flatten() {
         replies[i] = reply.map(|r| shape(&batch[i].1, r, protocol));
     }
+    single_for_the_rest(node, batch, replies, false, protocol).await
+}
+
+/// The replies of a batch in its order: those already answered, and for the others the path of
+/// a single command, run one at a time in the order sent.
+async fn single_for_the_rest(
+    node: &Node,
+    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
+    replies: Vec<Option<Frame>>,
+    readonly: bool,
+    protocol: Protocol,
+) -> Vec<Frame> {
     let mut out = Vec::with_capacity(batch.len());
     for (reply, (spec, args)) in replies.into_iter().zip(batch) {
         out.push(match reply {
             Some(r) => r,
-            None => execute_plain(node, spec, args, false, true, protocol).await,
+            None => execute_plain(node, spec, args, readonly, true, protocol).await,
         });
     }
     out

@@ -266,8 +266,8 @@ impl Store {
         let Some(entry) = map.get_mut(key) else {
             return false;
         };
-        let old = std::mem::replace(&mut entry.deadline, deadline.unwrap_or(0));
-        let old = (old != 0).then_some(old);
+        let old = entry.deadline();
+        entry.deadline = deadline.unwrap_or(0);
         self.clock += 1;
         entry.version = self.clock;
         if old != deadline {
@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn an_entry_stays_small() {
-        // Every bucket of every slot's table holds a key (32 bytes) and an entry: at a million
+        // Every bucket of every slot's table holds a key (16 bytes) and an entry: at a million
         // keys each byte here is a megabyte per node.
         assert!(size_of::<Entry>() <= 56, "Entry is {} bytes", size_of::<Entry>());
     }
