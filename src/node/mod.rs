@@ -13,9 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use openraft::BasicNode;
+use openraft::async_runtime::watch::WatchReceiver;
+use openraft::error::{LinearizableReadError, RaftError};
+use openraft::type_config::alias::WatchReceiverOf;
+use openraft::vote::RaftLeaderId;
+use openraft::{BasicNode, Instant as _, RaftMetrics, ReadPolicy};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
@@ -24,7 +28,7 @@ use crate::config::Config;
 use crate::raft::log_engine::{GroupLog, LogEngine};
 use crate::raft::network::{GroupNetwork, Peers};
 use crate::raft::state_machine::GroupStateMachine;
-use crate::raft::types::{GroupId, NodeId, Raft};
+use crate::raft::types::{GroupId, NodeId, Raft, TypeConfig};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,72 @@ pub struct Group {
     pub log: GroupLog,
     /// Preferred leader, so that leadership spreads evenly over the nodes.
     pub preferred_leader: NodeId,
+    /// This node's id, which the lease check compares the vote's leader with.
+    me: NodeId,
+    /// Raft's metrics as its core last published them: the lease check reads them.
+    metrics: WatchReceiverOf<TypeConfig, RaftMetrics<TypeConfig>>,
+    /// How long after a quorum acknowledged an AppendEntries this leader still serves reads on
+    /// its own: half of openraft's leader lease (`election_timeout_max`), the other half a
+    /// margin for clock drift between the nodes.
+    read_lease: Duration,
+    /// The term in which this node last asked to hand its leadership over (0: never). A
+    /// transfer lets the target be elected while followers still hold this leader's lease, so
+    /// no read in that term is served on the lease alone.
+    transfer_term: AtomicU64,
+    /// Linearizable reads (or pipelined batches of them) served on the lease alone, and those
+    /// that went through the Raft core (INFO raft `lease_reads`, `core_reads`).
+    pub lease_reads: AtomicU64,
+    pub core_reads: AtomicU64,
+}
+
+impl Group {
+    /// Waits until a linearizable read of this group may be served from the local state: at
+    /// once while the leader's lease holds (`holds_read_lease`), otherwise through the Raft
+    /// core (openraft's lease read: refused when the lease has lapsed or leadership moved).
+    pub async fn read_barrier(&self) -> Result<(), RaftError<TypeConfig, LinearizableReadError<TypeConfig>>> {
+        if self.holds_read_lease() {
+            self.lease_reads.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.core_reads.fetch_add(1, Ordering::Relaxed);
+        self.raft.ensure_linearizable(ReadPolicy::LeaseRead).await.map(|_| ())
+    }
+
+    /// Whether this replica may serve a linearizable read from its applied state without a
+    /// message to its Raft core, which costs a wake-up of another task per read. True when
+    /// - it is the leader of the current term, and a quorum acknowledged an AppendEntries it
+    ///   sent less than `read_lease` ago: no other leader can be elected before that lease ends
+    ///   (voters refuse while they hold it), so nothing is committed elsewhere;
+    /// - it has applied an entry of its own term: every entry of earlier terms (writes the
+    ///   previous leader acknowledged) is applied, and its own writes are applied before they
+    ///   are acknowledged;
+    /// - it has not asked to transfer its leadership in this term.
+    pub fn holds_read_lease(&self) -> bool {
+        let leader = {
+            let m = self.metrics.borrow_watched();
+            let ok = m.state.is_leader()
+                && m.vote.is_committed()
+                && *m.vote.leader_id().node_id() == self.me
+                && m.vote.leader_id().term() > self.transfer_term.load(Ordering::Acquire)
+                && m.last_quorum_acked.is_some_and(|t| t.elapsed() < self.read_lease);
+            ok.then(|| m.vote.leader_id().to_committed())
+        };
+        let Some(leader) = leader else { return false };
+        self.sm
+            .state
+            .read()
+            .last_applied
+            .as_ref()
+            .is_some_and(|applied| applied.leader_id == leader)
+    }
+
+    /// Hands leadership to `to`; reads stop being served on the lease first (see
+    /// `transfer_term`).
+    pub async fn transfer_leadership(&self, to: NodeId) {
+        let term = self.metrics.borrow_watched().vote.leader_id().term();
+        self.transfer_term.fetch_max(term, Ordering::AcqRel);
+        let _ = self.raft.trigger().transfer_leader(to).await;
+    }
 }
 
 /// Counters shown by INFO.
@@ -194,10 +264,16 @@ impl Node {
                 g.id,
                 Group {
                     id: g.id,
-                    raft,
                     sm,
                     log,
                     preferred_leader,
+                    me: id,
+                    metrics: raft.metrics(),
+                    read_lease: Duration::from_millis(raft_config.election_timeout_max / 2),
+                    transfer_term: AtomicU64::new(0),
+                    lease_reads: AtomicU64::new(0),
+                    core_reads: AtomicU64::new(0),
+                    raft,
                 },
             );
         }

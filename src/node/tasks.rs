@@ -148,7 +148,7 @@ async fn balance_leaders(node: Arc<Node>) {
                     "transferring leadership to preferred leader"
                 );
                 last_try.insert(g.id, Instant::now());
-                let _ = g.raft.trigger().transfer_leader(g.preferred_leader).await;
+                g.transfer_leadership(g.preferred_leader).await;
             }
         }
     }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use openraft::ReadPolicy;
 use openraft::error::{ClientWriteError, ForwardToLeader, LinearizableReadError, RaftError};
 
 use crate::cluster::route::{Route, RouteCtx, route};
@@ -150,7 +149,7 @@ pub async fn execute_read_batch(
         let g = node.groups.get(&group)?;
         // A READONLY connection reads a follower's copy as it is (possibly stale).
         if !readonly || g.raft.is_leader() {
-            g.raft.ensure_linearizable(ReadPolicy::LeaseRead).await.ok()?;
+            g.read_barrier().await.ok()?;
         }
         let state = g.sm.state.read();
         let now = now_ms().max(state.clock_ms);
@@ -376,7 +375,7 @@ async fn run_local(
         let state = g.sm.state.read();
         return Attempt::Reply(cmd::execute_read(&state.store, args, now_ms().max(state.clock_ms)));
     }
-    match g.raft.ensure_linearizable(ReadPolicy::LeaseRead).await {
+    match g.read_barrier().await {
         Ok(_) => {
             let state = g.sm.state.read();
             Attempt::Reply(cmd::execute_read(&state.store, args, now_ms().max(state.clock_ms)))

@@ -631,7 +631,7 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
             let m = m.borrow_watched();
             let _ = write!(
                 out,
-                "group{}:state={:?},term={},leader={},last_log={},commit={},applied={},snapshot={},purged={},keys={}\r\n",
+                "group{}:state={:?},term={},leader={},last_log={},commit={},applied={},snapshot={},purged={},lease_reads={},core_reads={},keys={}\r\n",
                 g.id,
                 m.state,
                 m.current_term,
@@ -641,6 +641,8 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
                 m.last_applied.map_or(0, |l| l.index),
                 m.snapshot.map_or(0, |l| l.index),
                 m.purged.map_or(0, |l| l.index),
+                g.lease_reads.load(Ordering::Relaxed),
+                g.core_reads.load(Ordering::Relaxed),
                 g.sm.state.read().store.len(),
             );
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use redis::AsyncCommands;
 
-use crate::harness::{Cluster, keys_for_all_slots, wait_until};
+use crate::harness::{Cluster, command, keys_for_all_slots, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_crash_loses_no_acknowledged_write() {
@@ -93,4 +93,68 @@ async fn leader_crash_loses_no_acknowledged_write() {
     let (key, value, _) = acked.last().unwrap();
     let got: Option<u64> = conn.get(key).await.unwrap();
     assert_eq!(got, Some(*value));
+}
+
+/// The sum of `field` over the groups this node leads, from INFO raft.
+async fn leader_counter(addr: &str, field: &str) -> u64 {
+    let info = command(addr, &["INFO", "raft"]).await.unwrap();
+    info.lines()
+        .filter(|l| l.contains("state=Leader"))
+        .flat_map(|l| l.split(','))
+        .filter_map(|kv| kv.strip_prefix(field)?.strip_prefix('=')?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A leader answers linearizable reads on its lease, without a round through its Raft core,
+/// only while a quorum keeps acknowledging it: with its followers paused, once openraft's
+/// leader lease (`election_timeout_max`, 1 s here) has run out — when another leader could
+/// have been elected — it no longer answers from its own state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_cut_off_from_its_quorum_stops_serving_reads() {
+    let c = Cluster::three("").await;
+    assert!(
+        c.wait_balanced(1, Duration::from_secs(30)).await,
+        "each node should lead one group"
+    );
+    let leader = c.leader_of_slot(1, 0).await.expect("slot 0 has a leader");
+    let addr = c.addr(leader);
+    let key = keys_for_all_slots("lease").swap_remove(0);
+    assert_eq!(command(&addr, &["SET", &key, "v1"]).await.as_deref(), Ok("OK"));
+    let before = leader_counter(&addr, "lease_reads").await;
+    for _ in 0..20 {
+        assert_eq!(command(&addr, &["GET", &key]).await.as_deref(), Ok("v1"));
+    }
+    let served = leader_counter(&addr, "lease_reads").await - before;
+    assert!(
+        served >= 20,
+        "reads on a settled leader go by its lease ({served} of 20 did)"
+    );
+
+    let followers: Vec<u64> = c.running().into_iter().filter(|&n| n != leader).collect();
+    let paused_at = Instant::now();
+    for &n in &followers {
+        c.signal(n, "STOP");
+    }
+    // Waiting out the lease is the point of the test: after it, reads must be refused.
+    tokio::time::sleep(Duration::from_millis(1000).saturating_sub(paused_at.elapsed())).await;
+    let read = command(&addr, &["GET", &key]).await;
+    for &n in &followers {
+        c.signal(n, "CONT");
+    }
+    assert!(
+        read.as_ref().is_err_and(|e| e.starts_with("CLUSTERDOWN")),
+        "a leader without a quorum for longer than its lease answered a read: {read:?}"
+    );
+
+    let conn = c.cluster_client().await;
+    let back = wait_until(Duration::from_secs(20), || {
+        let (mut conn, key) = (conn.clone(), key.clone());
+        async move {
+            conn.get::<_, Option<String>>(key)
+                .await
+                .is_ok_and(|v| v.as_deref() == Some("v1"))
+        }
+    })
+    .await;
+    assert!(back, "reads did not resume once the followers did");
 }
