@@ -370,7 +370,7 @@ fn by_pattern(store: &Store, pattern: &[u8], elem: &Bytes, now_ms: u64) -> Optio
     key.extend_from_slice(post);
     match (&store.get_live(&key, now_ms)?.value, field) {
         (Value::Hash(h), Some(f)) => h.get(f).cloned(),
-        (Value::String(s), None) => Some(s.clone()),
+        (Value::String(s), None) => Some(s.to_bytes()),
         _ => None,
     }
 }

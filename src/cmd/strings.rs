@@ -2,19 +2,19 @@
 //! GETSET, GETDEL, GETEX, SETNX, SETEX, PSETEX, MSETNX, INCRBYFLOAT, GETRANGE, SUBSTR,
 //! SETRANGE, LCS, and the bitmap commands SETBIT, GETBIT, BITCOUNT, BITPOS.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::float;
 use super::ms_i64;
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
 use crate::resp::frame::Frame;
-use crate::store::{Entry, Store, Value};
+use crate::store::{Entry, Store, Str, Value};
 
 /// Redis's default proto-max-bulk-len: APPEND may not grow a string past it.
 const MAX_STRING: usize = 512 * 1024 * 1024;
 
 /// The string held by `entry`: None when missing, WRONGTYPE for another type.
-fn string_of(entry: Option<&Entry>) -> Reply<Option<&Bytes>> {
+fn string_of(entry: Option<&Entry>) -> Reply<Option<&Str>> {
     match entry.map(|e| &e.value) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -316,7 +316,7 @@ impl Write {
             Write::Set(s) => apply_set(store, s, time_ms),
             Write::Mset(pairs) => {
                 for (k, v) in pairs {
-                    store.insert(&k, Value::String(v), None);
+                    store.insert(&k, Value::String(v.into()), None);
                 }
                 Ok(Frame::ok())
             }
@@ -328,16 +328,16 @@ impl Write {
                 let new = cur
                     .checked_add(delta)
                     .ok_or_else(|| Frame::error("ERR increment or decrement would overflow"))?;
-                let text = Bytes::from(new.to_string());
+                let text = new.to_string().into_bytes();
                 match store.value_mut(&key) {
                     // Keeps the deadline, as Redis does.
-                    Some(v) => *v = Value::String(text),
-                    None => store.insert(&key, Value::String(text), None),
+                    Some(v) => *v = Value::String(text.into()),
+                    None => store.insert(&key, Value::String(text.into()), None),
                 }
                 Ok(Frame::Integer(new))
             }
             Write::Append { key, value } => {
-                let cur_len = string_of(store.get(&key))?.map(Bytes::len);
+                let cur_len = string_of(store.get(&key))?.map(|s| s.len());
                 let total = cur_len.unwrap_or(0).saturating_add(value.len());
                 if total > MAX_STRING {
                     return Err(Frame::error(
@@ -345,26 +345,19 @@ impl Write {
                     ));
                 }
                 match store.value_mut(&key) {
-                    Some(Value::String(s)) => {
-                        // Grow in place when we own the buffer, so repeated APPENDs are
-                        // amortized rather than quadratic.
-                        let mut buf = std::mem::take(s)
-                            .try_into_mut()
-                            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-                        buf.extend_from_slice(&value);
-                        *s = buf.freeze();
-                    }
-                    _ => store.insert(&key, Value::String(value), None),
+                    // Grows in place, so repeated APPENDs are amortized rather than quadratic.
+                    Some(Value::String(s)) => s.append(&value),
+                    _ => store.insert(&key, Value::String(value.into()), None),
                 }
                 Ok(Frame::Integer(total as i64))
             }
             Write::GetSet { key, value } => {
-                let old = string_of(store.get(&key))?.map_or(Frame::Null, |v| Frame::Bulk(v.clone()));
-                store.insert(&key, Value::String(value), None);
+                let old = string_of(store.get(&key))?.map_or(Frame::Null, |v| Frame::Bulk(v.to_bytes()));
+                store.insert(&key, Value::String(value.into()), None);
                 Ok(old)
             }
             Write::GetDel(key) => {
-                let old = string_of(store.get(&key))?.map_or(Frame::Null, |v| Frame::Bulk(v.clone()));
+                let old = string_of(store.get(&key))?.map_or(Frame::Null, |v| Frame::Bulk(v.to_bytes()));
                 store.remove(&key);
                 Ok(old)
             }
@@ -375,7 +368,7 @@ impl Write {
                     GetExTtl::Absolute(ms) => Some(ms),
                     GetExTtl::Unchanged | GetExTtl::Persist => None,
                 };
-                let Some(v) = string_of(store.get(&key))?.cloned() else {
+                let Some(v) = string_of(store.get(&key))?.map(Str::to_bytes) else {
                     return Ok(Frame::Null);
                 };
                 match (ttl, deadline) {
@@ -396,12 +389,12 @@ impl Write {
                 if store.get(&key).is_some() {
                     return Ok(Frame::Integer(0));
                 }
-                store.insert(&key, Value::String(value), None);
+                store.insert(&key, Value::String(value.into()), None);
                 Ok(Frame::Integer(1))
             }
             Write::SetEx { name, key, ms, value } => {
                 let d = ms.checked_add(ms_i64(time_ms)).ok_or_else(|| invalid_expire(name))?;
-                store.insert(&key, Value::String(value), u64::try_from(d).ok());
+                store.insert(&key, Value::String(value.into()), u64::try_from(d).ok());
                 Ok(Frame::ok())
             }
             Write::MsetNx(pairs) => {
@@ -409,7 +402,7 @@ impl Write {
                     return Ok(Frame::Integer(0));
                 }
                 for (k, v) in pairs {
-                    store.insert(&k, Value::String(v), None);
+                    store.insert(&k, Value::String(v.into()), None);
                 }
                 Ok(Frame::Integer(1))
             }
@@ -421,14 +414,14 @@ impl Write {
                 let text = float::incr(cur, by).ok_or_else(|| Frame::error(NAN_OR_INF))?;
                 let text = Bytes::from(text);
                 match store.value_mut(&key) {
-                    Some(v) => *v = Value::String(text.clone()),
-                    None => store.insert(&key, Value::String(text.clone()), None),
+                    Some(v) => *v = Value::String(Str::copy_from(&text)),
+                    None => store.insert(&key, Value::String(Str::copy_from(&text)), None),
                 }
                 Ok(Frame::Bulk(text))
             }
             Write::SetRange { key, offset, value } => {
                 let cur = string_of(store.get(&key))?;
-                let cur_len = cur.map_or(0, Bytes::len);
+                let cur_len = cur.map_or(0, |s| s.len());
                 if value.is_empty() {
                     return Ok(Frame::Integer(cur_len as i64));
                 }
@@ -442,7 +435,7 @@ impl Write {
                 }
                 buf[offset..end].copy_from_slice(&value);
                 let len = buf.len();
-                put_string(store, &key, Bytes::from(buf));
+                put_string(store, &key, buf);
                 Ok(Frame::Integer(len as i64))
             }
             Write::SetBit { key, offset, on } => {
@@ -459,7 +452,7 @@ impl Write {
                 } else {
                     buf[byte] &= !mask;
                 }
-                put_string(store, &key, Bytes::from(buf));
+                put_string(store, &key, buf);
                 Ok(Frame::Integer(old.into()))
             }
         }
@@ -467,10 +460,10 @@ impl Write {
 }
 
 /// Replaces a string's bytes, keeping its deadline; creates the key without one.
-fn put_string(store: &mut Store, key: &[u8], value: Bytes) {
+fn put_string(store: &mut Store, key: &[u8], value: Vec<u8>) {
     match store.value_mut(key) {
-        Some(v) => *v = Value::String(value),
-        None => store.insert(key, Value::String(value), None),
+        Some(v) => *v = Value::String(value.into()),
+        None => store.insert(key, Value::String(value.into()), None),
     }
 }
 
@@ -483,7 +476,7 @@ fn apply_set(store: &mut Store, s: Set, time_ms: u64) -> Reply<Frame> {
         Ttl::Relative(ms) => Some(ms.checked_add(now).ok_or_else(|| invalid_expire("set"))?),
     };
     let old = if s.get {
-        Some(string_of(store.get(&s.key))?.map_or(Frame::Null, |v| Frame::Bulk(v.clone())))
+        Some(string_of(store.get(&s.key))?.map_or(Frame::Null, |v| Frame::Bulk(v.to_bytes())))
     } else {
         None
     };
@@ -498,7 +491,7 @@ fn apply_set(store: &mut Store, s: Set, time_ms: u64) -> Reply<Frame> {
         }
         _ => {
             let deadline = deadline.and_then(|d| u64::try_from(d).ok());
-            store.insert(&s.key, Value::String(s.value), deadline);
+            store.insert(&s.key, Value::String(s.value.into()), deadline);
         }
     }
     Ok(old.unwrap_or_else(Frame::ok))
@@ -510,13 +503,13 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
         "get" => {
             let key = c.next_bytes()?;
             c.finish()?;
-            Ok(string_of(store.get_live(key, now_ms))?.map_or(Frame::Null, |v| Frame::Bulk(v.clone())))
+            Ok(string_of(store.get_live(key, now_ms))?.map_or(Frame::Null, |v| Frame::Bulk(v.to_bytes())))
         }
         "mget" => Ok(Frame::Array(
             c.rest()
                 .iter()
                 .map(|k| match store.get_live(k, now_ms).map(|e| &e.value) {
-                    Some(Value::String(v)) => Frame::Bulk(v.clone()),
+                    Some(Value::String(v)) => Frame::Bulk(v.to_bytes()),
                     _ => Frame::Null,
                 })
                 .collect(),
@@ -524,7 +517,7 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
         "strlen" => {
             let key = c.next_bytes()?;
             c.finish()?;
-            let len = string_of(store.get_live(key, now_ms))?.map_or(0, Bytes::len);
+            let len = string_of(store.get_live(key, now_ms))?.map_or(0, |s| s.len());
             Ok(Frame::Integer(len as i64))
         }
         "getrange" | "substr" => {
@@ -536,7 +529,7 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
                 return Ok(Frame::Bulk(Bytes::new()));
             };
             Ok(Frame::Bulk(match clamp_range(s.len() as i64, start, end) {
-                Some((a, b)) => s.slice(a as usize..=b as usize),
+                Some((a, b)) => s.to_bytes().slice(a as usize..=b as usize),
                 None => Bytes::new(),
             }))
         }
@@ -685,7 +678,7 @@ fn lcs(store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
     for (i, key) in args[1..3].iter().enumerate() {
         match store.get_live(key, now_ms).map(|e| &e.value) {
             None => {}
-            Some(Value::String(s)) => strs[i] = s.clone(),
+            Some(Value::String(s)) => strs[i] = s.to_bytes(),
             Some(_) => return Err(Frame::error("ERR The specified keys must contain string values")),
         }
     }

@@ -5,6 +5,8 @@
 
 use bytes::Bytes;
 
+#[cfg(test)]
+use super::Str;
 use super::{Store, Value, mix64};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -147,7 +149,7 @@ mod tests {
             let mut s = Store::new();
             for &i in order {
                 match i {
-                    0 => s.insert(b"a", Value::String(b("1")), Some(5)),
+                    0 => s.insert(b"a", Value::String(Str::copy_from(b"1")), Some(5)),
                     1 => {
                         let h: HashMap<Bytes, Bytes> = [(b("f"), b("x")), (b("g"), b("y"))].into();
                         s.insert(b"h", Value::Hash(Box::new(h)), None)
@@ -168,7 +170,7 @@ mod tests {
     fn any_difference_changes_the_digest() {
         let base = || {
             let mut s = Store::new();
-            s.insert(b"a", Value::String(b("1")), None);
+            s.insert(b"a", Value::String(Str::copy_from(b"1")), None);
             let mut z = SortedSet::new();
             z.insert(b"m", 1.0);
             z.insert(b"n", 2.0);
@@ -182,8 +184,8 @@ mod tests {
         type Op = Box<dyn Fn(&mut Store)>;
         let cases: Vec<(Op, Op)> = vec![
             (
-                Box::new(|s| s.insert(b"a", Value::String(b("2")), None)),
-                Box::new(|s| s.insert(b"a", Value::String(b("1")), None)),
+                Box::new(|s| s.insert(b"a", Value::String(Str::copy_from(b"2")), None)),
+                Box::new(|s| s.insert(b"a", Value::String(Str::copy_from(b"1")), None)),
             ),
             (
                 Box::new(|s| {
@@ -205,7 +207,7 @@ mod tests {
             ),
             (
                 Box::new(|s| s.insert(b"a", Value::List(Box::new([b("1")].into())), None)),
-                Box::new(|s| s.insert(b"a", Value::String(b("1")), None)),
+                Box::new(|s| s.insert(b"a", Value::String(Str::copy_from(b"1")), None)),
             ),
         ];
         for (i, (change, control)) in cases.iter().enumerate() {

@@ -27,7 +27,7 @@ use crate::cluster::slots::{Slot, key_slot};
 /// others.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    String(Bytes),
+    String(Str),
     /// The aggregates are boxed: a variant wider than a string's would widen every entry of
     /// every table, strings (most keys of a cache) included.
     Hash(Box<HashMap<Bytes, Bytes>>),
@@ -57,6 +57,102 @@ impl Value {
             Value::Set(m) => m.is_empty(),
             Value::ZSet(z) => z.is_empty(),
         }
+    }
+}
+
+/// A string value. Cloning one (a snapshot's copy of a slot) allocates nothing: a `Bytes`
+/// built from a `Vec` allocates a 32-byte header the first time it is cloned, and kept it, so
+/// every value read once or copied by a snapshot cost 32 bytes more. Most strings are written
+/// whole (`Fixed`, one allocation); a string grown by APPEND or SETRANGE keeps spare capacity
+/// (`Growable`), so growing it piece by piece stays linear, as Redis's sds does.
+#[derive(Clone)]
+pub enum Str {
+    Fixed(Arc<[u8]>),
+    Growable(Arc<Vec<u8>>),
+}
+
+impl Str {
+    /// A copy of `b`: the store never pins a larger request buffer.
+    pub fn copy_from(b: &[u8]) -> Str {
+        Str::Fixed(Arc::from(b))
+    }
+
+    /// The value as a reply's `Bytes`, sharing the store's allocation.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Str::Fixed(b) => Bytes::from_owner(b.clone()),
+            Str::Growable(v) => Bytes::from_owner(GrowableBytes(v.clone())),
+        }
+    }
+
+    /// Appends `tail` in place, with spare capacity for the next append; copies once when a
+    /// snapshot still shares the value.
+    pub fn append(&mut self, tail: &[u8]) {
+        let new_len = self.len() + tail.len();
+        // As sds: double while small, then at most 1 MB of spare capacity.
+        let spare = new_len.min(1 << 20);
+        if let Str::Growable(v) = self {
+            let v = Arc::make_mut(v);
+            if v.capacity() < new_len {
+                v.reserve_exact(new_len + spare - v.len());
+            }
+            v.extend_from_slice(tail);
+            return;
+        }
+        let mut v = Vec::with_capacity(new_len + spare);
+        v.extend_from_slice(self);
+        v.extend_from_slice(tail);
+        *self = Str::Growable(Arc::new(v));
+    }
+}
+
+/// A growable string's buffer as a `Bytes` owner.
+struct GrowableBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for GrowableBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Str::Fixed(b) => b,
+            Str::Growable(v) => v,
+        }
+    }
+}
+
+impl From<&[u8]> for Str {
+    fn from(b: &[u8]) -> Str {
+        Str::copy_from(b)
+    }
+}
+
+impl From<Bytes> for Str {
+    fn from(b: Bytes) -> Str {
+        Str::copy_from(&b)
+    }
+}
+
+impl From<Vec<u8>> for Str {
+    fn from(v: Vec<u8>) -> Str {
+        Str::Fixed(Arc::from(v))
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", Bytes::copy_from_slice(self))
     }
 }
 
@@ -184,13 +280,9 @@ impl Store {
         Some(&mut entry.value)
     }
 
-    /// Sets `key` to `value` with `deadline`, replacing any previous entry. The key and any
-    /// string value are copied so the store never pins a larger request buffer.
+    /// Sets `key` to `value` with `deadline`, replacing any previous entry. The key is copied
+    /// so the store never pins a larger request buffer (a `Str` is a copy already).
     pub fn insert(&mut self, key: &[u8], value: Value, deadline: Option<u64>) {
-        let value = match value {
-            Value::String(s) => Value::String(Bytes::copy_from_slice(&s)),
-            other => other,
-        };
         let deadline = normal(deadline);
         let map = Arc::make_mut(self.slots.entry(key_slot(key)).or_default());
         self.clock += 1;
@@ -350,14 +442,32 @@ mod tests {
     use super::*;
 
     fn s(v: &str) -> Value {
-        Value::String(Bytes::copy_from_slice(v.as_bytes()))
+        Value::String(Str::copy_from(v.as_bytes()))
     }
 
     #[test]
     fn an_entry_stays_small() {
         // Every bucket of every slot's table holds a key (16 bytes) and an entry: at a million
         // keys each byte here is a megabyte per node.
-        assert!(size_of::<Entry>() <= 56, "Entry is {} bytes", size_of::<Entry>());
+        assert!(size_of::<Entry>() <= 40, "Entry is {} bytes", size_of::<Entry>());
+    }
+
+    #[test]
+    fn appends_grow_in_place_and_clones_share() {
+        let mut a = Str::copy_from(b"ab");
+        let shared = a.clone();
+        a.append(b"cd");
+        assert_eq!(&*a, b"abcd");
+        assert_eq!(&*shared, b"ab");
+        let Str::Growable(v) = &a else {
+            panic!("an appended string keeps spare capacity")
+        };
+        let (ptr, cap) = (v.as_ptr(), v.capacity());
+        a.append(b"e");
+        let Str::Growable(v) = &a else { panic!("still growable") };
+        assert_eq!((v.as_ptr(), v.capacity()), (ptr, cap), "grew in place");
+        assert_eq!(a.to_bytes(), Bytes::from_static(b"abcde"));
+        assert_eq!(a, Str::copy_from(b"abcde"));
     }
 
     #[test]

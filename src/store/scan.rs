@@ -228,7 +228,7 @@ mod tests {
     }
 
     fn s(v: &str) -> Value {
-        Value::String(Bytes::copy_from_slice(v.as_bytes()))
+        Value::String(crate::store::Str::copy_from(v.as_bytes()))
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use bytes::Bytes;
 
 use super::deletions::Deletion;
-use super::{Blob, Entry, MemberSet, SortedSet, Store, Value};
+use super::{Blob, Entry, MemberSet, SortedSet, Store, Str, Value};
 
 const MAGIC: &[u8; 8] = b"SLRSTORE";
 const VERSION: u32 = 3;
@@ -97,6 +97,10 @@ impl<R: Read> HashReader<'_, R> {
     }
 
     fn blob(&mut self) -> io::Result<Bytes> {
+        self.blob_vec().map(Bytes::from)
+    }
+
+    fn blob_vec(&mut self) -> io::Result<Vec<u8>> {
         let len = self.u64()?;
         let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(PREALLOC_LIMIT));
         let got = (&mut *self.inner).take(len).read_to_end(&mut buf)?;
@@ -104,7 +108,7 @@ impl<R: Read> HashReader<'_, R> {
             return Err(invalid("truncated"));
         }
         self.hash = fnv(self.hash, &buf);
-        Ok(Bytes::from(buf))
+        Ok(buf)
     }
 }
 
@@ -237,7 +241,7 @@ impl Store {
             let version = r.u64()?;
             let key = r.blob()?;
             let value = match tag {
-                TYPE_STRING => Value::String(r.blob()?),
+                TYPE_STRING => Value::String(Str::from(r.blob_vec()?)),
                 TYPE_HASH => {
                     let n = r.count()?;
                     let mut h = HashMap::with_capacity(n.min(PREALLOC_LIMIT));
@@ -309,8 +313,8 @@ mod tests {
 
     fn sample() -> Store {
         let mut s = Store::new();
-        s.insert(b"s", Value::String(Bytes::from_static(b"v")), None);
-        s.insert(b"t", Value::String(Bytes::new()), Some(1234));
+        s.insert(b"s", Value::String(Str::copy_from(b"v")), None);
+        s.insert(b"t", Value::String(Str::copy_from(b"")), Some(1234));
         let mut h = HashMap::new();
         h.insert(Bytes::from_static(b"f"), Bytes::from_static(b"x"));
         h.insert(Bytes::from_static(b"g"), Bytes::new());
@@ -324,7 +328,7 @@ mod tests {
         z.insert(b"b", f64::NEG_INFINITY);
         z.insert(b"c", -0.25);
         s.insert(b"z", Value::ZSet(Box::new(z)), None);
-        s.insert(b"gone", Value::String(Bytes::new()), None);
+        s.insert(b"gone", Value::String(Str::copy_from(b"")), None);
         s.remove(b"gone");
         s
     }
