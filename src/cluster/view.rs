@@ -28,7 +28,8 @@ pub struct GroupInfo {
     pub ranges: Vec<(Slot, Slot)>,
     pub leader: Option<NodeId>,
     pub term: u64,
-    /// Last applied log index of the local replica (for replication-offset), if local.
+    /// Last applied log index of the local replica (for replication-offset), if local; filled
+    /// in when a CLUSTER reply is built.
     pub applied: u64,
 }
 

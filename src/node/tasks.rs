@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use openraft::async_runtime::watch::WatchReceiver;
+use openraft::vote::RaftLeaderId;
 
 use crate::cmd;
 use crate::node::{Node, now_ms};
@@ -21,19 +22,18 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     tokio::spawn(balance_leaders(node.clone()));
 }
 
-/// Mirrors a local group's leader, term and applied index into the view.
+/// Mirrors a local group's leader and term into the view. Follows openraft's server metrics,
+/// which change with the vote and leader only (the full metrics change on every quorum
+/// acknowledgement, thousands of times a second under writes).
 async fn follow_metrics(node: Arc<Node>, group: GroupId) {
     let Some(g) = node.groups.get(&group) else { return };
-    let mut metrics = g.raft.metrics();
+    let mut metrics = g.raft.server_metrics();
     let mut shutdown = node.shutdown_signal();
     loop {
         {
             let m = metrics.borrow_watched();
-            let mut view = node.view.write();
-            view.set_leader(group, m.current_leader, m.current_term);
-            if let Some(gi) = view.groups.get_mut(&group) {
-                gi.applied = m.last_applied.map_or(0, |l| l.index);
-            }
+            let term = m.vote.leader_id().term();
+            node.view.write().set_leader(group, m.current_leader, term);
         }
         tokio::select! {
             changed = metrics.changed() => if changed.is_err() { return },

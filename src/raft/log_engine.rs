@@ -118,7 +118,9 @@ impl LogBackend for FjallBackend {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.db.persist(fjall::PersistMode::SyncAll).map_err(io::Error::other)
+        // fdatasync: the data and what finding it needs (size, block map), without the inode's
+        // timestamps — one device write fewer for most syncs of the preallocated journal.
+        self.db.persist(fjall::PersistMode::SyncData).map_err(io::Error::other)
     }
 
     fn reader(&self) -> Arc<dyn LogRead> {

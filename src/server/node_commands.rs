@@ -508,7 +508,15 @@ fn hello(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
 
 fn cluster(node: &Node, args: &[Bytes]) -> Frame {
     let sub = upper(&args[1]);
-    let view = || node.view.read().clone();
+    let view = || {
+        let mut v = node.view.read().clone();
+        for g in node.groups.values() {
+            if let Some(gi) = v.groups.get_mut(&g.id) {
+                gi.applied = g.sm.state.read().last_applied.map_or(0, |l| l.index);
+            }
+        }
+        v
+    };
     match (sub.as_str(), args.len()) {
         ("SLOTS", 2) => replies::cluster_slots(&view()),
         ("SHARDS", 2) => replies::cluster_shards(&view()),
