@@ -61,10 +61,15 @@ pub struct Group {
     /// its own: half of openraft's leader lease (`election_timeout_max`), the other half a
     /// margin for clock drift between the nodes.
     read_lease: Duration,
-    /// The term in which this node last asked to hand its leadership over (0: never). A
-    /// transfer lets the target be elected while followers still hold this leader's lease, so
-    /// no read in that term is served on the lease alone.
+    /// The term in which this node last asked to hand its leadership over (0: never), and
+    /// until when (ms on `clock`) that request may still take effect. A transfer lets the
+    /// target be elected while followers still hold this leader's lease, so no read in that
+    /// term, nor until the request has surely lapsed (the published metrics may lag the
+    /// core's term), is served on the lease alone.
     transfer_term: AtomicU64,
+    transfer_until_ms: AtomicU64,
+    /// The base of `transfer_until_ms`.
+    clock: Instant,
     /// Linearizable reads (or pipelined batches of them) served on the lease alone, and those
     /// that went through the Raft core (INFO raft `lease_reads`, `core_reads`).
     pub lease_reads: AtomicU64,
@@ -100,6 +105,7 @@ impl Group {
                 && m.vote.is_committed()
                 && *m.vote.leader_id().node_id() == self.me
                 && m.vote.leader_id().term() > self.transfer_term.load(Ordering::Acquire)
+                && self.clock_ms() >= self.transfer_until_ms.load(Ordering::Acquire)
                 && m.last_quorum_acked.is_some_and(|t| t.elapsed() < self.read_lease);
             ok.then(|| m.vote.leader_id().to_committed())
         };
@@ -117,7 +123,16 @@ impl Group {
     pub async fn transfer_leadership(&self, to: NodeId) {
         let term = self.metrics.borrow_watched().vote.leader_id().term();
         self.transfer_term.fetch_max(term, Ordering::AcqRel);
+        // Past this, the request has timed out or taken effect; and if it took effect, this
+        // node's quorum acknowledgements stopped when the voters moved to the new term, so
+        // its lease has run out too.
+        let lapse = self.clock_ms() + 4 * self.read_lease.as_millis() as u64;
+        self.transfer_until_ms.fetch_max(lapse, Ordering::AcqRel);
         let _ = self.raft.trigger().transfer_leader(to).await;
+    }
+
+    fn clock_ms(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
     }
 }
 
@@ -271,6 +286,8 @@ impl Node {
                     metrics: raft.metrics(),
                     read_lease: Duration::from_millis(raft_config.election_timeout_max / 2),
                     transfer_term: AtomicU64::new(0),
+                    transfer_until_ms: AtomicU64::new(0),
+                    clock: Instant::now(),
                     lease_reads: AtomicU64::new(0),
                     core_reads: AtomicU64::new(0),
                     raft,
