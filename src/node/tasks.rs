@@ -135,11 +135,14 @@ async fn balance_leaders(node: Arc<Node>) {
                 if m.current_leader != Some(node.id) {
                     continue;
                 }
-                let last = m.last_log_index.unwrap_or(0);
+                // The target ignores the request unless it holds the leader's last entry, and
+                // the leader stops taking writes once it asks, until an election: ask only
+                // when nothing is missing.
                 m.replication
                     .as_ref()
                     .and_then(|r| r.get(&g.preferred_leader).cloned().flatten())
-                    .is_some_and(|matched| matched.index + 16 >= last)
+                    .map(|matched| matched.index)
+                    == m.last_log_index
             };
             if caught_up && node.view.read().is_alive(g.preferred_leader) {
                 tracing::info!(

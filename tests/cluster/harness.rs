@@ -192,26 +192,36 @@ impl Cluster {
     }
 
     /// Waits until every running node reports cluster_state:ok (all groups have a leader)
-    /// and agrees on the leaders.
+    /// and agrees on the leaders. On failure, says what the last check saw.
     pub async fn wait_ready(&self) {
         let ids = self.running();
+        let last = std::sync::Mutex::new(String::new());
         let ok = wait_until(Duration::from_secs(30), || async {
-            let mut seen = None;
+            let mut seen: Option<(u64, Masters)> = None;
             for &id in &ids {
-                let Ok(info) = command(&self.addr(id), &["CLUSTER", "INFO"]).await else {
-                    return false;
+                let why = match command(&self.addr(id), &["CLUSTER", "INFO"]).await {
+                    Err(e) => Some(format!("node {id}: CLUSTER INFO: {e}")),
+                    Ok(info) if !info.contains("cluster_state:ok") => Some(format!("node {id}: {info}")),
+                    Ok(_) => match command(&self.addr(id), &["CLUSTER", "NODES"]).await {
+                        Err(e) => Some(format!("node {id}: CLUSTER NODES: {e}")),
+                        Ok(nodes) => {
+                            let masters = master_slots(&nodes);
+                            match &seen {
+                                Some((other, m)) if *m != masters => Some(format!(
+                                    "node {id} and node {other} disagree on the masters; node {id} says:\n{nodes}\nnode {other} says: {m:?}"
+                                )),
+                                _ => {
+                                    seen = Some((id, masters));
+                                    None
+                                }
+                            }
+                        }
+                    },
                 };
-                if !info.contains("cluster_state:ok") {
+                if let Some(why) = why {
+                    *last.lock().unwrap() = why;
                     return false;
                 }
-                let Ok(slots) = command(&self.addr(id), &["CLUSTER", "NODES"]).await else {
-                    return false;
-                };
-                let masters = master_slots(&slots);
-                if seen.as_ref().is_some_and(|s| *s != masters) {
-                    return false;
-                }
-                seen = Some(masters);
             }
             true
         })
@@ -220,7 +230,7 @@ impl Cluster {
             for id in ids {
                 eprintln!("--- node {id} log ---\n{}", tail(&self.log(id), 40));
             }
-            panic!("cluster did not become ready");
+            panic!("cluster did not become ready; last check: {}", last.lock().unwrap());
         }
     }
 
@@ -290,7 +300,10 @@ impl Drop for Cluster {
 }
 
 /// (port, slot ranges) of each node shown as a master with slots in CLUSTER NODES.
-fn master_slots(nodes: &str) -> Vec<(u16, Vec<String>)> {
+/// (RESP port, slot ranges) of each node that shows slots in CLUSTER NODES.
+type Masters = Vec<(u16, Vec<String>)>;
+
+fn master_slots(nodes: &str) -> Masters {
     let mut out: Vec<(u16, Vec<String>)> = nodes
         .lines()
         .filter_map(|l| {
