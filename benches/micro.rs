@@ -1,7 +1,8 @@
 //! Micro-benchmarks printed as figures (`cargo bench --bench micro`): the log engine alone
 //! (entries appended with fsync, by one writer waiting for each, and by many at once as the
 //! groups and clients of a node are), and the RESP parser alone (bytes of SET commands per
-//! second). scripts/bench.sh runs this after the cluster figures.
+//! second), and the disk alone (fdatasync after a small append, to a growing file and to
+//! blocks written before). scripts/bench.sh runs this after the cluster figures.
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,35 @@ async fn engine(writers: u64, time: Duration) -> (f64, f64) {
     (total as f64 / secs, syncs as f64 / secs)
 }
 
+/// fdatasyncs per second, each after writing 1 KiB: appended to a growing file (the
+/// filesystem allocates blocks and journals the new size before the data is durable), or
+/// over blocks written and synced before (only the data and a cache flush).
+fn disk(prewritten: bool, time: Duration) -> std::io::Result<f64> {
+    use std::io::{Seek, Write};
+    const CHUNK: usize = 1024;
+    const SPAN: usize = 64 << 20;
+    let dir = tempfile::tempdir()?;
+    let mut file = std::fs::File::create(dir.path().join("segment"))?;
+    if prewritten {
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..SPAN >> 20 {
+            file.write_all(&zeros)?;
+        }
+        file.sync_all()?;
+        file.rewind()?;
+    }
+    let chunk = vec![b'x'; CHUNK];
+    let (mut n, mut written) = (0u64, 0usize);
+    let start = Instant::now();
+    while start.elapsed() < time && written + CHUNK <= SPAN {
+        file.write_all(&chunk)?;
+        file.sync_data()?;
+        written += CHUNK;
+        n += 1;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 fn parser(time: Duration) -> (f64, f64) {
     let mut one = Vec::new();
     let value = vec![b'v'; 100];
@@ -75,6 +105,15 @@ fn main() {
         println!(
             "log engine, fsync always, {writers:>2} concurrent writers: {rate:>9.0} entries/s durable ({syncs:.0} fsyncs/s)"
         );
+    }
+    for (prewritten, what) in [
+        (false, "appended to a growing file"),
+        (true, "over blocks written before"),
+    ] {
+        match disk(prewritten, Duration::from_secs(2)) {
+            Ok(rate) => println!("disk alone: {rate:>6.0} fdatasyncs/s of 1 KiB {what}"),
+            Err(e) => println!("disk alone: {what}: {e}"),
+        }
     }
     let (bytes, commands) = parser(Duration::from_secs(2));
     println!(
