@@ -389,6 +389,14 @@ impl RaftNetworkV2<TypeConfig> for GroupPeer {
             return openraft::network::stream_append_sequential(self, input, option);
         }
         Box::pin(async move {
+            // openraft paces a failing peer by sleeping in the request stream (its backoff),
+            // not before calling here: take the first request before connecting, or a peer
+            // that refuses connections (a crashed node) is retried in a busy loop.
+            let mut input = input;
+            let Some(first) = input.next().await else {
+                return Ok(Box::pin(futures::stream::empty()) as BoxStream<'s, _>);
+            };
+            let input = futures::stream::iter([first]).chain(input);
             let stream: BoxStream<'s, _> = self.open_stream(input, option).await?;
             Ok(stream)
         })

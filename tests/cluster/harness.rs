@@ -149,6 +149,23 @@ impl Cluster {
         assert!(status.success(), "kill -{signal} {pid}");
     }
 
+    /// CPU time a running node has used so far (user + system), from /proc.
+    pub fn cpu_time(&self, id: u64) -> Duration {
+        let pid = self.procs[&id].id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // Fields after the command name, which ends at the last ')': state is the first,
+        // utime and stime the 12th and 13th; in clock ticks of 1/100 s on Linux.
+        let fields: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(1)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        Duration::from_millis((fields[11] + fields[12]) * 10)
+    }
+
     pub fn kill_all(&mut self) {
         let ids: Vec<u64> = self.procs.keys().copied().collect();
         for id in ids {
