@@ -36,11 +36,19 @@ build() {
 
 nodes() { "$bin" nodes --config "$config"; }
 
+# Whether process $1 is alive: a killed process stays a zombie (holding no ports) until its
+# parent reaps it, which an init that reaps lazily may take seconds to do.
+alive() {
+  local state
+  state="$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null)"
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 pid_of() {
   local f="$run_dir/node-$1.pid"
   [ -f "$f" ] || return 1
   local p; p="$(cat "$f")"
-  kill -0 "$p" 2>/dev/null || return 1
+  alive "$p" || return 1
   echo "$p"
 }
 
@@ -72,7 +80,7 @@ start_node() {
   echo $! >"$run_dir/node-$id.pid"
   for _ in $(seq 1 100); do
     [ "$(ask "$resp" PING 2>/dev/null || true)" = "+PONG" ] && { echo "node $id up on $resp (pid $!)"; return 0; }
-    kill -0 "$!" 2>/dev/null || { tail -n 5 "$run_dir/node-$id.log" >&2; die "node $id exited; see $run_dir/node-$id.log"; }
+    alive "$!" || { tail -n 5 "$run_dir/node-$id.log" >&2; die "node $id exited; see $run_dir/node-$id.log"; }
     sleep 0.1
   done
   die "node $id did not answer PING on $resp within 10 s; see $run_dir/node-$id.log"
@@ -152,7 +160,7 @@ case "${1:-}" in
     kill -KILL "$p"
     # SIGKILL is delivered asynchronously: return once the process (and its ports) are gone,
     # so that `start` right after it can listen again.
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    for _ in $(seq 1 100); do alive "$p" || break; sleep 0.01; done
     rm -f "$run_dir/node-$2.pid"
     echo "node $2 killed (SIGKILL, pid $p)"
     ;;

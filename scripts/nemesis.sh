@@ -39,9 +39,15 @@ cluster() {
   SLOTRAFT_CONFIG="$CONFIG" SLOTRAFT_RUN_DIR="$RUN_DIR" SLOTRAFT_BIN="$BIN" SLOTRAFT_NETNS="$NETNS" \
     "$root/scripts/cluster.sh" "$@"
 }
+# Alive and not a zombie (a killed node stays one until its parent reaps it).
+alive() {
+  local state
+  state="$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null)"
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 pid_of() {
   local f="$RUN_DIR/node-$1.pid"
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
+  [ -f "$f" ] && alive "$(cat "$f")" && cat "$f"
 }
 is_node() { case " $NODES " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -131,7 +137,7 @@ case "${1:-}" in
     pid="$(pid_of "$id")" || die "node $id is not running"
     if [ "$1" = kill ]; then
       kill -KILL "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.01; done
     else
       kill -STOP "$pid"
     fi

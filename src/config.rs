@@ -92,8 +92,8 @@ fn default_snapshot_every() -> u64 {
 fn default_heartbeat_ms() -> u64 {
     100
 }
-/// Followers wait 0.5–1 s of silence before an election; openraft's leader lease is the upper
-/// bound, so a crashed leader is replaced in about 1.5 s.
+/// A follower campaigns after 1.25–1.5 s of silence (openraft's leader lease, 1.5 × this, then
+/// a randomised 1–1.5 × this), so a crashed leader is replaced in about 1.3–1.6 s.
 fn default_election_timeout_ms() -> u64 {
     500
 }
