@@ -36,12 +36,16 @@ build() {
 
 nodes() { "$bin" nodes --config "$config"; }
 
-# Whether process $1 is alive: a killed process stays a zombie (holding no ports) until its
-# parent reaps it, which an init that reaps lazily may take seconds to do.
+# Whether process $1 is alive: a killed process stays a zombie until its parent reaps it, which
+# an init that reaps lazily may take seconds to do; its ports are free once every thread of it
+# has exited (the main thread turns zombie first).
 alive() {
-  local state
-  state="$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null)"
-  [ -n "$state" ] && [ "$state" != Z ]
+  local task state
+  for task in /proc/"$1"/task/*/stat; do
+    state="$(sed -n 's/^.*) \(.\).*$/\1/p' "$task" 2>/dev/null)"
+    [ -n "$state" ] && [ "$state" != Z ] && return 0
+  done
+  return 1
 }
 
 pid_of() {
@@ -160,7 +164,7 @@ case "${1:-}" in
     kill -KILL "$p"
     # SIGKILL is delivered asynchronously: return once the process (and its ports) are gone,
     # so that `start` right after it can listen again.
-    for _ in $(seq 1 100); do alive "$p" || break; sleep 0.01; done
+    for _ in $(seq 1 500); do alive "$p" || break; sleep 0.01; done
     rm -f "$run_dir/node-$2.pid"
     echo "node $2 killed (SIGKILL, pid $p)"
     ;;

@@ -41,9 +41,12 @@ cluster() {
 }
 # Alive and not a zombie (a killed node stays one until its parent reaps it).
 alive() {
-  local state
-  state="$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null)"
-  [ -n "$state" ] && [ "$state" != Z ]
+  local task state
+  for task in /proc/"$1"/task/*/stat; do
+    state="$(sed -n 's/^.*) \(.\).*$/\1/p' "$task" 2>/dev/null)"
+    [ -n "$state" ] && [ "$state" != Z ] && return 0
+  done
+  return 1
 }
 pid_of() {
   local f="$RUN_DIR/node-$1.pid"
@@ -137,7 +140,7 @@ case "${1:-}" in
     pid="$(pid_of "$id")" || die "node $id is not running"
     if [ "$1" = kill ]; then
       kill -KILL "$pid"
-      for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.01; done
+      for _ in $(seq 1 500); do alive "$pid" || break; sleep 0.01; done
     else
       kill -STOP "$pid"
     fi
