@@ -172,6 +172,9 @@ pub struct Node {
     pub data_dir: PathBuf,
     pub groups: BTreeMap<GroupId, Group>,
     pub view: RwLock<View>,
+    /// Notified (all waiters) when the view learns of a change of leader of a local group:
+    /// blocked clients wake on it to be redirected at once.
+    pub leaders_changed: tokio::sync::Notify,
     pub peers: Peers,
     pub engine: Arc<LogEngine>,
     pub stats: Stats,
@@ -306,6 +309,7 @@ impl Node {
         let node = Arc::new(Node {
             id,
             view: RwLock::new(View::from_config(&config, id)),
+            leaders_changed: tokio::sync::Notify::new(),
             config,
             data_dir,
             groups,

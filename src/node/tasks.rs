@@ -34,6 +34,7 @@ async fn follow_metrics(node: Arc<Node>, group: GroupId) {
             let m = metrics.borrow_watched();
             let term = m.vote.leader_id().term();
             node.view.write().set_leader(group, m.current_leader, term);
+            node.leaders_changed.notify_waiters();
         }
         tokio::select! {
             changed = metrics.changed() => if changed.is_err() { return },
@@ -57,14 +58,19 @@ pub fn leader_claims(node: &Node) -> Vec<pb::LeaderClaim> {
         .collect()
 }
 
-/// Applies a peer's claims to the view and marks it alive.
+/// Applies a peer's claims to the view and marks it alive. Only for groups this node does not
+/// host: for its own groups, its Raft metrics (`follow_metrics`) are the source, and a claim
+/// sent before a leadership change but read after it would overwrite them with no later
+/// change of those metrics to set the view right again.
 pub fn learn_claims(node: &Node, from: u64, claims: &[pb::LeaderClaim]) {
     let mut view = node.view.write();
     if let Some(n) = view.nodes.get_mut(&from) {
         n.last_seen = Some(Instant::now());
     }
     for c in claims {
-        view.set_leader(c.group, Some(from), c.term);
+        if !node.groups.contains_key(&c.group) {
+            view.set_leader(c.group, Some(from), c.term);
+        }
     }
 }
 

@@ -149,6 +149,10 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
     let waiter = node.next_client_id();
     let mut joined: Option<GroupId> = None;
     let reply = loop {
+        // Armed before the view is read, so that a change of leader after it is not missed.
+        let leadership = node.leaders_changed.notified();
+        tokio::pin!(leadership);
+        leadership.as_mut().enable();
         let decision = route(&node.view.read(), &slots, ctx);
         let group = match decision {
             Route::Here(group) => group,
@@ -183,11 +187,12 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
             node.waiters.join(group, &sources, waiter);
             joined = Some(group);
         }
-        // Look again after the next apply, or every so often to notice a leadership change.
+        // Look again after the next apply, a change of leader here, or every so often.
         let tick = tokio::time::Instant::now() + Duration::from_millis(250);
         let until = deadline.map_or(tick, |d| d.min(tick));
         tokio::select! {
             _ = notified => {}
+            _ = leadership => {}
             _ = tokio::time::sleep_until(until) => {}
         }
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
