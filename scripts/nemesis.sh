@@ -39,15 +39,7 @@ cluster() {
   SLOTRAFT_CONFIG="$CONFIG" SLOTRAFT_RUN_DIR="$RUN_DIR" SLOTRAFT_BIN="$BIN" SLOTRAFT_NETNS="$NETNS" \
     "$root/scripts/cluster.sh" "$@"
 }
-# Alive and not a zombie (a killed node stays one until its parent reaps it).
-alive() {
-  local task state
-  for task in /proc/"$1"/task/*/stat; do
-    state="$(sed -n 's/^.*) \(.\).*$/\1/p' "$task" 2>/dev/null)"
-    [ -n "$state" ] && [ "$state" != Z ] && return 0
-  done
-  return 1
-}
+. "$root/scripts/lib/proc.sh" # alive
 pid_of() {
   local f="$RUN_DIR/node-$1.pid"
   [ -f "$f" ] && alive "$(cat "$f")" && cat "$f"

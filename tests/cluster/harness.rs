@@ -316,12 +316,11 @@ impl Drop for Cluster {
     }
 }
 
-/// (port, slot ranges) of each node shown as a master with slots in CLUSTER NODES.
-/// (RESP port, slot ranges) of each node that shows slots in CLUSTER NODES.
+/// (RESP port, slot ranges) of each node shown as a master with slots in CLUSTER NODES.
 type Masters = Vec<(u16, Vec<String>)>;
 
 fn master_slots(nodes: &str) -> Masters {
-    let mut out: Vec<(u16, Vec<String>)> = nodes
+    let mut out: Masters = nodes
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
