@@ -210,6 +210,8 @@ pub fn validate(args: &[Bytes]) -> Result<(), Frame> {
     let spec = checked_spec(args)?;
     if spec.name == txn::EXEC_ENTRY {
         txn::Transaction::decode(args)?;
+    } else if spec.name == txn::BATCH_ENTRY {
+        txn::decode_batch(args)?;
     } else if spec.kind == Kind::Write && spec.name != FLUSH_ENTRY {
         parse_write(spec, args)?;
     }
@@ -266,6 +268,7 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
         Kind::Read => return execute_read(store, args, time_ms),
         Kind::Node => return not_served(spec.name),
         Kind::Write if spec.name == txn::EXEC_ENTRY => return txn::apply(store, args, time_ms),
+        Kind::Write if spec.name == txn::BATCH_ENTRY => return txn::apply_batch(store, args, time_ms),
         Kind::Write if spec.name == FLUSH_ENTRY => {
             store.flush();
             return Frame::ok();

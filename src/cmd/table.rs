@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::parse::{Cursor, SYNTAX_ERROR};
-use super::txn::{EXEC_ENTRY, WATCH_CLOCK};
+use super::txn::{BATCH_ENTRY, EXEC_ENTRY, WATCH_CLOCK};
 use super::{CommandSpec, EXPIRED_DELETE, FLUSH_ENTRY, Kind, check_arity, key_positions};
 use crate::resp::frame::Frame;
 use crate::store::scan::glob_match_nocase;
@@ -236,6 +236,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("zscan", -3, R, ONE, Read, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set."),
     // transactions: EXEC proposes one internal entry holding the queued commands
     row(EXEC_ENTRY, -3, WM, NOKEY, Write, "transaction", "0.1.0", "Internal: a transaction, applied atomically at one log index."),
+    row(BATCH_ENTRY, -3, WM, NOKEY, Write, "transaction", "0.1.0", "Internal: writes of several clients to one group, proposed together."),
     row(WATCH_CLOCK, -2, RF, ALL, Read, "transaction", "0.1.0", "Internal: the modification clock WATCH records, read on the leader."),
     row("multi", 1, TXF, NOKEY, Node, "transactions", "1.2.0", "Starts a transaction."),
     row("exec", 1, TX, NOKEY, Node, "transactions", "1.2.0", "Executes all commands in a transaction."),
@@ -547,7 +548,7 @@ mod tests {
 
     #[test]
     fn internal_commands_are_hidden() {
-        let internal = [EXPIRED_DELETE, FLUSH_ENTRY, EXEC_ENTRY, WATCH_CLOCK];
+        let internal = [EXPIRED_DELETE, FLUSH_ENTRY, EXEC_ENTRY, BATCH_ENTRY, WATCH_CLOCK];
         let public = COMMANDS.len() - internal.len();
         let Frame::Array(all) = command_reply(&args(&["command"])) else {
             panic!()

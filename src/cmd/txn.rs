@@ -6,6 +6,9 @@
 //! Entry layout (all bulk strings):
 //! `slotraft.exec <nwatch> (<key> <seen>)* <ncmds> (<argc> <arg>*)*`, where `<seen>` ends in
 //! `x` when the key was already expired at WATCH time.
+//!
+//! Group commit uses the same idea without the WATCHes: several clients' writes to one group,
+//! proposed together, become one `slotraft.batch (<argc> <arg>*)+` entry.
 
 use bytes::Bytes;
 
@@ -15,6 +18,9 @@ use crate::store::Store;
 
 /// The internal command one EXEC becomes. Hidden from clients.
 pub const EXEC_ENTRY: &str = "slotraft.exec";
+
+/// The internal command several clients' writes, proposed together, become. Hidden too.
+pub const BATCH_ENTRY: &str = "slotraft.batch";
 
 /// The internal read WATCH runs on the slot's leader: `slotraft.watch key [key ...]` answers
 /// the group's modification clock, then for each key 1 if it is present but already expired
@@ -88,13 +94,8 @@ impl Transaction {
         let ncmds = count(&mut i)?;
         let mut commands = Vec::with_capacity(ncmds.min(args.len()));
         for _ in 0..ncmds {
-            let argc = count(&mut i)?;
-            let end = i
-                .checked_add(argc)
-                .filter(|&e| e <= args.len() && argc > 0)
-                .ok_or_else(bad)?;
-            commands.push(args[i..end].to_vec());
-            i = end;
+            let range = next_command(args, &mut i).ok_or_else(bad)?;
+            commands.push(args[range].to_vec());
         }
         if i != args.len() {
             return Err(bad());
@@ -114,8 +115,69 @@ impl Transaction {
     }
 }
 
-/// Positions of the keys in a `slotraft.exec` entry's own arguments (for routing it).
+/// The command at `args[*i]` (its argument count, then its arguments): their range in `args`,
+/// `*i` moved past them. `None` if malformed.
+fn next_command(args: &[Bytes], i: &mut usize) -> Option<std::ops::Range<usize>> {
+    let argc = usize::try_from(parse_i64(args.get(*i)?)?).ok()?;
+    let start = *i + 1;
+    let end = start.checked_add(argc).filter(|&e| e <= args.len() && argc > 0)?;
+    *i = end;
+    Some(start..end)
+}
+
+/// The arguments of a `slotraft.batch` entry holding `commands` (at least one), in order.
+pub fn encode_batch(commands: Vec<Vec<Bytes>>) -> Vec<Bytes> {
+    let len = commands.iter().map(|c| c.len() + 1).sum::<usize>() + 1;
+    let mut out = Vec::with_capacity(len);
+    out.push(Bytes::from_static(BATCH_ENTRY.as_bytes()));
+    for cmd in commands {
+        out.push(num(cmd.len()));
+        out.extend(cmd);
+    }
+    out
+}
+
+/// Where each command of a `slotraft.batch` entry lies in its arguments; an error reply, never
+/// a panic, if the entry is malformed.
+pub fn decode_batch(args: &[Bytes]) -> Reply<Vec<std::ops::Range<usize>>> {
+    let mut ranges = Vec::new();
+    let mut i = 1;
+    while i < args.len() {
+        ranges.push(next_command(args, &mut i).ok_or_else(|| Frame::error("ERR malformed batch entry"))?);
+    }
+    if ranges.is_empty() {
+        return Err(Frame::error("ERR malformed batch entry"));
+    }
+    Ok(ranges)
+}
+
+/// Applies a batch entry: each command in order at the entry's time, as if each were its own
+/// entry; the reply is the array of their replies.
+pub fn apply_batch(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
+    match decode_batch(args) {
+        Ok(ranges) => Frame::Array(
+            ranges
+                .into_iter()
+                .map(|r| super::apply_write(store, &args[r], time_ms))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// Positions of the keys in a `slotraft.exec` or `slotraft.batch` entry's own arguments.
 pub fn key_positions(args: &[Bytes]) -> Vec<usize> {
+    if args
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(BATCH_ENTRY.as_bytes()))
+    {
+        let ranges = decode_batch(args).unwrap_or_default();
+        return ranges
+            .into_iter()
+            .filter_map(|r| Some((r.start, super::lookup_internal(&args[r.start])?, &args[r])))
+            .flat_map(|(start, spec, cmd)| super::key_positions(spec, cmd).into_iter().map(move |k| start + k))
+            .collect();
+    }
     let Ok(tx) = Transaction::decode(args) else {
         return Vec::new();
     };
@@ -197,6 +259,45 @@ mod tests {
         assert!(Transaction::decode(&a(&[EXEC_ENTRY, "0", "1", "99", "get"])).is_err());
         assert!(Transaction::decode(&a(&[EXEC_ENTRY, "1", "k", "x", "0"])).is_err());
         assert!(Transaction::decode(&a(&[EXEC_ENTRY, "1", "k", "5y", "0"])).is_err());
+    }
+
+    #[test]
+    fn a_batch_round_trips_applies_in_order_and_rejects_garbage() {
+        let commands = vec![
+            a(&["set", "a", "1"]),
+            a(&["incr", "a"]),
+            a(&["lpush", "a", "x"]),
+            a(&["del", "b", "c"]),
+        ];
+        let entry = encode_batch(commands.clone());
+        assert_eq!(entry[0], Bytes::from_static(BATCH_ENTRY.as_bytes()));
+        let ranges = decode_batch(&entry).unwrap();
+        let decoded: Vec<Vec<Bytes>> = ranges.into_iter().map(|r| entry[r].to_vec()).collect();
+        assert_eq!(decoded, commands);
+        assert_eq!(super::super::validate(&entry), Ok(()));
+        let positions: Vec<Bytes> = key_positions(&entry).into_iter().map(|i| entry[i].clone()).collect();
+        assert_eq!(positions, a(&["a", "a", "a", "b", "c"]));
+
+        let mut store = Store::default();
+        let reply = super::super::apply_write(&mut store, &entry, 100);
+        let wrongtype = Frame::error("WRONGTYPE Operation against a key holding the wrong kind of value");
+        assert_eq!(
+            reply,
+            Frame::Array(vec![Frame::ok(), Frame::Integer(2), wrongtype, Frame::Integer(0)]),
+            "each command applied in order, an error in one does not stop the next"
+        );
+
+        for cut in [1, 2, 4, entry.len() - 1] {
+            assert!(decode_batch(&entry[..cut]).is_err(), "cut {cut}");
+        }
+        assert!(decode_batch(&a(&[BATCH_ENTRY, "0"])).is_err());
+        assert!(decode_batch(&a(&[BATCH_ENTRY, "-1", "get"])).is_err());
+        assert!(decode_batch(&a(&[BATCH_ENTRY, "x", "get"])).is_err());
+        assert!(super::super::validate(&a(&[BATCH_ENTRY, "3", "set", "k"])).is_err());
+        assert!(matches!(
+            super::super::apply_write(&mut store, &a(&[BATCH_ENTRY, "2", "get"]), 100),
+            Frame::Error(_)
+        ));
     }
 
     #[test]

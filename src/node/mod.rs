@@ -3,6 +3,7 @@
 //! execute commands against it.
 
 pub mod clients;
+pub mod proposer;
 pub mod pubsub;
 mod tasks;
 pub mod waiters;
@@ -51,6 +52,8 @@ pub struct Group {
     pub raft: Raft,
     pub sm: GroupStateMachine,
     pub log: GroupLog,
+    /// Client writes go through it: proposed together while earlier ones are in flight.
+    pub proposer: proposer::Proposer,
     /// Preferred leader, so that leadership spreads evenly over the nodes.
     pub preferred_leader: NodeId,
     /// This node's id, which the lease check compares the vote's leader with.
@@ -292,6 +295,7 @@ impl Node {
                     preferred_leader,
                     me: id,
                     metrics: raft.metrics(),
+                    proposer: proposer::Proposer::start(g.id, raft.clone()),
                     read_lease: Duration::from_millis(raft_config.election_timeout_max / 2),
                     transfer_term: AtomicU64::new(0),
                     transfer_until_ms: AtomicU64::new(0),

@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
-use openraft::error::{ClientWriteError, ForwardToLeader, LinearizableReadError, RaftError};
+use openraft::error::{ForwardToLeader, LinearizableReadError, RaftError};
 
 use crate::cluster::route::{Route, RouteCtx, route};
 use crate::cluster::slots::{Slot, key_slot};
 use crate::cmd::{self, Kind};
 use crate::config::RedirectMode;
+use crate::node::proposer::Proposed;
 use crate::node::{Node, now_ms};
-use crate::raft::types::{GroupId, NodeId, Request, TypeConfig};
+use crate::raft::types::{GroupId, NodeId, TypeConfig};
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::rpc::convert::decode;
@@ -196,10 +196,9 @@ pub async fn execute_write_batch(
             }
         }
     }
-    let time_ms = now_ms();
     let proposed = by_group
         .into_iter()
-        .map(|(group, indexes)| propose_together(node, group, indexes, batch, time_ms));
+        .map(|(group, indexes)| propose_together(node, group, indexes, batch));
     for (i, reply) in futures::future::join_all(proposed).await.into_iter().flatten() {
         replies[i] = reply.map(|r| shape(&batch[i].1, r, protocol));
     }
@@ -232,38 +231,20 @@ async fn propose_together(
     group: GroupId,
     indexes: Vec<usize>,
     batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
-    time_ms: u64,
 ) -> Vec<(usize, Option<Frame>)> {
     let Some(g) = node.groups.get(&group) else {
         return Vec::new();
     };
-    let requests: Vec<Request> = indexes
-        .iter()
-        .map(|&i| Request {
-            time_ms,
-            args: batch[i].1.clone(),
-        })
-        .collect();
-    let mut results = match g.raft.client_write_many(requests).await {
-        Ok(stream) => stream,
-        // The core stopped before taking them: nothing was applied.
-        Err(_) => return Vec::new(),
-    };
-    let mut out = Vec::with_capacity(indexes.len());
-    for i in indexes {
-        let reply = match results.next().await {
-            Some(Ok(Ok(done))) => Some(done.response.0),
-            // Refused before it entered the log: the single-command path redirects it.
-            Some(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => None,
-            Some(Ok(Err(e))) => {
-                tracing::debug!(group, "write outcome unknown: {e}");
-                Some(Frame::error(UNKNOWN_OUTCOME))
-            }
-            Some(Err(_)) | None => Some(Frame::error(UNKNOWN_OUTCOME)),
-        };
-        out.push((i, reply));
+    let commands = indexes.iter().map(|&i| batch[i].1.clone()).collect();
+    match g.proposer.propose(commands).await {
+        Proposed::Applied(replies) => indexes.into_iter().zip(replies.into_iter().map(Some)).collect(),
+        // Refused before they entered the log: the single-command path redirects them.
+        Proposed::NotLeader(_) => Vec::new(),
+        Proposed::Unknown => indexes
+            .into_iter()
+            .map(|i| (i, Some(Frame::error(UNKNOWN_OUTCOME))))
+            .collect(),
     }
-    out
 }
 
 /// One try at a data command.
@@ -354,20 +335,13 @@ async fn run_local(
         if let Err(e) = cmd::validate(args) {
             return Attempt::Reply(e);
         }
-        let req = Request {
-            time_ms: now_ms(),
-            args: args.to_vec(),
-        };
-        return match g.raft.client_write(req).await {
-            Ok(resp) => Attempt::Reply(resp.data.0),
+        return match g.proposer.propose(vec![args.to_vec()]).await {
+            Proposed::Applied(mut replies) => {
+                Attempt::Reply(replies.pop().unwrap_or_else(|| Frame::error(UNKNOWN_OUTCOME)))
+            }
             // Refused before it entered the log: safe to send elsewhere.
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                not_leader(node, group, slot, args, &f, ctx, may_forward).await
-            }
-            Err(e) => {
-                tracing::debug!(group, "write outcome unknown: {e}");
-                Attempt::Reply(Frame::error(UNKNOWN_OUTCOME))
-            }
+            Proposed::NotLeader(f) => not_leader(node, group, slot, args, &f, ctx, may_forward).await,
+            Proposed::Unknown => Attempt::Reply(Frame::error(UNKNOWN_OUTCOME)),
         };
     }
     if ctx.readonly && !g.raft.is_leader() {

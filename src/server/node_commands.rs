@@ -639,7 +639,7 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
             let m = m.borrow_watched();
             let _ = write!(
                 out,
-                "group{}:state={:?},term={},leader={},last_log={},commit={},applied={},snapshot={},purged={},lease_reads={},core_reads={},keys={}\r\n",
+                "group{}:state={:?},term={},leader={},last_log={},commit={},applied={},snapshot={},purged={},lease_reads={},core_reads={},proposals={},proposed_writes={},keys={}\r\n",
                 g.id,
                 m.state,
                 m.current_term,
@@ -651,6 +651,8 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
                 m.purged.map_or(0, |l| l.index),
                 g.lease_reads.load(Ordering::Relaxed),
                 g.core_reads.load(Ordering::Relaxed),
+                g.proposer.stats().proposals.load(Ordering::Relaxed),
+                g.proposer.stats().writes.load(Ordering::Relaxed),
                 g.sm.state.read().store.len(),
             );
         }

@@ -216,9 +216,7 @@ fn req(args: &[&str]) -> String {
 async fn pipelined_commands_take_effect_and_reply_in_order() {
     use slotraft::resp::frame::Frame;
     let c = Cluster::three("").await;
-    let slot = slotraft::cluster::slots::key_slot(b"{p}");
-    let leader = c.leader_of_slot(1, slot).await.expect("a leader");
-    let addr = c.addr(leader);
+    let addr = c.addr(c.leader_of_key("{p}").await);
     let mut pipeline = String::new();
     for i in 0..200 {
         pipeline.push_str(&req(&["RPUSH", "{p}list", &i.to_string()]));

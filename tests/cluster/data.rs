@@ -6,7 +6,7 @@ use redis::Value;
 
 use std::time::Duration;
 
-use crate::harness::{Cluster, command, keys_for_all_slots, raw_exchange};
+use crate::harness::{Cluster, command, keys_for_all_slots, leader_counter, raw_exchange};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_family_through_the_cluster_client() {
@@ -114,10 +114,71 @@ async fn every_family_through_the_cluster_client() {
     assert_eq!(e.code(), Some("CROSSSLOT"), "{e}");
 }
 
+/// Writes from many connections to one group are proposed together (group commit), and each
+/// client still gets its own replies, in order: every client adds its own step to its own
+/// counter, one command at a time or a pipeline at a time, and checks each running total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_proposed_together_and_each_client_gets_its_replies() {
+    let c = Cluster::three("").await;
+    let addr = c.addr(c.leader_of_key("{gc}").await);
+    let (proposals, writes) = (
+        leader_counter(&addr, "proposals").await,
+        leader_counter(&addr, "proposed_writes").await,
+    );
+    const CLIENTS: i64 = 40;
+    const ROUNDS: i64 = 40;
+    let mut tasks = Vec::new();
+    for client in 0..CLIENTS {
+        let mut conn = leader_conn(&c, "{gc}").await;
+        tasks.push(tokio::spawn(async move {
+            let key = format!("{{gc}}counter{client}");
+            let step = client + 1;
+            let (mut total, mut sent, mut requests) = (0, 0, 0);
+            for round in 0..ROUNDS {
+                requests += 1;
+                if client % 4 == 0 && round % 2 == 0 {
+                    // Three commands in one pipeline: proposed together, replies in order.
+                    let mut pipe = redis::pipe();
+                    pipe.incr(&key, step).incr(&key, step).incr(&key, step);
+                    let got: Vec<i64> = pipe.query_async(&mut conn).await.unwrap();
+                    assert_eq!(
+                        got,
+                        [total + step, total + 2 * step, total + 3 * step],
+                        "client {client}"
+                    );
+                    total += 3 * step;
+                    sent += 3;
+                } else {
+                    let got: i64 = conn.incr(&key, step).await.unwrap();
+                    total += step;
+                    sent += 1;
+                    assert_eq!(got, total, "client {client}, round {round}");
+                }
+            }
+            (key, total, sent, requests)
+        }));
+    }
+    let mut conn = leader_conn(&c, "{gc}").await;
+    let (mut sent, mut requests) = (0, 0);
+    for task in tasks {
+        let (key, total, n, r) = task.await.unwrap();
+        requests += r;
+        let stored: i64 = conn.get(&key).await.unwrap();
+        assert_eq!(stored, total, "{key}");
+        sent += n;
+    }
+    let proposals = leader_counter(&addr, "proposals").await - proposals;
+    let writes = leader_counter(&addr, "proposed_writes").await - writes;
+    assert!(writes >= sent as u64, "{writes} writes proposed, {sent} sent");
+    assert!(
+        proposals < requests as u64,
+        "{CLIENTS} clients writing at once should share proposals: {proposals} proposals for {requests} requests"
+    );
+}
+
 /// A plain connection to the node leading `key`'s slot, as a cluster client uses for MULTI.
 async fn leader_conn(c: &Cluster, key: &str) -> redis::aio::MultiplexedConnection {
-    let slot = slotraft::cluster::slots::key_slot(key.as_bytes());
-    let leader = c.leader_of_slot(1, slot).await.expect("slot has a leader");
+    let leader = c.leader_of_key(key).await;
     crate::harness::plain_conn(&redis::Client::open(c.url(leader)).unwrap())
         .await
         .unwrap()

@@ -8,15 +8,11 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use redis::AsyncCommands;
 
-use crate::harness::{Cluster, command, keys_for_all_slots, wait_until};
+use crate::harness::{Cluster, command, keys_for_all_slots, leader_counter, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_crash_loses_no_acknowledged_write() {
     let mut c = Cluster::three("").await;
-    assert!(
-        c.wait_balanced(1, Duration::from_secs(30)).await,
-        "each node should lead one group"
-    );
     let conn = c.cluster_client().await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -110,16 +106,6 @@ async fn leader_crash_loses_no_acknowledged_write() {
     assert_eq!(got, Some(*value));
 }
 
-/// The sum of `field` over the groups this node leads, from INFO raft.
-async fn leader_counter(addr: &str, field: &str) -> u64 {
-    let info = command(addr, &["INFO", "raft"]).await.unwrap();
-    info.lines()
-        .filter(|l| l.contains("state=Leader"))
-        .flat_map(|l| l.split(','))
-        .filter_map(|kv| kv.strip_prefix(field)?.strip_prefix('=')?.parse::<u64>().ok())
-        .sum()
-}
-
 /// A leader answers linearizable reads on its lease, without a round through its Raft core,
 /// only while a quorum keeps acknowledging it: with its followers paused, once openraft's
 /// leader lease (`election_timeout_max`, 750 ms here) has run out — when another leader could
@@ -127,10 +113,6 @@ async fn leader_counter(addr: &str, field: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_cut_off_from_its_quorum_stops_serving_reads() {
     let c = Cluster::three("").await;
-    assert!(
-        c.wait_balanced(1, Duration::from_secs(30)).await,
-        "each node should lead one group"
-    );
     let leader = c.leader_of_slot(1, 0).await.expect("slot 0 has a leader");
     let addr = c.addr(leader);
     let key = keys_for_all_slots("lease").swap_remove(0);

@@ -269,6 +269,14 @@ impl Cluster {
         None
     }
 
+    /// The node id leading `key`'s slot, according to node 1.
+    pub async fn leader_of_key(&self, key: &str) -> u64 {
+        let slot = slotraft::cluster::slots::key_slot(key.as_bytes());
+        self.leader_of_slot(1, slot)
+            .await
+            .unwrap_or_else(|| panic!("slot {slot} of {key} has no leader"))
+    }
+
     /// Waits until each running node leads `per_node` groups (leadership balance).
     pub async fn wait_balanced(&self, per_node: usize, within: Duration) -> bool {
         let ids = self.running();
@@ -356,8 +364,6 @@ where
     }
 }
 
-/// Sends one command as RESP and returns the reply as text (bulk and verbatim strings as
-/// their content, errors as Err).
 /// A plain (not cluster-aware) connection with a generous reply timeout: tests assert
 /// behaviour, and a loaded CI machine can take longer than the crate's default 500 ms.
 pub async fn plain_conn(client: &redis::Client) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
@@ -365,6 +371,8 @@ pub async fn plain_conn(client: &redis::Client) -> redis::RedisResult<redis::aio
     client.get_multiplexed_async_connection_with_config(&config).await
 }
 
+/// Sends one command as RESP and returns the reply as text (bulk and verbatim strings as
+/// their content, errors as Err).
 pub async fn command(addr: &str, args: &[&str]) -> Result<String, String> {
     let client = redis::Client::open(format!("redis://{addr}/")).map_err(|e| e.to_string())?;
     let mut conn = tokio::time::timeout(Duration::from_secs(2), plain_conn(&client))
@@ -392,6 +400,16 @@ pub async fn command(addr: &str, args: &[&str]) -> Result<String, String> {
         redis::Value::Nil => "(nil)".into(),
         other => format!("{other:?}"),
     })
+}
+
+/// The sum of `field` over the groups this node leads, from INFO raft.
+pub async fn leader_counter(addr: &str, field: &str) -> u64 {
+    let info = command(addr, &["INFO", "raft"]).await.unwrap();
+    info.lines()
+        .filter(|l| l.contains("state=Leader"))
+        .flat_map(|l| l.split(','))
+        .filter_map(|kv| kv.strip_prefix(field)?.strip_prefix('=')?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Writes raw bytes to a fresh connection and returns whatever comes back before the server
