@@ -169,6 +169,7 @@ async fn concurrent_writes_are_proposed_together_and_each_client_gets_its_replie
     }
     let proposals = leader_counter(&addr, "proposals").await - proposals;
     let writes = leader_counter(&addr, "proposed_writes").await - writes;
+    println!("{proposals} proposals for {requests} requests ({writes} writes)");
     assert!(writes >= sent as u64, "{writes} writes proposed, {sent} sent");
     assert!(
         proposals < requests as u64,
