@@ -137,6 +137,12 @@ pub fn encode_batch(commands: Vec<Vec<Bytes>>) -> Vec<Bytes> {
     out
 }
 
+/// Whether `args` are a `slotraft.batch` entry's.
+pub fn is_batch(args: &[Bytes]) -> bool {
+    args.first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(BATCH_ENTRY.as_bytes()))
+}
+
 /// Where each command of a `slotraft.batch` entry lies in its arguments; an error reply, never
 /// a panic, if the entry is malformed.
 pub fn decode_batch(args: &[Bytes]) -> Reply<Vec<std::ops::Range<usize>>> {
@@ -167,10 +173,7 @@ pub fn apply_batch(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
 
 /// Positions of the keys in a `slotraft.exec` or `slotraft.batch` entry's own arguments.
 pub fn key_positions(args: &[Bytes]) -> Vec<usize> {
-    if args
-        .first()
-        .is_some_and(|n| n.eq_ignore_ascii_case(BATCH_ENTRY.as_bytes()))
-    {
+    if is_batch(args) {
         let ranges = decode_batch(args).unwrap_or_default();
         return ranges
             .into_iter()

@@ -231,8 +231,11 @@ impl Node {
             // already keeps apart.
             election_timeout_min: config.election_timeout_ms,
             election_timeout_max: config.election_timeout_ms * 3 / 2,
+            // Both count entries, and an entry may carry many writes (group commit): the node
+            // also asks for a snapshot every `snapshot_every` writes (tasks::snapshot_by_writes),
+            // and keeps at most a quarter of that many entries behind a snapshot.
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_every),
-            max_in_snapshot_log_to_keep: 1000.min(config.snapshot_every),
+            max_in_snapshot_log_to_keep: 1000.min(config.snapshot_every / 4),
             install_snapshot_timeout: 10_000,
             ..Default::default()
         };
@@ -251,7 +254,8 @@ impl Node {
                 continue;
             }
             let snap_dir = data_dir.join("snapshots").join(format!("group-{}", g.id));
-            let sm = GroupStateMachine::open(g.id, &snap_dir).map_err(|e| dir_err(&snap_dir, e))?;
+            let sm =
+                GroupStateMachine::open(g.id, &snap_dir, config.snapshot_every).map_err(|e| dir_err(&snap_dir, e))?;
             let log = engine.group(g.id).map_err(|e| StartError::Log(e.to_string()))?;
             {
                 let state = sm.state.read();

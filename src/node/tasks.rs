@@ -17,9 +17,28 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     for &group in node.groups.keys() {
         tokio::spawn(follow_metrics(node.clone(), group));
         tokio::spawn(expire_keys(node.clone(), group));
+        tokio::spawn(snapshot_by_writes(node.clone(), group));
     }
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
+}
+
+/// Asks openraft for a snapshot of a group once `snapshot_every` client writes were applied
+/// since the last one. openraft's own policy counts log entries, and an entry of batched
+/// writes (group commit) may carry hundreds: counted by entries alone, the log, its cache and
+/// a restart's replay grew that many times longer between snapshots.
+async fn snapshot_by_writes(node: Arc<Node>, group: GroupId) {
+    let Some(g) = node.groups.get(&group) else { return };
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = g.sm.snapshot_due.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        if g.raft.trigger().snapshot().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Mirrors a local group's leader and term into the view. Follows openraft's server metrics,

@@ -155,7 +155,7 @@ const KIND_PURGED: u8 = b'p';
 
 /// Most entries, and most encoded bytes, a group keeps in memory beyond those not yet written.
 const CACHE_ENTRIES: usize = 8192;
-const CACHE_BYTES: usize = 32 << 20;
+const CACHE_BYTES: usize = 1 << 20;
 
 fn key(group: GroupId, kind: u8, index: Option<u64>) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
@@ -695,7 +695,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let engine = LogEngine::open(&dir.path().join("log"), FsyncPolicy::Always).unwrap();
             let log = engine.group(7).unwrap();
-            let sm = GroupStateMachine::open(7, &dir.path().join("snap")).unwrap();
+            let sm = GroupStateMachine::open(7, &dir.path().join("snap"), 100_000).unwrap();
             Ok((dir, log, sm))
         }
     }

@@ -59,11 +59,18 @@ pub struct GroupStateMachine {
     /// Woken after every applied batch: blocked clients (BLPOP …) look again.
     pub applied: Arc<tokio::sync::Notify>,
     seq: Arc<AtomicU64>,
+    /// Client writes applied since the state was last snapshotted (a `slotraft.batch` entry
+    /// counts each of its commands): openraft counts entries, and one entry may carry a
+    /// thousand writes, so the node asks for a snapshot by this count too.
+    writes_since_snapshot: Arc<AtomicU64>,
+    /// Notified once `writes_since_snapshot` reaches `snapshot_every`.
+    pub snapshot_due: Arc<tokio::sync::Notify>,
+    snapshot_every: u64,
 }
 
 impl GroupStateMachine {
     /// Opens the group's snapshot directory and loads its newest snapshot, if any.
-    pub fn open(group: GroupId, dir: &Path) -> io::Result<GroupStateMachine> {
+    pub fn open(group: GroupId, dir: &Path, snapshot_every: u64) -> io::Result<GroupStateMachine> {
         std::fs::create_dir_all(dir)?;
         let sm = GroupStateMachine {
             group,
@@ -73,6 +80,9 @@ impl GroupStateMachine {
             snapshot_index: Arc::new(AtomicU64::new(0)),
             applied: Arc::new(tokio::sync::Notify::new()),
             seq: Arc::new(AtomicU64::new(0)),
+            writes_since_snapshot: Arc::new(AtomicU64::new(0)),
+            snapshot_due: Arc::new(tokio::sync::Notify::new()),
+            snapshot_every,
         };
         let mut newest: Option<(u64, PathBuf)> = None;
         for entry in std::fs::read_dir(dir)? {
@@ -188,7 +198,11 @@ impl RaftSnapshotBuilder<TypeConfig> for GroupStateMachine {
 
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotFile>, io::Error> {
         // Copy under the read lock (fast), serialise outside it so writes are not stalled by disk I/O.
-        let copy = self.state.read().clone();
+        let copy = {
+            let state = self.state.read();
+            self.writes_since_snapshot.store(0, Ordering::Relaxed);
+            state.clone()
+        };
         let meta = SnapshotMeta {
             last_log_id: copy.last_applied,
             last_membership: copy.last_membership.clone(),
@@ -229,13 +243,21 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
     {
+        let mut writes = 0;
         while let Some((entry, responder)) = entries.try_next().await? {
             let reply = {
                 let mut s = self.state.write();
                 s.last_applied = Some(entry.log_id);
                 match entry.payload {
                     EntryPayload::Blank => Frame::ok(),
-                    EntryPayload::Normal(req) => apply_command(&mut s, req.time_ms, &req.args),
+                    EntryPayload::Normal(req) => {
+                        let reply = apply_command(&mut s, req.time_ms, &req.args);
+                        writes += match &reply {
+                            Frame::Array(replies) if cmd::txn::is_batch(&req.args) => replies.len() as u64,
+                            _ => 1,
+                        };
+                        reply
+                    }
                     EntryPayload::Membership(m) => {
                         s.last_membership = StoredMembership::new(Some(entry.log_id), m);
                         Frame::ok()
@@ -247,6 +269,12 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
             }
         }
         self.applied.notify_waiters();
+        // At every multiple of `snapshot_every` crossed: once, and again should that request
+        // have been dropped (a snapshot already being built takes none).
+        let before = self.writes_since_snapshot.fetch_add(writes, Ordering::Relaxed);
+        if before / self.snapshot_every != (before + writes) / self.snapshot_every {
+            self.snapshot_due.notify_one();
+        }
         Ok(())
     }
 
@@ -273,6 +301,7 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
         }
         tracing::info!(group = self.group, index = ?meta.last_log_id.map(|l| l.index), "snapshot installed");
         self.install_loaded(header, state, final_path);
+        self.writes_since_snapshot.store(0, Ordering::Relaxed);
         self.applied.notify_waiters();
         Ok(())
     }

@@ -18,8 +18,9 @@ fn raft_field(info: &str, group: u64, field: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_restart_recovers_snapshots_and_logs() {
-    // Concurrent writes share log entries (group commit): 8,192 writes make a few hundred.
-    let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "snapshot_every = 30");
+    // snapshot_every counts writes: concurrent writes share log entries (group commit), and
+    // these 8,192 writes make only a few hundred entries.
+    let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "snapshot_every = 300");
     c.start_all();
     c.wait_ready().await;
     let conn = c.cluster_client().await;
@@ -75,8 +76,7 @@ async fn full_restart_recovers_snapshots_and_logs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lagging_follower_catches_up_from_a_snapshot() {
-    // Concurrent writes share log entries (group commit): 1,000 writes make some tens.
-    let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), "snapshot_every = 20");
+    let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), "snapshot_every = 100");
     c.start_all();
     c.wait_ready().await;
     let leader = c.leader_of_slot(1, 0).await.unwrap();
@@ -105,8 +105,9 @@ async fn lagging_follower_catches_up_from_a_snapshot() {
     .await;
     assert!(
         caught_up,
-        "{:?}\n{}",
+        "follower: {:?}\nleader: {:?}\n{}",
         command(&addr, &["INFO", "raft"]).await,
+        command(&c.addr(leader), &["INFO", "raft"]).await,
         crate::harness::tail(&c.log(follower), 30)
     );
     let client = redis::Client::open(c.url(follower)).unwrap();
