@@ -100,10 +100,10 @@ async fn run(group: GroupId, raft: Raft, mut queue: mpsc::UnboundedReceiver<Pend
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
             next = queue.recv(), if open && in_flight.len() < MAX_IN_FLIGHT => match next {
                 Some(first) => {
-                    let batch = take_batch(first, &mut queue);
+                    let (batch, total) = take_batch(first, &mut queue);
                     stats.proposals.fetch_add(1, Ordering::Relaxed);
-                    stats.writes.fetch_add(batch.iter().map(|p| p.commands.len() as u64).sum(), Ordering::Relaxed);
-                    in_flight.push(propose_batch(group, raft.clone(), batch));
+                    stats.writes.fetch_add(total as u64, Ordering::Relaxed);
+                    in_flight.push(propose_batch(group, raft.clone(), batch, total));
                 }
                 None => open = false,
             },
@@ -111,8 +111,8 @@ async fn run(group: GroupId, raft: Raft, mut queue: mpsc::UnboundedReceiver<Pend
     }
 }
 
-/// `first` and whatever else is queued, up to the batch limits.
-fn take_batch(first: Pending, queue: &mut mpsc::UnboundedReceiver<Pending>) -> Vec<Pending> {
+/// `first` and whatever else is queued, up to the batch limits, and how many commands they hold.
+fn take_batch(first: Pending, queue: &mut mpsc::UnboundedReceiver<Pending>) -> (Vec<Pending>, usize) {
     let size = |p: &Pending| p.commands.iter().flatten().map(Bytes::len).sum::<usize>();
     let (mut commands, mut bytes) = (first.commands.len(), size(&first));
     let mut batch = vec![first];
@@ -122,11 +122,11 @@ fn take_batch(first: Pending, queue: &mut mpsc::UnboundedReceiver<Pending>) -> V
         bytes += size(&next);
         batch.push(next);
     }
-    batch
+    (batch, commands)
 }
 
-async fn propose_batch(group: GroupId, raft: Raft, batch: Vec<Pending>) {
-    let total: usize = batch.iter().map(|p| p.commands.len()).sum();
+/// Proposes the `total` commands of `batch` as one entry and hands each caller its replies.
+async fn propose_batch(group: GroupId, raft: Raft, batch: Vec<Pending>, total: usize) {
     let mut replies_to = Vec::with_capacity(batch.len());
     let mut commands = Vec::with_capacity(total);
     for p in batch {
