@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use slotraft::raft::log_engine::{FsyncPolicy, LogEngine, Op};
+use slotraft::raft::log_engine::{Durability, FsyncPolicy, LogEngine, Op};
 use slotraft::resp::parse::{Limits, parse_command};
 
 fn entry(writer: u64, i: u64) -> Op {
@@ -30,7 +30,10 @@ async fn engine(writers: u64, time: Duration) -> (f64, f64) {
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while start.elapsed() < time {
-                engine.submit_and_wait(vec![entry(w, n)], false).await.expect("append");
+                engine
+                    .submit_and_wait(vec![entry(w, n)], Durability::Policy)
+                    .await
+                    .expect("append");
                 n += 1;
             }
             n

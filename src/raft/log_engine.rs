@@ -195,10 +195,24 @@ impl Done {
     }
 }
 
+/// How soon a request's ops must be on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Fsynced before the request completes, whatever the policy (votes).
+    Now,
+    /// As the `fsync` policy says (entries, truncations, purges).
+    Policy,
+    /// Written at once, made durable by whatever fsync comes next; never the cause of one.
+    /// For records whose loss costs only work (the commit index: a restarted node applies
+    /// up to an older one and learns the rest from its leader). Under `fsync = "always"` a
+    /// batch of commit records alone used to be fsynced too: with one client, every write
+    /// cost each node two fsyncs instead of one.
+    Lazy,
+}
+
 struct WriteRequest {
     ops: Vec<Op>,
-    /// Must be fsynced before completing, whatever the policy (votes).
-    sync: bool,
+    durability: Durability,
     /// Once written: how far the group's log is in the store (`Written`), so the cache may
     /// let go of those entries.
     written: Option<(Arc<Written>, u64)>,
@@ -397,19 +411,19 @@ impl LogEngine {
         }
     }
 
-    fn submit_ops(&self, ops: Vec<Op>, sync: bool, done: Done) {
+    fn submit_ops(&self, ops: Vec<Op>, durability: Durability, done: Done) {
         self.submit(WriteRequest {
             ops,
-            sync,
+            durability,
             written: None,
             done,
         });
     }
 
-    /// Writes `ops` and waits until they are durable as the policy (or `sync`) requires.
-    pub async fn submit_and_wait(&self, ops: Vec<Op>, sync: bool) -> io::Result<()> {
+    /// Writes `ops` and waits until they are as durable as `durability` requires.
+    pub async fn submit_and_wait(&self, ops: Vec<Op>, durability: Durability) -> io::Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.submit_ops(ops, sync, Done::Reply(tx));
+        self.submit_ops(ops, durability, Done::Reply(tx));
         rx.await.unwrap_or_else(|_| Err(poisoned_error()))
     }
 }
@@ -459,9 +473,11 @@ fn writer(
                 }
             }
         }
-        let must_sync = batch.iter().any(|r| r.sync)
-            || (fsync == FsyncPolicy::Always && !batch.is_empty())
-            || (unsynced && last_sync.elapsed() >= Duration::from_secs(1));
+        let must_sync = batch.iter().any(|r| {
+            r.durability == Durability::Now || (r.durability == Durability::Policy && fsync == FsyncPolicy::Always)
+        })
+            // everysec's once a second; under `always` only lazy records wait, for the next append.
+            || (fsync == FsyncPolicy::EverySec && unsynced && last_sync.elapsed() >= Duration::from_secs(1));
         if result.is_ok() && must_sync && unsynced {
             result = backend.sync();
             stats.syncs.fetch_add(1, Ordering::Relaxed);
@@ -578,13 +594,13 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
         let op = Op::Put(key(self.group, KIND_VOTE, None), encode(vote)?);
         self.shared.state.lock().vote = Some(*vote);
-        self.engine.submit_and_wait(vec![op], true).await
+        self.engine.submit_and_wait(vec![op], Durability::Now).await
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
         let op = Op::Put(key(self.group, KIND_COMMITTED, None), encode(&committed)?);
         self.shared.state.lock().committed = committed;
-        self.engine.submit_ops(vec![op], false, Done::Nothing);
+        self.engine.submit_ops(vec![op], Durability::Lazy, Done::Nothing);
         Ok(())
     }
 
@@ -616,7 +632,7 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         self.engine.stats.entries.fetch_add(ops.len() as u64, Ordering::Relaxed);
         self.engine.submit(WriteRequest {
             ops,
-            sync: false,
+            durability: Durability::Policy,
             written: Some((self.shared.written.clone(), upto)),
             done: Done::Flushed(callback),
         });
@@ -642,7 +658,7 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         let (tx, rx) = oneshot::channel();
         self.engine.submit(WriteRequest {
             ops,
-            sync: false,
+            durability: Durability::Policy,
             written: Some((self.shared.written.clone(), upto)),
             done: Done::Reply(tx),
         });
@@ -676,7 +692,7 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         if let Some(first) = first_stored.into_iter().chain(first_cached).min() {
             ops.extend((first..=log_id.index).map(|i| Op::Delete(key(self.group, KIND_ENTRY, Some(i)))));
         }
-        self.engine.submit_ops(ops, false, Done::Nothing);
+        self.engine.submit_ops(ops, Durability::Policy, Done::Nothing);
         Ok(())
     }
 }
@@ -772,6 +788,30 @@ mod tests {
         assert!(syncs < appends, "group commit: {syncs} fsyncs for {appends} appends");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commit_records_ride_on_the_next_fsync_instead_of_causing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let committed = Some(openraft::testing::log_id::<TypeConfig>(1, 1, 2));
+        {
+            let engine = LogEngine::open(dir.path(), FsyncPolicy::Always).unwrap();
+            let mut log = engine.group(1).unwrap();
+            let syncs = || engine.stats.syncs.load(Ordering::Relaxed);
+            append(&mut log, vec![blank(1, 1), blank(1, 2)]).await.unwrap();
+            let after_append = syncs();
+            assert!(after_append >= 1, "an append under fsync=always is fsynced");
+            for _ in 0..5 {
+                log.save_committed(committed).await.unwrap();
+            }
+            engine.submit_and_wait(Vec::new(), Durability::Lazy).await.unwrap();
+            assert_eq!(syncs(), after_append, "commit records alone cause no fsync");
+            append(&mut log, vec![blank(1, 3)]).await.unwrap();
+            assert_eq!(syncs(), after_append + 1);
+        }
+        // The append's fsync carried the commit record written before it.
+        let engine = LogEngine::open(dir.path(), FsyncPolicy::Always).unwrap();
+        assert_eq!(engine.group(1).unwrap().read_committed().await.unwrap(), committed);
+    }
+
     /// A backend whose writes start failing on demand.
     struct FailingBackend(Arc<std::sync::atomic::AtomicBool>);
 
@@ -802,7 +842,7 @@ mod tests {
 
     /// Wait until the writer has written everything submitted so far.
     async fn drain(engine: &LogEngine) {
-        engine.submit_and_wait(Vec::new(), false).await.unwrap();
+        engine.submit_and_wait(Vec::new(), Durability::Policy).await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
