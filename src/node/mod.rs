@@ -30,6 +30,7 @@ use crate::raft::log_engine::{GroupLog, LogEngine};
 use crate::raft::network::{GroupNetwork, Peers};
 use crate::raft::state_machine::GroupStateMachine;
 use crate::raft::types::{GroupId, NodeId, Raft, TypeConfig};
+use crate::rpc::pb;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +78,32 @@ pub struct Group {
     /// that went through the Raft core (INFO raft `lease_reads`, `core_reads`).
     pub lease_reads: AtomicU64,
     pub core_reads: AtomicU64,
+    /// While this replica's log is short of this index (0: not at all), it is being rebuilt
+    /// after its data was lost (`rejoin`) and grants no votes: it may have acknowledged
+    /// entries it no longer holds, and a vote from it could elect a candidate missing them.
+    rebuild_until: AtomicU64,
 }
 
 impl Group {
+    /// True while this replica is being rebuilt (see `rebuild_until`); false for good once its
+    /// log (or the snapshot it was given) reaches what its leader had when the rebuild began.
+    pub fn rebuilding(&self) -> bool {
+        let until = self.rebuild_until.load(Ordering::Relaxed);
+        if until == 0 {
+            return false;
+        }
+        let held = self.log.last_log_index().max(self.log.last_purged_index()).unwrap_or(0);
+        if held < until {
+            return true;
+        }
+        self.rebuild_until.store(0, Ordering::Relaxed);
+        tracing::info!(
+            group = self.id,
+            "rebuilt after lost data: caught up to index {until}, voting again"
+        );
+        false
+    }
+
     /// Waits until a linearizable read of this group may be served from the local state: at
     /// once while the leader's lease holds (`holds_read_lease`), otherwise through the Raft
     /// core (openraft's lease read: refused when the lease has lapsed or leadership moved).
@@ -197,6 +221,40 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A node whose data directory is empty while its groups already have leaders was rebuilt
+/// (a replaced disk, a wiped directory): the entries it had acknowledged are gone, and each
+/// leader would refuse to replicate to a log that went backwards (openraft's guard against log
+/// reversion). Asks every peer to let this node's log start over in the groups it leads, and
+/// returns those groups. In a cluster starting for the first time nobody leads yet: nothing.
+async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<GroupId, u64> {
+    let mut asks = Vec::new();
+    for peer in peers.ids().collect::<Vec<_>>() {
+        let Some(mut client) = peers.node_client(peer) else {
+            continue;
+        };
+        let mut req = tonic::Request::new(pb::AllowRevertRequest {
+            node: me,
+            groups: groups.to_vec(),
+        });
+        req.set_timeout(Duration::from_secs(2));
+        asks.push(async move { client.allow_revert(req).await.map(|r| r.into_inner().allowed) });
+    }
+    let rejoined: BTreeMap<GroupId, u64> = futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|a| (a.group, a.last_log))
+        .collect();
+    if !rejoined.is_empty() {
+        tracing::warn!(
+            groups = ?rejoined.keys().collect::<Vec<_>>(),
+            "empty data directory in a running cluster: the leaders of these groups replicate them to this node from the beginning"
+        );
+    }
+    rejoined
+}
+
 impl Node {
     /// Opens the data directory, starts a Raft replica for every group this node is a member of
     /// (initialising pristine ones with the membership from the config), and spawns the
@@ -220,6 +278,19 @@ impl Node {
             .map(|n| (n.id, n.rpc))
             .collect();
         let peers = Peers::new(&peer_addrs).map_err(|e| StartError::Net(e.to_string()))?;
+        let local_ids: Vec<GroupId> = config
+            .groups
+            .values()
+            .filter(|g| g.members.contains(&id))
+            .map(|g| g.id)
+            .collect();
+        // Groups whose leader will replicate them to this node from the beginning: their
+        // membership and data come from that leader, not from cluster.toml.
+        let rejoined = if engine.is_empty() {
+            rejoin(&peers, id, &local_ids).await
+        } else {
+            BTreeMap::new()
+        };
 
         let raft_config = openraft::Config {
             cluster_name: "slotraft".into(),
@@ -279,7 +350,7 @@ impl Node {
                 .is_initialized()
                 .await
                 .map_err(|e| StartError::Raft(e.to_string()))?;
-            if !initialized {
+            if !initialized && !rejoined.contains_key(&g.id) {
                 let members: BTreeMap<NodeId, BasicNode> = g
                     .members
                     .iter()
@@ -306,6 +377,7 @@ impl Node {
                     clock: Instant::now(),
                     lease_reads: AtomicU64::new(0),
                     core_reads: AtomicU64::new(0),
+                    rebuild_until: AtomicU64::new(rejoined.get(&g.id).copied().unwrap_or(0)),
                     raft,
                 },
             );

@@ -371,6 +371,12 @@ impl LogEngine {
         }))
     }
 
+    /// True when the store held nothing at open and no group has been opened since: a new
+    /// data directory (or a wiped one).
+    pub fn is_empty(&self) -> bool {
+        self.groups.lock().is_empty()
+    }
+
     /// The handle through which one group's Raft reads and writes its log.
     pub fn group(self: &Arc<Self>, group: GroupId) -> Result<GroupLog, LogEngineError> {
         let shared = self

@@ -5,6 +5,7 @@ pub mod convert;
 
 use std::sync::Arc;
 
+use openraft::async_runtime::watch::WatchReceiver;
 use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
 use openraft::type_config::alias::VoteOf;
 use tokio_stream::StreamExt;
@@ -27,6 +28,9 @@ pub mod pb {
 pub struct Services {
     node: Arc<Node>,
 }
+
+/// Why a replica being rebuilt grants no vote (see `Group::rebuilding`).
+const REBUILDING: &str = "this replica is being rebuilt after its data was lost and votes once it has caught up";
 
 fn bad(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(e.to_string())
@@ -94,13 +98,21 @@ impl pb::raft_service_server::RaftService for Services {
     async fn vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
         let m = req.into_inner();
         let rpc: VoteRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
-        reply(self.group(m.group)?.raft.vote(rpc).await)
+        let group = self.group(m.group)?;
+        if group.rebuilding() {
+            return reply::<(), _>(Err(REBUILDING));
+        }
+        reply(group.raft.vote(rpc).await)
     }
 
     async fn pre_vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
         let m = req.into_inner();
         let rpc: VoteRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
-        reply(self.group(m.group)?.raft.pre_vote(rpc).await)
+        let group = self.group(m.group)?;
+        if group.rebuilding() {
+            return reply::<(), _>(Err(REBUILDING));
+        }
+        reply(group.raft.pre_vote(rpc).await)
     }
 
     async fn transfer_leader(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
@@ -168,6 +180,31 @@ impl pb::node_service_server::NodeService for Services {
             self.node.pubsub.publish(&channel, &message)
         };
         Ok(Response::new(pb::PublishReply { receivers: n as u64 }))
+    }
+
+    async fn allow_revert(
+        &self,
+        req: Request<pb::AllowRevertRequest>,
+    ) -> Result<Response<pb::AllowRevertReply>, Status> {
+        let m = req.into_inner();
+        let mut allowed = Vec::new();
+        for id in m.groups {
+            let Some(g) = self.node.groups.get(&id) else { continue };
+            // Only a leader replicates (openraft would refuse anywhere else).
+            if g.raft.metrics().borrow_watched().current_leader != Some(self.node.id) {
+                continue;
+            }
+            let last_log = g.raft.metrics().borrow_watched().last_log_index.unwrap_or(0);
+            if let Ok(Ok(())) = g.raft.trigger().allow_next_revert(&m.node, true).await {
+                tracing::warn!(
+                    group = id,
+                    node = m.node,
+                    "node restarted on an empty data directory: replicating the group to it from the beginning"
+                );
+                allowed.push(pb::RevertAllowed { group: id, last_log });
+            }
+        }
+        Ok(Response::new(pb::AllowRevertReply { allowed }))
     }
 
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatReply>, Status> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use redis::AsyncCommands;
 
 use crate::harness::{Cluster, command, even_groups, keys_for_all_slots, wait_until};
@@ -74,17 +74,32 @@ async fn full_restart_recovers_snapshots_and_logs() {
     assert_eq!(v, "yes");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lagging_follower_catches_up_from_a_snapshot() {
-    let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), "snapshot_every = 100");
+/// A follower whose data directory was wiped while it was down is rebuilt by its leader:
+/// from a snapshot when the log it needs was purged, from the log otherwise.
+async fn wiped_follower_is_rebuilt(settings: &str, writes: usize, from_snapshot: bool) {
+    let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), settings);
     c.start_all();
     c.wait_ready().await;
     let leader = c.leader_of_slot(1, 0).await.unwrap();
     let follower = c.running().into_iter().find(|&id| id != leader).unwrap();
+    let conn = c.cluster_client().await;
+    // The follower has acknowledged entries (the leader knows it holds them) before it dies.
+    let _: () = conn.clone().set("before", 1).await.unwrap();
+    let leader_commit = raft_field(&command(&c.addr(leader), &["INFO", "raft"]).await.unwrap(), 1, "commit");
+    let addr = c.addr(follower);
+    let applied = |addr: String| async move {
+        command(&addr, &["INFO", "raft"])
+            .await
+            .map_or(0, |info| raft_field(&info, 1, "applied"))
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || applied(addr.clone())
+            .map(|a| a >= leader_commit))
+        .await
+    );
     c.kill(follower);
     std::fs::remove_dir_all(c.data_dir(follower)).unwrap();
-    let conn = c.cluster_client().await;
-    futures::stream::iter(0..1000)
+    futures::stream::iter(0..writes)
         .for_each_concurrent(32, |i| {
             let mut conn = conn.clone();
             async move {
@@ -95,26 +110,41 @@ async fn lagging_follower_catches_up_from_a_snapshot() {
     let written = raft_field(&command(&c.addr(leader), &["INFO", "raft"]).await.unwrap(), 1, "commit");
     c.start(follower);
     // The follower, rebuilt from nothing, serves READONLY reads of everything once caught up.
-    let addr = c.addr(follower);
     let caught_up = wait_until(Duration::from_secs(30), || async {
         let Ok(info) = command(&addr, &["INFO", "raft"]).await else {
             return false;
         };
-        raft_field(&info, 1, "applied") >= written && raft_field(&info, 1, "snapshot") > 0
+        raft_field(&info, 1, "applied") >= written
     })
     .await;
+    let info = command(&addr, &["INFO", "raft"]).await;
     assert!(
         caught_up,
-        "follower: {:?}\nleader: {:?}\n{}",
-        command(&addr, &["INFO", "raft"]).await,
+        "follower: {info:?}\nleader: {:?}\n{}",
         command(&c.addr(leader), &["INFO", "raft"]).await,
         crate::harness::tail(&c.log(follower), 30)
     );
+    let snapshot = raft_field(&info.unwrap(), 1, "snapshot");
+    assert_eq!(snapshot > 0, from_snapshot, "rebuilt from a snapshot: {snapshot}");
     let client = redis::Client::open(c.url(follower)).unwrap();
     let mut plain = crate::harness::plain_conn(&client).await.unwrap();
     let _: () = redis::cmd("READONLY").query_async(&mut plain).await.unwrap();
-    for i in (0..1000).step_by(97) {
+    let v: Option<i64> = plain.get("before").await.unwrap();
+    assert_eq!(v, Some(1));
+    for i in (0..writes).step_by(97) {
         let v: Option<i64> = plain.get(format!("lag{i}")).await.unwrap();
-        assert_eq!(v, Some(i));
+        assert_eq!(v, Some(i as i64));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wiped_follower_catches_up_from_a_snapshot() {
+    wiped_follower_is_rebuilt("snapshot_every = 100", 1000, true).await;
+}
+
+/// Nothing purged: the leader's log has every entry, and it must replicate them all to a log
+/// that went back to empty (openraft refuses that unless told; the rebuilt node asks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wiped_follower_catches_up_from_the_log() {
+    wiped_follower_is_rebuilt("", 300, false).await;
 }
