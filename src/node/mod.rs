@@ -278,12 +278,13 @@ impl Node {
             .map(|n| (n.id, n.rpc))
             .collect();
         let peers = Peers::new(&peer_addrs).map_err(|e| StartError::Net(e.to_string()))?;
-        let local_ids: Vec<GroupId> = config
+        let local: Vec<_> = config
             .groups
             .values()
             .filter(|g| g.members.contains(&id))
-            .map(|g| g.id)
+            .cloned()
             .collect();
+        let local_ids: Vec<GroupId> = local.iter().map(|g| g.id).collect();
         // Groups whose leader will replicate them to this node from the beginning: their
         // membership and data come from that leader, not from cluster.toml.
         let rejoined = if engine.is_empty() {
@@ -313,12 +314,6 @@ impl Node {
         let raft_config = Arc::new(raft_config.validate().map_err(|e| StartError::Raft(e.to_string()))?);
 
         let mut groups = BTreeMap::new();
-        let local: Vec<_> = config
-            .groups
-            .values()
-            .filter(|g| g.members.contains(&id))
-            .cloned()
-            .collect();
         let preferred = config.preferred_leaders();
         for g in config.groups.values() {
             if !g.members.contains(&id) {

@@ -639,7 +639,7 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
             let m = m.borrow_watched();
             let _ = write!(
                 out,
-                "group{}:state={:?},term={},leader={},last_log={},commit={},applied={},snapshot={},purged={},lease_reads={},core_reads={},proposals={},proposed_writes={},keys={}\r\n",
+                "group{}:state={:?},term={},leader={},last_log={},commit={},applied={},snapshot={},purged={},lease_reads={},core_reads={},proposals={},proposed_writes={},rebuilding={},keys={}\r\n",
                 g.id,
                 m.state,
                 m.current_term,
@@ -653,6 +653,7 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
                 g.core_reads.load(Ordering::Relaxed),
                 g.proposer.stats().proposals.load(Ordering::Relaxed),
                 g.proposer.stats().writes.load(Ordering::Relaxed),
+                u8::from(g.rebuilding()),
                 g.sm.state.read().store.len(),
             );
         }

@@ -124,8 +124,12 @@ async fn wiped_follower_is_rebuilt(settings: &str, writes: usize, from_snapshot:
         command(&c.addr(leader), &["INFO", "raft"]).await,
         crate::harness::tail(&c.log(follower), 30)
     );
-    let snapshot = raft_field(&info.unwrap(), 1, "snapshot");
+    let info = info.unwrap();
+    let snapshot = raft_field(&info, 1, "snapshot");
     assert_eq!(snapshot > 0, from_snapshot, "rebuilt from a snapshot: {snapshot}");
+    // Caught up: it votes again.
+    assert!(info.contains(",rebuilding=0,"), "{info}");
+    assert!(c.log(leader).contains("replicating the group to it from the beginning"));
     let client = redis::Client::open(c.url(follower)).unwrap();
     let mut plain = crate::harness::plain_conn(&client).await.unwrap();
     let _: () = redis::cmd("READONLY").query_async(&mut plain).await.unwrap();
