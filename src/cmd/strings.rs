@@ -480,7 +480,8 @@ fn apply_set(store: &mut Store, s: Set, time_ms: u64) -> Reply<Frame> {
     } else {
         None
     };
-    let found = store.get(&s.key).is_some();
+    // Only NX and XX need to know: a plain SET looks its key up once, in `insert`.
+    let found = (s.nx || s.xx) && store.get(&s.key).is_some();
     if (s.nx && found) || (s.xx && !found) {
         return Ok(old.unwrap_or(Frame::Null));
     }
