@@ -190,11 +190,15 @@ impl pb::node_service_server::NodeService for Services {
         let mut allowed = Vec::new();
         for id in m.groups {
             let Some(g) = self.node.groups.get(&id) else { continue };
+            let (leader, last_log) = {
+                let m = g.raft.metrics();
+                let m = m.borrow_watched();
+                (m.current_leader, m.last_log_index.unwrap_or(0))
+            };
             // Only a leader replicates (openraft would refuse anywhere else).
-            if g.raft.metrics().borrow_watched().current_leader != Some(self.node.id) {
+            if leader != Some(self.node.id) {
                 continue;
             }
-            let last_log = g.raft.metrics().borrow_watched().last_log_index.unwrap_or(0);
             if let Ok(Ok(())) = g.raft.trigger().allow_next_revert(&m.node, true).await {
                 tracing::warn!(
                     group = id,
