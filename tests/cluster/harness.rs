@@ -296,20 +296,36 @@ impl Cluster {
             });
             // Counts can be right while leadership is still moving to the preferred leaders;
             // a client that reads the slot map then sees it change under it.
-            if !shares {
-                return false;
-            }
-            for &id in &ids {
-                let Ok(info) = command(&self.addr(id), &["INFO", "replication"]).await else {
-                    return false;
-                };
-                if !info.contains("raft_leadership_settled:1") {
-                    return false;
-                }
-            }
-            true
+            shares && self.leadership_settled().await
         })
         .await
+    }
+
+    /// Whether every running node says leadership sits on the preferred leaders.
+    async fn leadership_settled(&self) -> bool {
+        for id in self.running() {
+            let Ok(info) = command(&self.addr(id), &["INFO", "replication"]).await else {
+                return false;
+            };
+            if !info.contains("raft_leadership_settled:1") {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The leader of `slot` once leadership has settled on the preferred leaders (it may move
+    /// for a moment after `wait_ready`, while a leader hands over to the preferred one).
+    pub async fn settled_leader_of_slot(&self, slot: u16) -> Option<u64> {
+        let settled = wait_until(Duration::from_secs(30), || async {
+            self.leadership_settled().await && self.leader_of_slot(1, slot).await.is_some()
+        })
+        .await;
+        if settled {
+            self.leader_of_slot(1, slot).await
+        } else {
+            None
+        }
     }
 }
 

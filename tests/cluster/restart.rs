@@ -80,7 +80,7 @@ async fn wiped_follower_is_rebuilt(settings: &str, writes: usize, from_snapshot:
     let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), settings);
     c.start_all();
     c.wait_ready().await;
-    let leader = c.leader_of_slot(1, 0).await.unwrap();
+    let leader = c.settled_leader_of_slot(0).await.unwrap();
     let follower = c.running().into_iter().find(|&id| id != leader).unwrap();
     let conn = c.cluster_client().await;
     // The follower has acknowledged entries (the leader knows it holds them) before it dies.
