@@ -13,7 +13,7 @@ pub use tasks::{leader_claims, learn_claims};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::async_runtime::watch::WatchReceiver;
@@ -82,12 +82,19 @@ pub struct Group {
     /// after its data was lost (`rejoin`) and grants no votes: it may have acknowledged
     /// entries it no longer holds, and a vote from it could elect a candidate missing them.
     rebuild_until: AtomicU64,
+    /// True while this replica, its data lost, waits for a leader's consent to replicate it
+    /// from the beginning (`rejoin`); it takes no replication meanwhile (see `rpc`).
+    awaiting_revert: AtomicBool,
 }
 
 impl Group {
-    /// True while this replica is being rebuilt (see `rebuild_until`); false for good once its
-    /// log (or the snapshot it was given) reaches what its leader had when the rebuild began.
+    /// True while this replica is being rebuilt (see `rebuild_until`, `awaiting_revert`); false
+    /// for good once its log (or the snapshot it was given) reaches what its leader had when
+    /// the rebuild began.
     pub fn rebuilding(&self) -> bool {
+        if self.awaiting_revert() {
+            return true;
+        }
         let until = self.rebuild_until.load(Ordering::Relaxed);
         if until == 0 {
             return false;
@@ -102,6 +109,17 @@ impl Group {
             "rebuilt after lost data: caught up to index {until}, voting again"
         );
         false
+    }
+
+    /// See `awaiting_revert`.
+    pub fn awaiting_revert(&self) -> bool {
+        self.awaiting_revert.load(Ordering::Acquire)
+    }
+
+    /// A leader agreed to replicate this replica from the beginning, having `last_log`.
+    fn revert_allowed(&self, last_log: u64) {
+        self.rebuild_until.fetch_max(last_log.max(1), Ordering::Relaxed);
+        self.awaiting_revert.store(false, Ordering::Release);
     }
 
     /// Waits until a linearizable read of this group may be served from the local state: at
@@ -221,12 +239,24 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A node whose data directory is empty while its groups already have leaders was rebuilt
-/// (a replaced disk, a wiped directory): the entries it had acknowledged are gone, and each
+/// How a replica whose data was lost rejoins its group (see `rejoin`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rejoin {
+    /// The group's leader replicates it from the beginning; it had this last log index.
+    Allowed(u64),
+    /// The group has had a leader (a peer's log reaches this index) but none agreed yet: the
+    /// replica asks again (`tasks`) and neither votes nor takes replication meanwhile.
+    Awaiting(u64),
+}
+
+/// A node whose log is empty may be a new node of a new cluster, or one that lost its data
+/// (a replaced disk, a wiped directory): then the entries it had acknowledged are gone, each
 /// leader would refuse to replicate to a log that went backwards (openraft's guard against log
-/// reversion). Asks every peer to let this node's log start over in the groups it leads, and
-/// returns those groups. In a cluster starting for the first time nobody leads yet: nothing.
-async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<GroupId, u64> {
+/// reversion), and a vote from it could elect a candidate missing them. Asks every peer about
+/// `groups`: a group whose leader agrees to replicate it from the beginning is `Allowed`; one
+/// that some peer's log shows has had a leader is `Awaiting`; one no peer knows history of
+/// (a cluster starting for the first time, or every peer unreachable) is left out.
+async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<GroupId, Rejoin> {
     let mut asks = Vec::new();
     for peer in peers.ids().collect::<Vec<_>>() {
         let Some(mut client) = peers.node_client(peer) else {
@@ -237,22 +267,21 @@ async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<Group
             groups: groups.to_vec(),
         });
         req.set_timeout(Duration::from_secs(2));
-        asks.push(async move { client.allow_revert(req).await.map(|r| r.into_inner().allowed) });
+        asks.push(async move { client.allow_revert(req).await.map(|r| r.into_inner()) });
     }
-    let rejoined: BTreeMap<GroupId, u64> = futures::future::join_all(asks)
-        .await
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|a| (a.group, a.last_log))
-        .collect();
-    if !rejoined.is_empty() {
-        tracing::warn!(
-            groups = ?rejoined.keys().collect::<Vec<_>>(),
-            "empty data directory in a running cluster: the leaders of these groups replicate them to this node from the beginning"
-        );
+    let mut out = BTreeMap::new();
+    for reply in futures::future::join_all(asks).await.into_iter().flatten() {
+        for held in reply.held.into_iter().filter(|h| h.last_log > 0) {
+            let r = out.entry(held.group).or_insert(Rejoin::Awaiting(0));
+            if let Rejoin::Awaiting(last) = r {
+                *last = (*last).max(held.last_log);
+            }
+        }
+        for a in reply.allowed {
+            out.insert(a.group, Rejoin::Allowed(a.last_log));
+        }
     }
-    rejoined
+    out
 }
 
 impl Node {
@@ -292,6 +321,12 @@ impl Node {
         } else {
             BTreeMap::new()
         };
+        if !rejoined.is_empty() {
+            tracing::warn!(
+                groups = ?rejoined,
+                "empty data directory in a running cluster: each group's leader replicates it to this node from the beginning; until it has, the node grants no votes"
+            );
+        }
 
         let raft_config = openraft::Config {
             cluster_name: "slotraft".into(),
@@ -372,7 +407,11 @@ impl Node {
                     clock: Instant::now(),
                     lease_reads: AtomicU64::new(0),
                     core_reads: AtomicU64::new(0),
-                    rebuild_until: AtomicU64::new(rejoined.get(&g.id).copied().unwrap_or(0)),
+                    rebuild_until: AtomicU64::new(match rejoined.get(&g.id) {
+                        Some(Rejoin::Allowed(last) | Rejoin::Awaiting(last)) => (*last).max(1),
+                        None => 0,
+                    }),
+                    awaiting_revert: AtomicBool::new(matches!(rejoined.get(&g.id), Some(Rejoin::Awaiting(_)))),
                     raft,
                 },
             );

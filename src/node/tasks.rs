@@ -21,6 +21,41 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     }
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
+    if node.groups.values().any(|g| g.awaiting_revert()) {
+        tokio::spawn(ask_to_rejoin(node.clone()));
+    }
+}
+
+/// Asks again, twice a second, for each group whose replica here lost its data and that no
+/// leader has agreed yet to replicate from the beginning (`super::rejoin`): one that had no
+/// leader when this node started gets one once its other replicas elect it.
+async fn ask_to_rejoin(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let waiting: Vec<GroupId> = node
+            .groups
+            .values()
+            .filter(|g| g.awaiting_revert())
+            .map(|g| g.id)
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        for (group, answer) in super::rejoin(&node.peers, node.id, &waiting).await {
+            if let (super::Rejoin::Allowed(last_log), Some(g)) = (answer, node.groups.get(&group)) {
+                tracing::warn!(
+                    group,
+                    "its leader now replicates this group to this node from the beginning"
+                );
+                g.revert_allowed(last_log);
+            }
+        }
+    }
 }
 
 /// Asks openraft for a snapshot of a group once `snapshot_every` client writes were applied

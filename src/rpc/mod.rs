@@ -30,7 +30,8 @@ pub struct Services {
 }
 
 /// Why a replica being rebuilt grants no vote (see `Group::rebuilding`).
-const REBUILDING: &str = "this replica is being rebuilt after its data was lost and votes once it has caught up";
+const REBUILDING: &str =
+    "this replica is being rebuilt after its data was lost and votes (or takes leadership) once it has caught up";
 
 fn bad(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(e.to_string())
@@ -56,6 +57,20 @@ impl Services {
             .get(&id)
             .ok_or_else(|| Status::not_found(format!("group {id} is not hosted here")))
     }
+
+    /// The group, for a leader's replication to it: refused (unavailable, so the leader
+    /// retries) while this replica, rebuilt after lost data, waits for its leader's consent to
+    /// start over. A leader that matched the old log would take the empty one's answer for a
+    /// log gone backwards and stop replicating to it for good.
+    fn group_to_replicate(&self, id: GroupId) -> Result<&crate::node::Group, Status> {
+        let group = self.group(id)?;
+        if group.awaiting_revert() {
+            return Err(Status::unavailable(format!(
+                "group {id}: this replica lost its data and waits for its leader to replicate it from the beginning"
+            )));
+        }
+        Ok(group)
+    }
 }
 
 #[tonic::async_trait]
@@ -63,7 +78,7 @@ impl pb::raft_service_server::RaftService for Services {
     async fn append(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
         let m = req.into_inner();
         let rpc: AppendEntriesRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
-        reply(self.group(m.group)?.raft.append_entries(rpc).await)
+        reply(self.group_to_replicate(m.group)?.raft.append_entries(rpc).await)
     }
 
     type AppendStreamStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::Payload, Status>> + Send>>;
@@ -78,7 +93,7 @@ impl pb::raft_service_server::RaftService for Services {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| bad(format!("append stream without a {GROUP_HEADER} header")))?;
-        let raft = self.group(group)?.raft.clone();
+        let raft = self.group_to_replicate(group)?.raft.clone();
         // Requests until the leader closes its side; an undecodable one ends the stream (the
         // leader then opens another).
         let requests = req.into_inner().map_while(|m| {
@@ -118,7 +133,12 @@ impl pb::raft_service_server::RaftService for Services {
     async fn transfer_leader(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
         let m = req.into_inner();
         let rpc: TransferLeaderRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
-        reply(self.group(m.group)?.raft.handle_transfer_leader(rpc).await)
+        let group = self.group(m.group)?;
+        // Taking over would mean campaigning with a log that may lack acknowledged entries.
+        if group.rebuilding() {
+            return reply::<(), _>(Err(REBUILDING));
+        }
+        reply(group.raft.handle_transfer_leader(rpc).await)
     }
 
     async fn install_snapshot(
@@ -132,7 +152,7 @@ impl pb::raft_service_server::RaftService for Services {
             .await
             .ok_or_else(|| bad("empty snapshot stream"))?
             .map_err(|s| Status::aborted(s.to_string()))?;
-        let group = self.group(first.group)?;
+        let group = self.group_to_replicate(first.group)?;
         let (vote, meta): (VoteOf<TypeConfig>, SnapshotMeta) = decode(&first.header).map_err(bad)?;
         let path = group.sm.incoming_path();
         let io = |e: std::io::Error| Status::internal(e.to_string());
@@ -187,7 +207,7 @@ impl pb::node_service_server::NodeService for Services {
         req: Request<pb::AllowRevertRequest>,
     ) -> Result<Response<pb::AllowRevertReply>, Status> {
         let m = req.into_inner();
-        let mut allowed = Vec::new();
+        let (mut allowed, mut held) = (Vec::new(), Vec::new());
         for id in m.groups {
             let Some(g) = self.node.groups.get(&id) else { continue };
             let (leader, last_log) = {
@@ -195,6 +215,7 @@ impl pb::node_service_server::NodeService for Services {
                 let m = m.borrow_watched();
                 (m.current_leader, m.last_log_index.unwrap_or(0))
             };
+            held.push(pb::RevertAllowed { group: id, last_log });
             // Only a leader replicates (openraft would refuse anywhere else).
             if leader != Some(self.node.id) {
                 continue;
@@ -208,7 +229,7 @@ impl pb::node_service_server::NodeService for Services {
                 allowed.push(pb::RevertAllowed { group: id, last_log });
             }
         }
-        Ok(Response::new(pb::AllowRevertReply { allowed }))
+        Ok(Response::new(pb::AllowRevertReply { allowed, held }))
     }
 
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatReply>, Status> {

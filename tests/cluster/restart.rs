@@ -152,3 +152,64 @@ async fn wiped_follower_catches_up_from_a_snapshot() {
 async fn wiped_follower_catches_up_from_the_log() {
     wiped_follower_is_rebuilt("", 300, false).await;
 }
+
+/// A node that lost its data must not vote until it has been rebuilt: it may have been part of
+/// the majority that acknowledged writes a lagging candidate lacks. Here the lagging node is the
+/// only other one up when the wiped node returns, and its leadership would erase those writes
+/// (the node holding them, paused meanwhile, would take the lagging leader's log on resuming).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wiped_node_elects_no_lagging_leader() {
+    let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), "");
+    c.start_all();
+    c.wait_ready().await;
+    let wiped = c.settled_leader_of_slot(0).await.unwrap();
+    let others: Vec<u64> = c.running().into_iter().filter(|&id| id != wiped).collect();
+    let (holder, lagging) = (others[0], others[1]);
+    let mut leader = crate::harness::plain_conn(&redis::Client::open(c.url(wiped)).unwrap())
+        .await
+        .unwrap();
+    // Acknowledged by the leader and `holder` only.
+    c.signal(lagging, "STOP");
+    for i in 0..100 {
+        let _: () = leader.set(format!("acked{i}"), i).await.unwrap();
+    }
+    c.kill(wiped);
+    std::fs::remove_dir_all(c.data_dir(wiped)).unwrap();
+    c.signal(holder, "STOP");
+    c.signal(lagging, "CONT");
+    c.start(wiped);
+    // The lagging node campaigns; with the wiped node's vote it would win.
+    let lagging_addr = c.addr(lagging);
+    let lagging_won = wait_until(Duration::from_secs(8), || async {
+        command(&lagging_addr, &["INFO", "raft"])
+            .await
+            .is_ok_and(|info| info.contains("state=Leader"))
+    })
+    .await;
+    c.signal(holder, "CONT");
+    assert!(!lagging_won, "a node missing acknowledged writes was elected");
+    // Once the holder is back it leads, and the wiped node is rebuilt from it.
+    let wiped_addr = c.addr(wiped);
+    let rebuilt = wait_until(Duration::from_secs(30), || async {
+        command(&wiped_addr, &["INFO", "raft"])
+            .await
+            .is_ok_and(|info| raft_field(&info, 1, "keys") >= 100 && info.contains(",rebuilding=0,"))
+    })
+    .await;
+    assert!(
+        rebuilt,
+        "{:?}\n{}",
+        command(&wiped_addr, &["INFO", "raft"]).await,
+        crate::harness::tail(&c.log(wiped), 30)
+    );
+    // It waited for a leader, which then agreed to rebuild it.
+    assert!(
+        c.log(wiped)
+            .contains("now replicates this group to this node from the beginning")
+    );
+    let mut conn = c.cluster_client().await;
+    for i in 0..100 {
+        let v: Option<i64> = conn.get(format!("acked{i}")).await.unwrap();
+        assert_eq!(v, Some(i), "acknowledged write acked{i} lost");
+    }
+}
