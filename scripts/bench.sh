@@ -10,7 +10,7 @@
 #   memory: resident size of each node after loading ~1,000,000 keys of 100 bytes;
 #   failover: SIGKILL of the leader (master) of slot 0 until a write to it succeeds, median of 5;
 #   recovery: a slotraft node holding those keys restarted until it serves them again;
-#   micro: `cargo bench --bench micro` (the log engine with fsync, the disk alone, the RESP parser).
+#   micro: `cargo bench --bench micro` (one replica's state machine, the log engine with fsync, the disk alone, the RESP parser).
 # --quick: one round of fewer requests, one failover, 200,000 keys. Files in target/bench/.
 set -euo pipefail
 

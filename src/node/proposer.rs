@@ -143,12 +143,7 @@ async fn propose_batch(group: GroupId, raft: Raft, batch: Vec<Pending>, total: u
             txn::encode_batch(commands)
         }
     };
-    let outcome = raft
-        .client_write(Request {
-            time_ms: now_ms(),
-            args,
-        })
-        .await;
+    let outcome = raft.client_write(Request::new(now_ms(), &args)).await;
     let replies = match outcome {
         Ok(done) if single => vec![done.data.0],
         Ok(done) => match done.data.0 {

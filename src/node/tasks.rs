@@ -242,7 +242,7 @@ async fn expire_keys(node: Arc<Node>, group: GroupId) {
             let mut args = Vec::with_capacity(keys.len() + 1);
             args.push(Bytes::from_static(cmd::EXPIRED_DELETE.as_bytes()));
             args.extend(keys);
-            if g.raft.client_write(Request { time_ms: now, args }).await.is_err() || !full {
+            if g.raft.client_write(Request::new(now, &args)).await.is_err() || !full {
                 break;
             }
         }

@@ -251,9 +251,10 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
                 match entry.payload {
                     EntryPayload::Blank => Frame::ok(),
                     EntryPayload::Normal(req) => {
-                        let reply = apply_command(&mut s, req.time_ms, &req.args);
+                        let args = req.args();
+                        let reply = apply_command(&mut s, req.time_ms, &args);
                         writes += match &reply {
-                            Frame::Array(replies) if cmd::txn::is_batch(&req.args) => replies.len() as u64,
+                            Frame::Array(replies) if cmd::txn::is_batch(&args) => replies.len() as u64,
                             _ => 1,
                         };
                         reply

@@ -16,20 +16,122 @@ pub type GroupId = u64;
 
 /// One log entry's payload: a command's arguments plus the proposing leader's wall-clock time,
 /// so that applying it is a pure function of the entry (DESIGN.md, "Determinism").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The arguments sit packed in one buffer (each a little-endian `u32` length, then its bytes).
+/// An entry is cloned on its way (the log's cache, each follower's AppendEntries, the apply)
+/// and decoded on every follower: as a vector of `Bytes`, a batch of 29 SETs cost 117
+/// reference counts per clone and 117 allocations per decode; packed, one of each.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub time_ms: u64,
-    pub args: Vec<Bytes>,
+    packed: Bytes,
+}
+
+impl Request {
+    pub fn new(time_ms: u64, args: &[Bytes]) -> Request {
+        let len = args.iter().map(|a| 4 + a.len()).sum();
+        let mut packed = Vec::with_capacity(len);
+        for a in args {
+            // Arguments are limited far below 4 GiB (proto-max-bulk-len).
+            packed.extend_from_slice(&(a.len() as u32).to_le_bytes());
+            packed.extend_from_slice(a);
+        }
+        Request {
+            time_ms,
+            packed: packed.into(),
+        }
+    }
+
+    /// The arguments, sharing the entry's buffer.
+    pub fn args(&self) -> Vec<Bytes> {
+        unpack(&self.packed).unwrap_or_default()
+    }
+}
+
+/// The arguments packed in `packed`, or `None` unless it is a whole number of them (one at least).
+fn unpack(packed: &Bytes) -> Option<Vec<Bytes>> {
+    let mut args = Vec::new();
+    let mut at = 0;
+    while at < packed.len() {
+        let len = u32::from_le_bytes(packed.get(at..at + 4)?.try_into().ok()?) as usize;
+        let start = at + 4;
+        let end = start.checked_add(len).filter(|&e| e <= packed.len())?;
+        args.push(packed.slice(start..end));
+        at = end;
+    }
+    (!args.is_empty()).then_some(args)
+}
+
+/// Encoded as `(time_ms, 0, packed)`. Entries written before the arguments were packed are
+/// `(time_ms, n, n arguments)` with n > 0 (postcard writes a sequence's length as it writes a
+/// u64), and still decode.
+impl Serialize for Request {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(3)?;
+        t.serialize_element(&self.time_ms)?;
+        t.serialize_element(&0u64)?;
+        t.serialize_element(&self.packed)?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Request;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a log entry's request")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Request, A::Error> {
+                use serde::de::Error;
+                let mut next = |what: &str| -> Result<u64, A::Error> {
+                    seq.next_element()?
+                        .ok_or_else(|| A::Error::custom(format!("request without {what}")))
+                };
+                let time_ms = next("a time")?;
+                let legacy = next("an argument count")?;
+                let packed = if legacy == 0 {
+                    seq.next_element::<Bytes>()?
+                        .ok_or_else(|| A::Error::custom("request without arguments"))?
+                } else {
+                    let mut args = Vec::new();
+                    for _ in 0..legacy {
+                        args.push(
+                            seq.next_element::<Bytes>()?
+                                .ok_or_else(|| A::Error::custom("missing argument"))?,
+                        );
+                    }
+                    return Ok(Request::new(time_ms, &args));
+                };
+                if unpack(&packed).is_none() {
+                    return Err(A::Error::custom("malformed packed arguments"));
+                }
+                Ok(Request { time_ms, packed })
+            }
+        }
+        // postcard reads a tuple's elements as they are asked for; the legacy form has more.
+        d.deserialize_tuple(usize::MAX, Fields)
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("time_ms", &self.time_ms)
+            .field("args", &self.args())
+            .finish()
+    }
 }
 
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self
-            .args
-            .first()
-            .map(|a| String::from_utf8_lossy(a))
-            .unwrap_or_default();
-        write!(f, "{}({} args)@{}", name, self.args.len(), self.time_ms)
+        let args = self.args();
+        let name = args.first().map(|a| String::from_utf8_lossy(a)).unwrap_or_default();
+        write!(f, "{}({} args)@{}", name, args.len(), self.time_ms)
     }
 }
 
@@ -52,3 +154,55 @@ pub type LogId = openraft::type_config::alias::LogIdOf<TypeConfig>;
 pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<Bytes> {
+        list.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect()
+    }
+
+    #[test]
+    fn requests_round_trip_packed() {
+        let req = Request::new(42, &args(&["SET", "k", "", "v\r\n"]));
+        assert_eq!(req.args(), args(&["SET", "k", "", "v\r\n"]));
+        let back: Request = postcard::from_bytes(&postcard::to_allocvec(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
+        assert_eq!(back.time_ms, 42);
+        // Inside a log entry, as the log engine and AppendEntries carry it.
+        let entry = Entry {
+            log_id: openraft::testing::log_id::<TypeConfig>(3, 1, 9),
+            payload: openraft::EntryPayload::Normal(req.clone()),
+        };
+        let back: Entry = postcard::from_bytes(&postcard::to_allocvec(&entry).unwrap()).unwrap();
+        assert_eq!(back, entry);
+    }
+
+    /// Logs written before the arguments were packed still replay.
+    #[test]
+    fn requests_written_as_vectors_still_decode() {
+        #[derive(Serialize)]
+        struct Unpacked {
+            time_ms: u64,
+            args: Vec<Bytes>,
+        }
+        let old = postcard::to_allocvec(&Unpacked {
+            time_ms: 7,
+            args: args(&["DEL", "a", "b"]),
+        })
+        .unwrap();
+        let req: Request = postcard::from_bytes(&old).unwrap();
+        assert_eq!(req, Request::new(7, &args(&["DEL", "a", "b"])));
+    }
+
+    #[test]
+    fn malformed_packing_is_refused() {
+        #[derive(Serialize)]
+        struct Raw(u64, u64, Bytes);
+        for packed in [&b""[..], &[5, 0, 0, 0, b'a'], &[1, 0, 0]] {
+            let bytes = postcard::to_allocvec(&Raw(1, 0, Bytes::copy_from_slice(packed))).unwrap();
+            assert!(postcard::from_bytes::<Request>(&bytes).is_err(), "{packed:?}");
+        }
+    }
+}

@@ -115,10 +115,7 @@ async fn flush(node: &Node, args: &[Bytes]) -> Result<Frame, Frame> {
     }
     for id in led(node) {
         let Some(g) = node.groups.get(&id) else { continue };
-        let req = Request {
-            time_ms: now_ms(),
-            args: vec![Bytes::from_static(FLUSH_ENTRY.as_bytes())],
-        };
+        let req = Request::new(now_ms(), &[Bytes::from_static(FLUSH_ENTRY.as_bytes())]);
         match g.raft.client_write(req).await {
             Ok(_) => {}
             // Not applied: leadership moved before the entry was accepted.
