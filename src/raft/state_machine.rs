@@ -148,9 +148,9 @@ fn write_snapshot_file(path: &Path, header: &SnapshotHeader, store: &Store) -> i
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let file = std::fs::File::create(&tmp)?;
-    // The store writes in 64 KiB chunks (it checksums them whole), which a buffer no larger
-    // passes straight to the file instead of copying them once more.
-    let mut w = BufWriter::with_capacity(64 * 1024, file);
+    // The store writes in chunks (it checksums them whole), which a buffer no larger passes
+    // straight to the file instead of copying them once more.
+    let mut w = BufWriter::with_capacity(crate::store::WRITE_CHUNK, file);
     w.write_all(SNAPSHOT_MAGIC)?;
     let head = postcard::to_allocvec(header).map_err(io::Error::other)?;
     w.write_all(&(head.len() as u64).to_le_bytes())?;

@@ -44,22 +44,32 @@ impl Request {
 
     /// The arguments, sharing the entry's buffer.
     pub fn args(&self) -> Vec<Bytes> {
-        unpack(&self.packed).unwrap_or_default()
+        let mut args = Vec::new();
+        walk(&self.packed, |r| args.push(self.packed.slice(r)));
+        args
     }
 }
 
-/// The arguments packed in `packed`, or `None` unless it is a whole number of them (one at least).
-fn unpack(packed: &Bytes) -> Option<Vec<Bytes>> {
-    let mut args = Vec::new();
+/// Calls `each` with the range of every argument packed in `packed`; whether it holds a whole
+/// number of them (one at least). Decoding checks with it, allocating nothing.
+fn walk(packed: &[u8], mut each: impl FnMut(std::ops::Range<usize>)) -> bool {
     let mut at = 0;
     while at < packed.len() {
-        let len = u32::from_le_bytes(packed.get(at..at + 4)?.try_into().ok()?) as usize;
+        let Some(len) = packed
+            .get(at..at + 4)
+            .and_then(|l| l.try_into().ok())
+            .map(u32::from_le_bytes)
+        else {
+            return false;
+        };
         let start = at + 4;
-        let end = start.checked_add(len).filter(|&e| e <= packed.len())?;
-        args.push(packed.slice(start..end));
+        let Some(end) = start.checked_add(len as usize).filter(|&e| e <= packed.len()) else {
+            return false;
+        };
+        each(start..end);
         at = end;
     }
-    (!args.is_empty()).then_some(args)
+    at > 0
 }
 
 /// Encoded as `(time_ms, 0, packed)`. Entries written before the arguments were packed are
@@ -107,7 +117,7 @@ impl<'de> Deserialize<'de> for Request {
                     }
                     return Ok(Request::new(time_ms, &args));
                 };
-                if unpack(&packed).is_none() {
+                if !walk(&packed, |_| {}) {
                     return Err(A::Error::custom("malformed packed arguments"));
                 }
                 Ok(Request { time_ms, packed })

@@ -14,6 +14,7 @@ mod zset;
 
 pub use order_tree::mix64;
 pub use set::MemberSet;
+pub use snapshot::WRITE_CHUNK;
 pub use zset::{LexBound, ScoreRange, SortedSet};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};

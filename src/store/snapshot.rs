@@ -86,7 +86,7 @@ impl Checksum {
     }
 }
 
-/// Writes and checksums in chunks of `HASH_CHUNK` bytes: the streaming XXH3 copies each small
+/// Writes and checksums in chunks of `WRITE_CHUNK` bytes: the streaming XXH3 copies each small
 /// update (a length, a short key) into its own buffer first, and a snapshot is mostly small
 /// pieces; hashed a chunk at a time, a snapshot is written at 326–385 MB/s instead of 209–248
 /// (`cargo bench --bench micro -- store`, 100,000 keys). The checksum is the same either way.
@@ -96,20 +96,22 @@ struct HashWriter<'a, W: Write> {
     chunk: Vec<u8>,
 }
 
-const HASH_CHUNK: usize = 64 * 1024;
+/// What `write_snapshot` hands its writer at a time (the last piece may be shorter, and a
+/// chunk may run a value past it).
+pub const WRITE_CHUNK: usize = 64 * 1024;
 
 impl<'a, W: Write> HashWriter<'a, W> {
     fn new(inner: &'a mut W, hash: Checksum) -> Self {
         HashWriter {
             inner,
             hash,
-            chunk: Vec::with_capacity(HASH_CHUNK),
+            chunk: Vec::with_capacity(WRITE_CHUNK),
         }
     }
 
     fn put(&mut self, data: &[u8]) -> io::Result<()> {
         self.chunk.extend_from_slice(data);
-        if self.chunk.len() >= HASH_CHUNK {
+        if self.chunk.len() >= WRITE_CHUNK {
             self.flush_chunk()?;
         }
         Ok(())
