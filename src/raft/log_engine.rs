@@ -75,6 +75,13 @@ pub trait LogRead: Send + Sync {
     fn scan(&self, from: &[u8], to: &[u8], from_end: bool, limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
 }
 
+/// Tables flushed from memory that fjall keeps side by side before it merges them (its default
+/// is 4). Most of a log is purged within a few snapshot intervals, so the later a merge comes,
+/// the less of what it reads is still alive to be written again: with 16, a node wrote 31% fewer
+/// bytes during 600,000 pipelined SETs (272 -> 187 MB). Reading an entry back (a lagging
+/// follower) may look into more tables; entries are mostly served from the cache.
+const L0_TABLES_BEFORE_COMPACTION: u8 = 16;
+
 /// fjall: one keyspace, keys `group ++ kind ++ [index]`.
 pub struct FjallBackend {
     db: fjall::Database,
@@ -97,7 +104,11 @@ impl FjallBackend {
             .map_err(io::Error::other)?;
         let ks = db
             .keyspace("raft", || {
-                fjall::KeyspaceCreateOptions::default().max_memtable_size(8 * 1024 * 1024)
+                fjall::KeyspaceCreateOptions::default()
+                    .max_memtable_size(8 * 1024 * 1024)
+                    .compaction_strategy(Arc::new(
+                        fjall::compaction::Leveled::default().with_l0_threshold(L0_TABLES_BEFORE_COMPACTION),
+                    ))
             })
             .map_err(io::Error::other)?;
         Ok(FjallBackend { db, ks })

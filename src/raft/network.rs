@@ -1,6 +1,7 @@
 //! Outgoing Raft traffic: one lazily connected, reused gRPC channel per peer, shared by every
 //! group (openraft-multi's `GroupRouter`), and the per-group network openraft asks for, whose
-//! replication is a gRPC stream with several AppendEntries in flight.
+//! replication is a stream of AppendEntries on its own connection (`rpc::append_stream`), with
+//! several in flight.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -8,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::v2::RaftNetworkV2;
@@ -21,11 +22,12 @@ use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::{BasicNode, OptionalSend};
 use openraft_multi::GroupRouter;
 use parking_lot::Mutex;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::raft::state_machine::SnapshotFile;
 use crate::raft::types::{GroupId, NodeId, TypeConfig};
+use crate::rpc::append_stream;
 use crate::rpc::convert::{decode, encode};
 use crate::rpc::pb;
 use crate::rpc::pb::node_service_client::NodeServiceClient;
@@ -35,10 +37,12 @@ use crate::rpc::pb::raft_service_client::RaftServiceClient;
 pub const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
 const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
 
-/// Channels to every peer, created once at start and reused for all RPCs.
+/// Channels to every peer, created once at start and reused for all RPCs, and the peers'
+/// addresses for replication streams.
 #[derive(Clone)]
 pub struct Peers {
     channels: Arc<BTreeMap<NodeId, Channel>>,
+    addrs: Arc<BTreeMap<NodeId, SocketAddr>>,
 }
 
 impl Peers {
@@ -57,6 +61,7 @@ impl Peers {
         }
         Ok(Peers {
             channels: Arc::new(channels),
+            addrs: Arc::new(addrs.clone()),
         })
     }
 
@@ -279,21 +284,31 @@ impl RaftNetworkFactory<TypeConfig> for GroupNetwork {
     }
 }
 
-/// The gRPC metadata key naming the group of an `AppendStream`.
-pub const GROUP_HEADER: &str = "slotraft-group";
-
 /// Least time a follower may take to answer the oldest AppendEntries of a stream before the
 /// stream counts as broken. openraft's per-RPC budget (the heartbeat interval) is shorter than
 /// a loaded follower's fsync may take, and a broken stream costs a backoff.
 const STREAM_PROGRESS_FLOOR: Duration = Duration::from_secs(1);
 
 /// One group's link to one peer: unary RPCs through `Peers` (openraft-multi's router), and
-/// replication as one gRPC stream per session, so AppendEntries are pipelined instead of
-/// waiting a round trip each.
+/// replication as one stream per session, so AppendEntries are pipelined instead of waiting a
+/// round trip each.
 pub struct GroupPeer {
     peers: Peers,
     target: NodeId,
     group: GroupId,
+}
+
+fn unreachable(why: impl std::fmt::Display) -> RPCError<TypeConfig> {
+    RPCError::Unreachable(Unreachable::from_string(why.to_string()))
+}
+
+/// Ends the stream's writer task when openraft drops the stream of answers.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl GroupPeer {
@@ -305,57 +320,83 @@ impl GroupPeer {
     where
         S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
     {
-        let Some(mut client) = self.peers.raft_client(self.target) else {
-            return Err(RPCError::Unreachable(Unreachable::from_string(format!(
-                "unknown node {}",
-                self.target
-            ))));
+        let Some(&addr) = self.peers.addrs.get(&self.target) else {
+            return Err(unreachable(format!("unknown node {}", self.target)));
         };
-        let group = self.group;
+        let ttl = option.soft_ttl().max(STREAM_PROGRESS_FLOOR);
+        let (frames, mut wr) = tokio::time::timeout(ttl, async {
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            append_stream::tune(&tcp);
+            let (rd, mut wr) = tcp.into_split();
+            let mut hello = append_stream::MAGIC.to_vec();
+            append_stream::push_frame(
+                &mut hello,
+                &append_stream::Hello {
+                    version: append_stream::VERSION,
+                    group: self.group,
+                },
+            );
+            wr.write_all(&hello).await?;
+            let mut frames = append_stream::FrameReader::new(rd);
+            match frames.next_decoded::<append_stream::Answer>().await? {
+                append_stream::Answer::Accepted => Ok((frames, wr)),
+                append_stream::Answer::Refused(why) => Err(std::io::Error::other(why)),
+                append_stream::Answer::Result(_) => Err(std::io::Error::other("an answer before any request")),
+            }
+        })
+        .await
+        .map_err(|_| unreachable(format!("append stream to {addr}: no answer")))?
+        .map_err(|e| unreachable(format!("append stream to {addr}: {e}")))?;
         // Send times of the requests not answered yet, oldest first.
         let unanswered: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
         let sent = unanswered.clone();
-        let requests = input.map(move |rpc| {
-            sent.lock().push_back(Instant::now());
-            pb::GroupMessage {
-                group,
-                payload: encode(&rpc),
+        // Every request ready goes out in one write; the leader's end of input closes the
+        // connection's sending side, and the follower closes once it has answered all.
+        let writer = tokio::spawn(async move {
+            let mut input = input;
+            let mut out = Vec::with_capacity(64 * 1024);
+            let mut next = input.next().await;
+            while let Some(rpc) = next.take() {
+                let mut rpc = Some(rpc);
+                while let Some(r) = rpc.take() {
+                    sent.lock().push_back(Instant::now());
+                    append_stream::push_frame(&mut out, &r);
+                    rpc = input.next().now_or_never().flatten();
+                }
+                if append_stream::write_out(&mut wr, &mut out).await.is_err() {
+                    return;
+                }
+                next = input.next().await;
             }
+            let _ = wr.shutdown().await;
         });
-        let mut req = tonic::Request::new(requests);
-        if let Ok(v) = group.to_string().parse() {
-            req.metadata_mut().insert(GROUP_HEADER, v);
-        }
-        let ttl = option.soft_ttl().max(STREAM_PROGRESS_FLOOR);
-        let responses = tokio::time::timeout(ttl, client.append_stream(req))
-            .await
-            .map_err(|_| RPCError::Unreachable(Unreachable::from_string("append stream: no answer")))?
-            .map_err(status_to_rpc_error)?
-            .into_inner();
-        let out = futures::stream::unfold(Some((responses, unanswered)), move |state| async move {
-            let (mut responses, unanswered) = state?;
+        let state = (frames, unanswered, AbortOnDrop(writer));
+        let out = futures::stream::unfold(Some(state), move |state| async move {
+            let (mut frames, unanswered, writer) = state?;
             loop {
-                let next = tokio::time::timeout(ttl, responses.message()).await;
-                let result = match next {
-                    Ok(Ok(Some(reply))) => {
-                        unanswered.lock().pop_front();
-                        open_payload::<StreamAppendResult<TypeConfig>>(reply)
-                    }
+                let result = match tokio::time::timeout(ttl, frames.next()).await {
+                    Ok(Ok(Some(frame))) => match decode::<append_stream::Answer>(&frame) {
+                        Ok(append_stream::Answer::Result(r)) => {
+                            unanswered.lock().pop_front();
+                            Ok(r)
+                        }
+                        Ok(append_stream::Answer::Refused(why)) => Err(unreachable(why)),
+                        Ok(append_stream::Answer::Accepted) => Err(unreachable("append stream: accepted twice")),
+                        Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
+                    },
                     Ok(Ok(None)) => return None,
-                    Ok(Err(status)) => Err(status_to_rpc_error(status)),
+                    Ok(Err(e)) => Err(unreachable(format!("append stream: {e}"))),
                     Err(_) => {
                         // Silence is fine while nothing is owed; an answer overdue is not.
                         let overdue = unanswered.lock().front().is_some_and(|t| t.elapsed() >= ttl);
                         if !overdue {
                             continue;
                         }
-                        Err(RPCError::Unreachable(Unreachable::from_string(
-                            "append stream: follower stopped answering",
-                        )))
+                        Err(unreachable("append stream: follower stopped answering"))
                     }
                 };
                 let go_on = result.as_ref().is_ok_and(|r| r.is_ok());
-                return Some((result, go_on.then_some((responses, unanswered))));
+                return Some((result, go_on.then_some((frames, unanswered, writer))));
             }
         });
         Ok(Box::pin(out))

@@ -1,6 +1,7 @@
 //! The node's gRPC services: Raft traffic for all its groups, command forwarding for proxy
 //! mode, and the leadership heartbeat.
 
+pub mod append_stream;
 pub mod convert;
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::node::Node;
-use crate::raft::network::{GROUP_HEADER, MAX_MESSAGE_BYTES};
+use crate::raft::network::MAX_MESSAGE_BYTES;
 use crate::raft::state_machine::SnapshotFile;
 use crate::raft::types::{GroupId, SnapshotMeta, TypeConfig};
 use crate::rpc::convert::{decode, encode};
@@ -58,19 +59,33 @@ impl Services {
             .ok_or_else(|| Status::not_found(format!("group {id} is not hosted here")))
     }
 
-    /// The group, for a leader's replication to it: refused (unavailable, so the leader
-    /// retries) while this replica, rebuilt after lost data, waits for its leader's consent to
-    /// start over. A leader that matched the old log would take the empty one's answer for a
-    /// log gone backwards and stop replicating to it for good.
     fn group_to_replicate(&self, id: GroupId) -> Result<&crate::node::Group, Status> {
-        let group = self.group(id)?;
-        if group.awaiting_revert() {
-            return Err(Status::unavailable(format!(
-                "group {id}: this replica lost its data and waits for its leader to replicate it from the beginning"
-            )));
-        }
-        Ok(group)
+        replica(&self.node, id).map_err(|r| match r {
+            Refusal::NotHosted(_) => Status::not_found(r.to_string()),
+            Refusal::AwaitingRevert(_) => Status::unavailable(r.to_string()),
+        })
     }
+}
+
+/// Why a replica takes no replication from a leader now.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("group {0} is not hosted here")]
+    NotHosted(GroupId),
+    #[error("group {0}: this replica lost its data and waits for its leader to replicate it from the beginning")]
+    AwaitingRevert(GroupId),
+}
+
+/// The group, for a leader's replication to it: refused while this replica, rebuilt after lost
+/// data, waits for its leader's consent to start over (the leader retries). A leader that
+/// matched the old log would take the empty one's answer for a log gone backwards and stop
+/// replicating to it for good.
+pub fn replica(node: &Node, id: GroupId) -> Result<&crate::node::Group, Refusal> {
+    let group = node.groups.get(&id).ok_or(Refusal::NotHosted(id))?;
+    if group.awaiting_revert() {
+        return Err(Refusal::AwaitingRevert(id));
+    }
+    Ok(group)
 }
 
 #[tonic::async_trait]
@@ -79,35 +94,6 @@ impl pb::raft_service_server::RaftService for Services {
         let m = req.into_inner();
         let rpc: AppendEntriesRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
         reply(self.group_to_replicate(m.group)?.raft.append_entries(rpc).await)
-    }
-
-    type AppendStreamStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::Payload, Status>> + Send>>;
-
-    async fn append_stream(
-        &self,
-        req: Request<Streaming<pb::GroupMessage>>,
-    ) -> Result<Response<Self::AppendStreamStream>, Status> {
-        let group: GroupId = req
-            .metadata()
-            .get(GROUP_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| bad(format!("append stream without a {GROUP_HEADER} header")))?;
-        let raft = self.group_to_replicate(group)?.raft.clone();
-        // Requests until the leader closes its side; an undecodable one ends the stream (the
-        // leader then opens another).
-        let requests = req.into_inner().map_while(|m| {
-            let m = m.ok()?;
-            decode::<AppendEntriesRequest<TypeConfig>>(&m.payload).ok()
-        });
-        let replies = raft.stream_append(requests).map(|r| match r {
-            Ok(result) => Ok(pb::Payload {
-                payload: encode(&result),
-                error: String::new(),
-            }),
-            Err(fatal) => Err(Status::unavailable(fatal.to_string())),
-        });
-        Ok(Response::new(Box::pin(replies)))
     }
 
     async fn vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
@@ -253,15 +239,12 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) -> Result
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let mut shutdown = node.shutdown_signal();
-    // The builder's `tcp_nodelay` covers only listeners it binds itself; without it, streamed
-    // replies wait for the peer's delayed ACK (Nagle), 40 ms each.
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
-        s.inspect(|s| {
-            let _ = s.set_nodelay(true);
-        })
-    });
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    // Connections are told apart by their first bytes: append streams are served here, the
+    // rest goes to tonic.
+    let (grpc, incoming) = tokio::sync::mpsc::channel::<append_stream::Replayed>(64);
+    let accepting = tokio::spawn(accept_loop(node, listener, grpc));
+    let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming).map(Ok::<_, std::io::Error>);
+    let served = tonic::transport::Server::builder()
         .initial_stream_window_size(Some(8 << 20))
         .initial_connection_window_size(Some(32 << 20))
         .add_service(raft)
@@ -269,5 +252,41 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) -> Result
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = shutdown.changed().await;
         })
-        .await
+        .await;
+    accepting.abort();
+    served
+}
+
+/// Accepts RPC connections until shutdown, each told apart in its own task.
+async fn accept_loop(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    grpc: tokio::sync::mpsc::Sender<append_stream::Replayed>,
+) {
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let tcp = match tcp {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                // Out of descriptors, most likely: give connections time to close.
+                tracing::warn!(error = %e, "accepting an RPC connection failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (node, grpc) = (node.clone(), grpc.clone());
+        tokio::spawn(async move {
+            match append_stream::accept(node, tcp).await {
+                Ok(append_stream::Accepted::Other(conn)) => {
+                    let _ = grpc.send(conn).await;
+                }
+                Ok(append_stream::Accepted::Served) => {}
+                Err(e) => tracing::debug!(error = %e, "RPC connection closed before it said what it is"),
+            }
+        });
+    }
 }
