@@ -229,5 +229,12 @@ set +e
 "$chaos_bin" check --history "$dir/history.jsonl" --nemesis "$dir/nemesis.log" | tee "$dir/report.txt"
 code=${PIPESTATUS[0]}
 set -e
+# A node that panicked fails the run, even if the cluster carried on around it.
+for log in "$dir"/run/node-*.log; do
+  if grep -q "panicked at" "$log"; then
+    say "$(basename "$log") has a panic:"; grep -m1 -A4 "panicked at" "$log" >&2
+    code=1
+  fi
+done
 say "history, nemesis log, node logs and report in $dir"
 exit "$code"

@@ -353,11 +353,11 @@ impl GroupPeer {
         // Every request ready goes out in one write; the leader's end of input closes the
         // connection's sending side, and the follower closes once it has answered all.
         let writer = tokio::spawn(async move {
-            let mut input = input;
+            // Fused: a look for more ready requests may find the input's end.
+            let mut input = input.fuse();
             let mut out = Vec::with_capacity(64 * 1024);
-            let mut next = input.next().await;
-            while let Some(rpc) = next.take() {
-                let mut rpc = Some(rpc);
+            while let Some(first) = input.next().await {
+                let mut rpc = Some(first);
                 while let Some(r) = rpc.take() {
                     sent.lock().push_back(Instant::now());
                     append_stream::push_frame(&mut out, &r);
@@ -366,7 +366,6 @@ impl GroupPeer {
                 if append_stream::write_out(&mut wr, &mut out).await.is_err() {
                     return;
                 }
-                next = input.next().await;
             }
             let _ = wr.shutdown().await;
         });
@@ -399,7 +398,7 @@ impl GroupPeer {
                 return Some((result, go_on.then_some((frames, unanswered, writer))));
             }
         });
-        Ok(Box::pin(out))
+        Ok(Box::pin(out.fuse()))
     }
 }
 

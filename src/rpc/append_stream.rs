@@ -220,28 +220,34 @@ async fn serve(node: Arc<Node>, tcp: TcpStream) -> io::Result<()> {
         let request = frames.next_decoded::<AppendEntriesRequest<TypeConfig>>().await;
         request.ok().map(|r| (r, frames))
     });
-    let mut replies = std::pin::pin!(raft.stream_append(requests));
-    let mut next = replies.next().await;
-    while let Some(reply) = next.take() {
-        let mut last = false;
-        let mut reply = Some(reply);
+    // Fused: openraft's stream must not be polled again once it has ended, and a look for
+    // more ready answers may find its end.
+    let mut replies = std::pin::pin!(raft.stream_append(requests).fuse());
+    while let Some(first) = replies.next().await {
+        let mut ended = false;
+        let mut reply = Some(first);
         // Every answer ready now goes out in one write.
         while let Some(r) = reply.take() {
             match r {
-                Ok(result) => push_frame(&mut out, &Answer::Result(result)),
+                Ok(result) => {
+                    // A conflict or a higher vote is the stream's last answer.
+                    ended = result.is_err();
+                    push_frame(&mut out, &Answer::Result(result));
+                }
                 Err(fatal) => {
                     push_frame(&mut out, &Answer::Refused(fatal.to_string()));
-                    last = true;
-                    break;
+                    ended = true;
                 }
+            }
+            if ended {
+                break;
             }
             reply = replies.next().now_or_never().flatten();
         }
         write_out(&mut wr, &mut out).await?;
-        if last {
+        if ended {
             break;
         }
-        next = replies.next().await;
     }
     wr.shutdown().await
 }

@@ -336,6 +336,16 @@ impl Drop for Cluster {
             for &id in self.resp.keys() {
                 eprintln!("--- node {id} log (tail) ---\n{}", tail(&self.log(id), 30));
             }
+            return;
+        }
+        // A node that panicked fails the test, even if the cluster carried on around it (a
+        // panicking task dies alone, and its peer retries).
+        for &id in self.resp.keys() {
+            let log = self.log(id);
+            if let Some(at) = log.find("panicked at") {
+                let excerpt: Vec<&str> = log[at..].lines().take(6).collect();
+                panic!("node {id} panicked:\n{}", excerpt.join("\n"));
+            }
         }
     }
 }
