@@ -316,7 +316,7 @@ impl Write {
             Write::Set(s) => apply_set(store, s, time_ms),
             Write::Mset(pairs) => {
                 for (k, v) in pairs {
-                    store.insert(&k, Value::String(v.into()), None);
+                    store.set_string(&k, &v, None);
                 }
                 Ok(Frame::ok())
             }
@@ -492,7 +492,7 @@ fn apply_set(store: &mut Store, s: Set, time_ms: u64) -> Reply<Frame> {
         }
         _ => {
             let deadline = deadline.and_then(|d| u64::try_from(d).ok());
-            store.insert(&s.key, Value::String(s.value.into()), deadline);
+            store.set_string(&s.key, &s.value, deadline);
         }
     }
     Ok(old.unwrap_or_else(Frame::ok))

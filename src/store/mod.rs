@@ -322,6 +322,28 @@ impl Store {
         map.insert(key, new);
     }
 
+    /// Sets `key` to the string `value` with `deadline`, as `insert` does; but a string of the
+    /// same length and deadline that nothing else holds (no snapshot, no reply in flight) is
+    /// overwritten where it is. A SET of a key that already holds a value of its size (a cache
+    /// refreshing its entries) then allocates nothing and frees nothing: freeing the old value
+    /// was ~5% of applying pipelined SETs, most of it a cache miss on a cold allocation.
+    pub fn set_string(&mut self, key: &[u8], value: &[u8], deadline: Option<u64>) {
+        let deadline = normal(deadline);
+        if let Some(map) = self.slots.get_mut(&key_slot(key))
+            && let Some(entry) = Arc::make_mut(map).get_mut(key)
+            && entry.deadline() == deadline
+            && let Value::String(Str::Fixed(old)) = &mut entry.value
+            && old.len() == value.len()
+            && let Some(bytes) = Arc::get_mut(old)
+        {
+            bytes.copy_from_slice(value);
+            self.clock += 1;
+            entry.version = self.clock;
+            return;
+        }
+        self.insert(key, Value::String(Str::copy_from(value)), deadline);
+    }
+
     /// Deletes `key`, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.remove_as(key, false)
@@ -456,6 +478,40 @@ mod tests {
         // Every bucket of every slot's table holds a key (16 bytes) and an entry: at a million
         // keys each byte here is a megabyte per node.
         assert!(size_of::<Entry>() <= 40, "Entry is {} bytes", size_of::<Entry>());
+    }
+
+    #[test]
+    fn a_string_is_overwritten_in_place_only_when_nothing_else_holds_it() {
+        let mut store = Store::new();
+        store.set_string(b"k", b"aaaa", None);
+        let before = store.get(b"k").map(|e| e.version);
+        let addr = |store: &Store| match &store.get(b"k").unwrap().value {
+            Value::String(s) => s.as_ptr(),
+            _ => unreachable!(),
+        };
+        let first = addr(&store);
+        // Same length, nothing else holds it: the same allocation, a new version.
+        store.set_string(b"k", b"bbbb", None);
+        assert_eq!(addr(&store), first);
+        assert!(store.get(b"k").map(|e| e.version) > before);
+        // A reply in flight and a snapshot keep what they saw.
+        let reply = match &store.get(b"k").unwrap().value {
+            Value::String(s) => s.to_bytes(),
+            _ => unreachable!(),
+        };
+        store.set_string(b"k", b"cccc", None);
+        assert_eq!(&reply[..], b"bbbb");
+        let snapshot = store.clone();
+        store.set_string(b"k", b"dddd", None);
+        assert!(matches!(&snapshot.get(b"k").unwrap().value, Value::String(s) if &s[..] == b"cccc"));
+        assert!(matches!(&store.get(b"k").unwrap().value, Value::String(s) if &s[..] == b"dddd"));
+        // Another length or another deadline: replaced as by `insert`, deadline index included.
+        store.set_string(b"k", b"ee", Some(5_000));
+        assert_eq!(store.get(b"k").and_then(Entry::deadline), Some(5_000));
+        store.set_string(b"k", b"ff", None);
+        assert_eq!(store.get(b"k").and_then(Entry::deadline), None);
+        assert!(store.deadlines.is_empty());
+        assert_eq!(store.len(), 1);
     }
 
     #[test]
