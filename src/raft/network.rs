@@ -361,6 +361,10 @@ impl GroupPeer {
                 while let Some(r) = rpc.take() {
                     sent.lock().push_back(Instant::now());
                     append_stream::push_frame(&mut out, &r);
+                    // A follower catching up is sent as fast as the log is read: in pieces.
+                    if out.len() >= append_stream::WRITE_AT_MOST {
+                        break;
+                    }
                     rpc = input.next().now_or_never().flatten();
                 }
                 if append_stream::write_out(&mut wr, &mut out).await.is_err() {

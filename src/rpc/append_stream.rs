@@ -37,8 +37,10 @@ use crate::rpc::convert::decode;
 pub const MAGIC: [u8; 4] = *b"SRAS";
 /// Bumped when frames change meaning; a follower refuses a version it does not speak.
 pub const VERSION: u32 = 1;
-/// Longest a new connection may take to send its first four bytes.
+/// Longest a new connection may take to send its first four bytes, then its `Hello`.
 const FIRST_BYTES_WITHIN: Duration = Duration::from_secs(10);
+/// Frames ready at once are written together up to about this many bytes.
+pub const WRITE_AT_MOST: usize = 1 << 20;
 
 /// The leader's first frame.
 #[derive(Serialize, Deserialize)]
@@ -194,7 +196,9 @@ pub async fn accept(node: Arc<Node>, tcp: TcpStream) -> io::Result<Accepted> {
 async fn serve(node: Arc<Node>, tcp: TcpStream) -> io::Result<()> {
     let (rd, mut wr) = tcp.into_split();
     let mut frames = FrameReader::new(rd);
-    let hello: Hello = frames.next_decoded().await?;
+    let hello: Hello = tokio::time::timeout(FIRST_BYTES_WITHIN, frames.next_decoded())
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     let mut out = Vec::with_capacity(64 * 1024);
     let group = if hello.version == VERSION {
         crate::rpc::replica(&node, hello.group).map_err(|r| r.to_string())
@@ -239,7 +243,7 @@ async fn serve(node: Arc<Node>, tcp: TcpStream) -> io::Result<()> {
                     ended = true;
                 }
             }
-            if ended {
+            if ended || out.len() >= WRITE_AT_MOST {
                 break;
             }
             reply = replies.next().now_or_never().flatten();
