@@ -6,12 +6,14 @@
 
 mod deletions;
 mod digest;
+mod key;
 mod order_tree;
 pub mod scan;
 mod set;
 mod snapshot;
 mod zset;
 
+pub use key::Key;
 pub use order_tree::mix64;
 pub use set::MemberSet;
 pub use snapshot::WRITE_CHUNK;
@@ -192,27 +194,16 @@ fn normal(deadline: Option<u64>) -> Option<u64> {
 ///
 /// Hashed with foldhash (seeded per process, as std's SipHash is): SipHash of the key and of
 /// the slot number took ~8% of applying a SET (`cargo bench --bench micro -- store`).
-type SlotKeys = Arc<HashMap<Blob, Entry, Hasher>>;
+type SlotKeys = Arc<HashMap<Key, Entry, Hasher>>;
 
 type Hasher = foldhash::fast::RandomState;
-
-/// A key as the store keeps it: one allocation holding the reference count and the bytes, so
-/// sharing it (a snapshot's copy of a slot, the deadline index) allocates nothing. A `Bytes`
-/// allocates a separate header the first time it is shared: 32 more bytes for every key once
-/// a snapshot has been taken. Half the width of `Bytes` in each table bucket, too.
-pub type Blob = Arc<[u8]>;
-
-/// `b` as a reply's or a command's `Bytes`, sharing the store's allocation.
-pub fn blob_bytes(b: &Blob) -> Bytes {
-    Bytes::from_owner(b.clone())
-}
 
 /// The keyspace of one group.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
     slots: HashMap<Slot, SlotKeys, Hasher>,
     /// (deadline, key) for every key with a deadline: active expiry reads its head.
-    deadlines: BTreeSet<(u64, Blob)>,
+    deadlines: BTreeSet<(u64, Key)>,
     len: usize,
     /// Modification clock: ticks on every change to a key, so WATCH can tell whether a key
     /// changed. It is part of the replicated state (and of snapshots): every replica decides
@@ -246,7 +237,7 @@ impl Store {
     pub fn keys_in_slot(&self, slot: Slot, count: usize) -> Vec<Bytes> {
         self.slots
             .get(&slot)
-            .map(|m| m.keys().take(count).map(blob_bytes).collect())
+            .map(|m| m.keys().take(count).map(Key::to_bytes).collect())
             .unwrap_or_default()
     }
 
@@ -257,7 +248,7 @@ impl Store {
             .iter()
             .take_while(|(d, _)| *d <= now_ms)
             .take(max)
-            .map(|(_, k)| blob_bytes(k))
+            .map(|(_, k)| k.to_bytes())
             .collect()
     }
 
@@ -314,7 +305,7 @@ impl Store {
             }
             return;
         }
-        let key: Blob = Arc::from(key);
+        let key = Key::new(key);
         if let Some(d) = deadline {
             self.deadlines.insert((d, key.clone()));
         }
@@ -446,12 +437,12 @@ impl Store {
     }
 
     /// Every entry, for snapshots.
-    fn entries(&self) -> impl Iterator<Item = (&Blob, &Entry)> {
+    fn entries(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.slots.values().flat_map(|m| m.iter())
     }
 
     /// Inserts an entry read from a snapshot; false if the key was already there.
-    fn insert_new(&mut self, key: Blob, entry: Entry) -> bool {
+    fn insert_new(&mut self, key: Key, entry: Entry) -> bool {
         let map = Arc::make_mut(self.slots.entry(key_slot(&key)).or_default());
         if map.contains_key(&key) {
             return false;

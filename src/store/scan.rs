@@ -101,7 +101,7 @@ impl Store {
             .values()
             .flat_map(|m| m.iter())
             .filter(|(k, e)| !e.is_expired(now_ms) && (match_all || glob_match(pattern, k)))
-            .map(|(k, _)| super::blob_bytes(k))
+            .map(|(k, _)| k.to_bytes())
             .collect();
         keys.sort_unstable();
         keys
@@ -120,7 +120,7 @@ impl Store {
                     && pattern.is_none_or(|p| glob_match(p, k))
                     && type_filter.is_none_or(|t| e.value.type_name().eq_ignore_ascii_case(t))
             })
-            .map(|(k, _)| super::blob_bytes(k))
+            .map(|(k, _)| k.to_bytes())
             .collect();
         keys.sort_unstable();
         keys
@@ -149,12 +149,12 @@ impl Store {
             let Some(map) = self.slots.get(slot) else {
                 continue;
             };
-            let mut keys: Vec<(&super::Blob, bool)> = map.iter().map(|(k, e)| (k, e.is_expired(now_ms))).collect();
+            let mut keys: Vec<(&super::Key, bool)> = map.iter().map(|(k, e)| (k, e.is_expired(now_ms))).collect();
             keys.sort_unstable();
             let skip = if first { r as usize } else { 0 };
             first = false;
             if let Some((k, _)) = keys.iter().skip(skip).find(|(_, expired)| !expired) {
-                return Some(super::blob_bytes(k));
+                return Some(k.to_bytes());
             }
         }
         None

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::deletions::Deletion;
-use super::{Blob, Entry, MemberSet, SortedSet, Store, Str, Value};
+use super::{Entry, Key, MemberSet, SortedSet, Store, Str, Value};
 
 const MAGIC: &[u8; 8] = b"SLRSTORE";
 const VERSION: u32 = 4;
@@ -355,7 +355,7 @@ impl Store {
                 return Err(invalid("empty aggregate"));
             }
             if !store.insert_new(
-                Blob::from(&key[..]),
+                Key::new(&key),
                 Entry {
                     value,
                     deadline: super::normal(deadline).unwrap_or(0),
