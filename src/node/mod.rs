@@ -85,6 +85,11 @@ pub struct Group {
     /// True while this replica, its data lost, waits for a leader's consent to replicate it
     /// from the beginning (`rejoin`); it takes no replication meanwhile (see `rpc`).
     awaiting_revert: AtomicBool,
+    /// True while this replica, started on an empty data directory, has heard from fewer
+    /// than a majority of its group's members (counting itself): with the others unreachable
+    /// it cannot tell a new cluster from data it lost, so it neither votes nor takes
+    /// replication until enough of them answer (`tasks::ask_to_rejoin`).
+    unconfirmed: AtomicBool,
 }
 
 impl Group {
@@ -92,7 +97,7 @@ impl Group {
     /// for good once its log (or the snapshot it was given) reaches what its leader had when
     /// the rebuild began.
     pub fn rebuilding(&self) -> bool {
-        if self.awaiting_revert() {
+        if self.awaiting_revert() || self.unconfirmed() {
             return true;
         }
         let until = self.rebuild_until.load(Ordering::Relaxed);
@@ -116,10 +121,29 @@ impl Group {
         self.awaiting_revert.load(Ordering::Acquire)
     }
 
+    /// See `unconfirmed`.
+    pub fn unconfirmed(&self) -> bool {
+        self.unconfirmed.load(Ordering::Acquire)
+    }
+
     /// A leader agreed to replicate this replica from the beginning, having `last_log`.
     fn revert_allowed(&self, last_log: u64) {
         self.rebuild_until.fetch_max(last_log.max(1), Ordering::Relaxed);
         self.awaiting_revert.store(false, Ordering::Release);
+        self.unconfirmed.store(false, Ordering::Release);
+    }
+
+    /// An unconfirmed replica learnt that the group has had a leader (a peer's log reaches
+    /// `last_log`): it lost its data, and waits for a leader's consent as `rejoin` does.
+    fn await_revert(&self, last_log: u64) {
+        self.rebuild_until.fetch_max(last_log.max(1), Ordering::Relaxed);
+        self.awaiting_revert.store(true, Ordering::Release);
+        self.unconfirmed.store(false, Ordering::Release);
+    }
+
+    /// A majority of the members answered and none has seen a leader: the group is new.
+    fn confirm_fresh(&self) {
+        self.unconfirmed.store(false, Ordering::Release);
     }
 
     /// Waits until a linearizable read of this group may be served from the local state: at
@@ -247,6 +271,16 @@ enum Rejoin {
     /// The group has had a leader (a peer's log reaches this index) but none agreed yet: the
     /// replica asks again (`tasks`) and neither votes nor takes replication meanwhile.
     Awaiting(u64),
+    /// No peer that answered has seen the group have a leader; this many peers hosting it
+    /// answered.
+    Fresh { answered: usize },
+}
+
+impl Rejoin {
+    /// A new group, by the word of a majority of its `members` (this replica among them).
+    fn fresh_by_majority(self, members: usize) -> bool {
+        matches!(self, Rejoin::Fresh { answered } if 2 * (answered + 1) > members)
+    }
 }
 
 /// A node whose log is empty may be a new node of a new cluster, or one that lost its data
@@ -254,8 +288,9 @@ enum Rejoin {
 /// leader would refuse to replicate to a log that went backwards (openraft's guard against log
 /// reversion), and a vote from it could elect a candidate missing them. Asks every peer about
 /// `groups`: a group whose leader agrees to replicate it from the beginning is `Allowed`; one
-/// that some peer's log shows has had a leader is `Awaiting`; one no peer knows history of
-/// (a cluster starting for the first time, or every peer unreachable) is left out.
+/// that some peer's log shows has had a leader is `Awaiting`; one no peer that answered knows
+/// history of is `Fresh` (a cluster starting for the first time, or peers unreachable: new
+/// only if a majority of the members answered).
 async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<GroupId, Rejoin> {
     let mut asks = Vec::new();
     for peer in peers.ids().collect::<Vec<_>>() {
@@ -270,7 +305,11 @@ async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<Group
         asks.push(async move { client.allow_revert(req).await.map(|r| r.into_inner()) });
     }
     let mut out = BTreeMap::new();
+    let mut answered: BTreeMap<GroupId, usize> = BTreeMap::new();
     for reply in futures::future::join_all(asks).await.into_iter().flatten() {
+        for held in &reply.held {
+            *answered.entry(held.group).or_default() += 1;
+        }
         for held in reply.held.into_iter().filter(|h| h.last_log > 0) {
             let r = out.entry(held.group).or_insert(Rejoin::Awaiting(0));
             if let Rejoin::Awaiting(last) = r {
@@ -280,6 +319,11 @@ async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<Group
         for a in reply.allowed {
             out.insert(a.group, Rejoin::Allowed(a.last_log));
         }
+    }
+    for &g in groups {
+        out.entry(g).or_insert(Rejoin::Fresh {
+            answered: answered.get(&g).copied().unwrap_or(0),
+        });
     }
     out
 }
@@ -316,15 +360,31 @@ impl Node {
         let local_ids: Vec<GroupId> = local.iter().map(|g| g.id).collect();
         // Groups whose leader will replicate them to this node from the beginning: their
         // membership and data come from that leader, not from cluster.toml.
-        let rejoined = if engine.is_empty() {
+        let asked = if engine.is_empty() {
             rejoin(&peers, id, &local_ids).await
         } else {
             BTreeMap::new()
         };
+        let members = |g: GroupId| config.groups.get(&g).map_or(0, |g| g.members.len());
+        let unconfirmed: BTreeSet<GroupId> = asked
+            .iter()
+            .filter(|&(&g, &r)| matches!(r, Rejoin::Fresh { .. }) && !r.fresh_by_majority(members(g)))
+            .map(|(&g, _)| g)
+            .collect();
+        let rejoined: BTreeMap<GroupId, Rejoin> = asked
+            .into_iter()
+            .filter(|(_, r)| !matches!(r, Rejoin::Fresh { .. }))
+            .collect();
+        if !unconfirmed.is_empty() {
+            tracing::warn!(
+                groups = ?unconfirmed,
+                "empty data directory, and fewer than a majority of these groups' members answer: a new cluster cannot be told from lost data yet, so the node grants no votes and takes no replication until they do"
+            );
+        }
         if !rejoined.is_empty() {
             tracing::warn!(
                 groups = ?rejoined,
-                "empty data directory in a running cluster: each group's leader replicates it to this node from the beginning; until it has, the node grants no votes"
+                "empty data directory while the other nodes already hold these groups' logs (a node started after the others on a new cluster, or one that lost its data): each group's leader replicates it to this node from the beginning; until it has, the node grants no votes"
             );
         }
 
@@ -409,9 +469,10 @@ impl Node {
                     core_reads: AtomicU64::new(0),
                     rebuild_until: AtomicU64::new(match rejoined.get(&g.id) {
                         Some(Rejoin::Allowed(last) | Rejoin::Awaiting(last)) => (*last).max(1),
-                        None => 0,
+                        Some(Rejoin::Fresh { .. }) | None => 0,
                     }),
                     awaiting_revert: AtomicBool::new(matches!(rejoined.get(&g.id), Some(Rejoin::Awaiting(_)))),
+                    unconfirmed: AtomicBool::new(unconfirmed.contains(&g.id)),
                     raft,
                 },
             );

@@ -21,14 +21,16 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     }
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
-    if node.groups.values().any(|g| g.awaiting_revert()) {
+    if node.groups.values().any(|g| g.awaiting_revert() || g.unconfirmed()) {
         tokio::spawn(ask_to_rejoin(node.clone()));
     }
 }
 
 /// Asks again, twice a second, for each group whose replica here lost its data and that no
 /// leader has agreed yet to replicate from the beginning (`super::rejoin`): one that had no
-/// leader when this node started gets one once its other replicas elect it.
+/// leader when this node started gets one once its other replicas elect it. Asks too for each
+/// group whose replica started on an empty data directory while most of its members were
+/// unreachable (`unconfirmed`), until enough answer to tell a new group from lost data.
 async fn ask_to_rejoin(node: Arc<Node>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut shutdown = node.shutdown_signal();
@@ -40,19 +42,51 @@ async fn ask_to_rejoin(node: Arc<Node>) {
         let waiting: Vec<GroupId> = node
             .groups
             .values()
-            .filter(|g| g.awaiting_revert())
+            .filter(|g| g.awaiting_revert() || g.unconfirmed())
             .map(|g| g.id)
             .collect();
         if waiting.is_empty() {
             return;
         }
         for (group, answer) in super::rejoin(&node.peers, node.id, &waiting).await {
-            if let (super::Rejoin::Allowed(last_log), Some(g)) = (answer, node.groups.get(&group)) {
-                tracing::warn!(
-                    group,
-                    "its leader now replicates this group to this node from the beginning"
-                );
-                g.revert_allowed(last_log);
+            let Some(g) = node.groups.get(&group) else { continue };
+            match answer {
+                super::Rejoin::Allowed(last_log) => {
+                    tracing::warn!(
+                        group,
+                        "its leader now replicates this group to this node from the beginning"
+                    );
+                    g.revert_allowed(last_log);
+                }
+                // Elected while unconfirmed: a majority of the members voted for an empty log,
+                // so none of them held anything; the history the peers show is this leader's.
+                super::Rejoin::Awaiting(_)
+                    if g.unconfirmed() && g.raft.metrics().borrow_watched().current_leader == Some(node.id) =>
+                {
+                    tracing::info!(
+                        group,
+                        "elected by a majority of this group's members, none of which held its log: the group is new"
+                    );
+                    g.confirm_fresh();
+                }
+                super::Rejoin::Awaiting(last_log) if g.unconfirmed() => {
+                    tracing::warn!(
+                        group,
+                        "a peer holds this group's log: this node lost its data, and waits for the group's leader to replicate it from the beginning"
+                    );
+                    g.await_revert(last_log);
+                }
+                fresh
+                    if g.unconfirmed()
+                        && fresh.fresh_by_majority(node.config.groups.get(&group).map_or(0, |c| c.members.len())) =>
+                {
+                    tracing::info!(
+                        group,
+                        "a majority of this group's members answered, none has had a leader: the group is new, voting"
+                    );
+                    g.confirm_fresh();
+                }
+                _ => {}
             }
         }
     }

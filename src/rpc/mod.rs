@@ -31,8 +31,7 @@ pub struct Services {
 }
 
 /// Why a replica being rebuilt grants no vote (see `Group::rebuilding`).
-const REBUILDING: &str =
-    "this replica is being rebuilt after its data was lost and votes (or takes leadership) once it has caught up";
+const REBUILDING: &str = "this replica started on an empty data directory: it votes (or takes leadership) once its leader has caught it up, or once a majority of its group's members have answered that the group is new";
 
 fn bad(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(e.to_string())
@@ -62,7 +61,7 @@ impl Services {
     fn group_to_replicate(&self, id: GroupId) -> Result<&crate::node::Group, Status> {
         replica(&self.node, id).map_err(|r| match r {
             Refusal::NotHosted(_) => Status::not_found(r.to_string()),
-            Refusal::AwaitingRevert(_) => Status::unavailable(r.to_string()),
+            Refusal::AwaitingRevert(_) | Refusal::Unconfirmed(_) => Status::unavailable(r.to_string()),
         })
     }
 }
@@ -74,6 +73,10 @@ pub enum Refusal {
     NotHosted(GroupId),
     #[error("group {0}: this replica lost its data and waits for its leader to replicate it from the beginning")]
     AwaitingRevert(GroupId),
+    #[error(
+        "group {0}: this replica started on an empty data directory and waits for a majority of the group's members to answer"
+    )]
+    Unconfirmed(GroupId),
 }
 
 /// The group, for a leader's replication to it: refused while this replica, rebuilt after lost
@@ -84,6 +87,9 @@ pub fn replica(node: &Node, id: GroupId) -> Result<&crate::node::Group, Refusal>
     let group = node.groups.get(&id).ok_or(Refusal::NotHosted(id))?;
     if group.awaiting_revert() {
         return Err(Refusal::AwaitingRevert(id));
+    }
+    if group.unconfirmed() {
+        return Err(Refusal::Unconfirmed(id));
     }
     Ok(group)
 }
@@ -210,7 +216,7 @@ impl pb::node_service_server::NodeService for Services {
                 tracing::warn!(
                     group = id,
                     node = m.node,
-                    "node restarted on an empty data directory: replicating the group to it from the beginning"
+                    "node started on an empty data directory (after the others on a new cluster, or having lost its data): replicating the group to it from the beginning"
                 );
                 allowed.push(pb::RevertAllowed { group: id, last_log });
             }

@@ -159,6 +159,17 @@ async fn wiped_follower_catches_up_from_the_log() {
 /// (the node holding them, paused meanwhile, would take the lagging leader's log on resuming).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wiped_node_elects_no_lagging_leader() {
+    wiped_node_votes_for_no_lagging_node(false).await;
+}
+
+/// As above, but no other node answers while the wiped node starts: it cannot tell a new
+/// cluster from lost data then, and must not take itself for a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wiped_node_that_reaches_no_peer_elects_no_lagging_leader() {
+    wiped_node_votes_for_no_lagging_node(true).await;
+}
+
+async fn wiped_node_votes_for_no_lagging_node(alone_at_start: bool) {
     let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), "");
     c.start_all();
     c.wait_ready().await;
@@ -176,8 +187,19 @@ async fn wiped_node_elects_no_lagging_leader() {
     c.kill(wiped);
     std::fs::remove_dir_all(c.data_dir(wiped)).unwrap();
     c.signal(holder, "STOP");
-    c.signal(lagging, "CONT");
-    c.start(wiped);
+    let wiped_addr = c.addr(wiped);
+    if alone_at_start {
+        c.start(wiped);
+        let serving = wait_until(Duration::from_secs(20), || async {
+            command(&wiped_addr, &["INFO", "raft"]).await.is_ok()
+        })
+        .await;
+        assert!(serving, "{}", crate::harness::tail(&c.log(wiped), 30));
+        c.signal(lagging, "CONT");
+    } else {
+        c.signal(lagging, "CONT");
+        c.start(wiped);
+    }
     // The lagging node campaigns; with the wiped node's vote it would win.
     let lagging_addr = c.addr(lagging);
     let lagging_won = wait_until(Duration::from_secs(8), || async {
@@ -189,7 +211,6 @@ async fn wiped_node_elects_no_lagging_leader() {
     c.signal(holder, "CONT");
     assert!(!lagging_won, "a node missing acknowledged writes was elected");
     // Once the holder is back it leads, and the wiped node is rebuilt from it.
-    let wiped_addr = c.addr(wiped);
     let rebuilt = wait_until(Duration::from_secs(30), || async {
         command(&wiped_addr, &["INFO", "raft"])
             .await
