@@ -121,6 +121,12 @@ impl Group {
         self.awaiting_revert.load(Ordering::Acquire)
     }
 
+    /// The last log index this replica, being rebuilt, knows its group to have reached (0
+    /// when not being rebuilt).
+    pub fn known_history(&self) -> u64 {
+        self.rebuild_until.load(Ordering::Relaxed)
+    }
+
     /// See `unconfirmed`.
     pub fn unconfirmed(&self) -> bool {
         self.unconfirmed.load(Ordering::Acquire)

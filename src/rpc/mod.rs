@@ -207,6 +207,9 @@ impl pb::node_service_server::NodeService for Services {
                 let m = m.borrow_watched();
                 (m.current_leader, m.last_log_index.unwrap_or(0))
             };
+            // A replica being rebuilt holds less than it knows the group has had: a peer
+            // that started on an empty data directory must not count it as new.
+            let last_log = last_log.max(g.known_history());
             held.push(pb::RevertAllowed { group: id, last_log });
             // Only a leader replicates (openraft would refuse anywhere else).
             if leader != Some(self.node.id) {
