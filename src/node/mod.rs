@@ -384,7 +384,7 @@ impl Node {
         if !unconfirmed.is_empty() {
             tracing::warn!(
                 groups = ?unconfirmed,
-                "empty data directory, and fewer than a majority of these groups' members answer: a new cluster cannot be told from lost data yet, so the node grants no votes and takes no replication until they do"
+                "empty data directory, and fewer than a majority of these groups' members answer (as when the first node of a new cluster starts): a new cluster cannot be told from lost data yet, so the node grants no votes and takes no replication until they do"
             );
         }
         if !rejoined.is_empty() {

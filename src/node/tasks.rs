@@ -26,19 +26,27 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     }
 }
 
-/// Asks again, twice a second, for each group whose replica here lost its data and that no
+/// Asks again, twice a second (ten times while unconfirmed), for each group whose replica here lost its data and that no
 /// leader has agreed yet to replicate from the beginning (`super::rejoin`): one that had no
 /// leader when this node started gets one once its other replicas elect it. Asks too for each
 /// group whose replica started on an empty data directory while most of its members were
 /// unreachable (`unconfirmed`), until enough answer to tell a new group from lost data.
 async fn ask_to_rejoin(node: Arc<Node>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut shutdown = node.shutdown_signal();
+    let mut delay = Duration::ZERO;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(delay) => {}
             _ = shutdown.changed() => return,
         }
+        // The nodes of a new cluster start moments apart: asking often while unconfirmed
+        // lets the first one hear the others before they elect leaders without it (it would
+        // then be replicated from the beginning, as a node that lost its data is).
+        delay = if node.groups.values().any(|g| g.unconfirmed()) {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_millis(500)
+        };
         let waiting: Vec<GroupId> = node
             .groups
             .values()
