@@ -26,11 +26,12 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     }
 }
 
-/// Asks again, twice a second (ten times while unconfirmed), for each group whose replica here lost its data and that no
+/// Asks again, twice a second, for each group whose replica here lost its data and that no
 /// leader has agreed yet to replicate from the beginning (`super::rejoin`): one that had no
-/// leader when this node started gets one once its other replicas elect it. Asks too for each
-/// group whose replica started on an empty data directory while most of its members were
-/// unreachable (`unconfirmed`), until enough answer to tell a new group from lost data.
+/// leader when this node started gets one once its other replicas elect it. Asks too, ten times
+/// a second, for each group whose replica started on an empty data directory while most of its
+/// members were unreachable (`unconfirmed`), until enough answer to tell a new group from lost
+/// data.
 async fn ask_to_rejoin(node: Arc<Node>) {
     let mut shutdown = node.shutdown_signal();
     let mut delay = Duration::ZERO;
@@ -80,7 +81,7 @@ async fn ask_to_rejoin(node: Arc<Node>) {
                 super::Rejoin::Awaiting(last_log) if g.unconfirmed() => {
                     tracing::warn!(
                         group,
-                        "a peer holds this group's log: this node lost its data, and waits for the group's leader to replicate it from the beginning"
+                        "a peer holds this group's log (this node lost its data, or started after the others had elected a leader): waiting for the group's leader to replicate it from the beginning"
                     );
                     g.await_revert(last_log);
                 }
