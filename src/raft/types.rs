@@ -149,14 +149,52 @@ impl fmt::Display for Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Response(pub Frame);
 
-openraft::declare_raft_types!(
-    /// slotraft's Raft types: u64 node ids, `BasicNode` carrying the RPC address.
-    pub TypeConfig:
-        D = Request,
-        R = Response,
-        NodeId = NodeId,
-        Node = openraft::BasicNode,
-);
+/// slotraft's Raft types: u64 node ids, `BasicNode` carrying the RPC address, writes answered
+/// through `Callback`; the rest are openraft's defaults. Written out rather than with
+/// `declare_raft_types!`, whose syntax has no room for the generic `Responder<T>`.
+#[derive(Debug, Clone, Copy, Default, Eq, PartialEq, Ord, PartialOrd)]
+pub struct TypeConfig {}
+
+impl openraft::RaftTypeConfig for TypeConfig {
+    type D = Request;
+    type R = Response;
+    type NodeId = NodeId;
+    type Node = openraft::BasicNode;
+    type Term = u64;
+    type LeaderId = openraft::impls::leader_id_adv::LeaderId<u64, NodeId>;
+    type Vote = openraft::impls::Vote<Self::LeaderId>;
+    type Payload = openraft::EntryPayload<Request, NodeId, openraft::BasicNode>;
+    type Entry = openraft::Entry<<Self::LeaderId as openraft::vote::RaftLeaderId>::Committed, Self::Payload>;
+    type Responder<T>
+        = Callback<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type Batch<T>
+        = openraft::impls::InlineBatch<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type AsyncRuntime = openraft::impls::TokioRuntime;
+    type ErrorSource = openraft::impls::BoxedErrorSource;
+}
+
+/// What openraft calls with the outcome of a write proposed by `client_write_ff`: a closure,
+/// run where the entry is applied (the state machine's task) or refused (the core), so the
+/// outcome goes straight to whoever waits for it instead of through a task that awaits it.
+/// Dropped uncalled (the core stopped), the closure drops what it holds, and its waiters see
+/// their channels close.
+pub struct Callback<T>(Box<dyn FnOnce(T) + Send>);
+
+impl<T> Callback<T> {
+    pub fn new(f: impl FnOnce(T) + Send + 'static) -> Callback<T> {
+        Callback(Box::new(f))
+    }
+}
+
+impl<T: Send + 'static> openraft::raft::responder::Responder<TypeConfig, T> for Callback<T> {
+    fn on_complete(self, result: T) {
+        (self.0)(result)
+    }
+}
 
 pub type Raft = openraft::Raft<TypeConfig, crate::raft::state_machine::GroupStateMachine>;
 pub type Entry = openraft::type_config::alias::EntryOf<TypeConfig>;
