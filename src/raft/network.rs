@@ -357,6 +357,8 @@ impl GroupPeer {
             let mut input = input.fuse();
             let mut out = Vec::with_capacity(64 * 1024);
             while let Some(first) = input.next().await {
+                // Let the tasks woken with this request make theirs ready too.
+                tokio::task::yield_now().await;
                 let mut rpc = Some(first);
                 while let Some(r) = rpc.take() {
                     sent.lock().push_back(Instant::now());

@@ -228,6 +228,8 @@ async fn serve(node: Arc<Node>, tcp: TcpStream) -> io::Result<()> {
     // more ready answers may find its end.
     let mut replies = std::pin::pin!(raft.stream_append(requests).fuse());
     while let Some(first) = replies.next().await {
+        // Let the tasks woken with this answer make theirs ready too.
+        tokio::task::yield_now().await;
         let mut ended = false;
         let mut reply = Some(first);
         // Every answer ready now goes out in one write.
