@@ -147,7 +147,7 @@ async fn propose_batch(group: GroupId, raft: &Raft, batch: Vec<Pending>, total: 
     }
     // A lone command is its own entry, as it always was; several become one batch entry,
     // whose reply is the array of theirs.
-    let single = commands.len() == 1;
+    let single = total == 1;
     let args = match commands.pop() {
         Some(only) if single => only,
         last => {
@@ -157,7 +157,7 @@ async fn propose_batch(group: GroupId, raft: &Raft, batch: Vec<Pending>, total: 
     };
     let respond = Callback::new(move |outcome: ClientWriteResult<TypeConfig>| {
         drop(permit);
-        answer(group, outcome, single, total, replies_to);
+        answer(group, outcome, total, replies_to);
     });
     if let Err(e) = raft.client_write_ff(Request::new(now_ms(), &args), Some(respond)).await {
         // The callback went with the request: dropped, it closed the callers' channels, and
@@ -170,12 +170,12 @@ async fn propose_batch(group: GroupId, raft: &Raft, batch: Vec<Pending>, total: 
 fn answer(
     group: GroupId,
     outcome: ClientWriteResult<TypeConfig>,
-    single: bool,
     total: usize,
     replies_to: Vec<(usize, oneshot::Sender<Proposed>)>,
 ) {
     let replies = match outcome {
-        Ok(done) if single => vec![done.data.0],
+        // A lone command was its own entry: its reply is the entry's.
+        Ok(done) if total == 1 => vec![done.data.0],
         Ok(done) => match done.data.0 {
             Frame::Array(replies) if replies.len() == total => replies,
             // Not what applying the entry answers; nothing to hand out per command.
