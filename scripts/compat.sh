@@ -66,17 +66,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# Every port is picked while the sockets of the others are still held, so none comes out twice.
+read -r -a ports <<<"$(python3 -c '
+import socket, sys
+held = [socket.socket() for _ in range(2 * int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$nodes")"
 {
   echo "[cluster]"
   echo "data_dir = \"$tmp/data\""
   for i in $(seq 1 "$nodes"); do
     echo "[[node]]"
     echo "id = $i"
-    echo "resp = \"127.0.0.1:$(free_port)\""
-    echo "rpc = \"127.0.0.1:$(free_port)\""
+    echo "resp = \"127.0.0.1:${ports[2 * i - 2]}\""
+    echo "rpc = \"127.0.0.1:${ports[2 * i - 1]}\""
   done
   members="$(seq -s, 1 "$nodes")"
   echo "[[group]]"; echo "id = 1"; echo "members = [$members]"; echo 'slots = ["0-5460"]'

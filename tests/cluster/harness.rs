@@ -1,20 +1,30 @@
 //! Real clusters for tests: node processes of the built binary on free loopback ports, each
 //! in its own temporary directory, killed when the test ends.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_slotraft");
 
-/// Picks a free loopback port (bound then released).
+/// Picks a free loopback port (bound then released) that no earlier call in this test process
+/// returned: the kernel hands a just-released port out again, so two picks in a row (or two
+/// tests running side by side) could otherwise get the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// One group of a test cluster: members and slot ranges as cluster.toml writes them.
