@@ -404,10 +404,12 @@ impl Node {
             // already keeps apart.
             election_timeout_min: config.election_timeout_ms,
             election_timeout_max: config.election_timeout_ms * 3 / 2,
-            // Both count entries, and an entry may carry many writes (group commit): the node
-            // also asks for a snapshot every `snapshot_every` writes (tasks::snapshot_by_writes),
-            // and keeps at most a quarter of that many entries behind a snapshot.
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+            // openraft counts entries, and an entry may carry many writes (group commit): the
+            // node asks for snapshots itself, by writes and keys (state_machine::
+            // snapshot_threshold, tasks::snapshot_by_writes; every entry but a blank or a
+            // membership change holds a write, so this bounds the entries too), and keeps at
+            // most a quarter of `snapshot_every` entries behind a snapshot.
+            snapshot_policy: openraft::SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: 1000.min(config.snapshot_every / 4),
             install_snapshot_timeout: 10_000,
             ..Default::default()

@@ -101,8 +101,9 @@ async fn ask_to_rejoin(node: Arc<Node>) {
     }
 }
 
-/// Asks openraft for a snapshot of a group once `snapshot_every` client writes were applied
-/// since the last one. openraft's own policy counts log entries, and an entry of batched
+/// Asks openraft for a snapshot of a group once enough client writes were applied since the
+/// last one (`state_machine::snapshot_threshold`: `snapshot_every`, or the last snapshot's
+/// keys if more). openraft's own policy (off) counts log entries, and an entry of batched
 /// writes (group commit) may carry hundreds: counted by entries alone, the log, its cache and
 /// a restart's replay grew that many times longer between snapshots.
 async fn snapshot_by_writes(node: Arc<Node>, group: GroupId) {

@@ -60,11 +60,13 @@ pub struct GroupStateMachine {
     pub applied: Arc<tokio::sync::Notify>,
     seq: Arc<AtomicU64>,
     /// Client writes applied since the state was last snapshotted (a `slotraft.batch` entry
-    /// counts each of its commands): openraft counts entries, and one entry may carry a
-    /// thousand writes, so the node asks for a snapshot by this count too.
+    /// counts each of its commands). The node asks for snapshots by this count alone (openraft
+    /// counts entries, and one entry may carry a thousand writes).
     writes_since_snapshot: Arc<AtomicU64>,
-    /// Notified once `writes_since_snapshot` reaches `snapshot_every`.
+    /// Notified once `writes_since_snapshot` reaches `snapshot_threshold`.
     pub snapshot_due: Arc<tokio::sync::Notify>,
+    /// Keys in the newest snapshot (taken, installed or loaded at start).
+    snapshot_keys: Arc<AtomicU64>,
     snapshot_every: u64,
 }
 
@@ -82,6 +84,7 @@ impl GroupStateMachine {
             seq: Arc::new(AtomicU64::new(0)),
             writes_since_snapshot: Arc::new(AtomicU64::new(0)),
             snapshot_due: Arc::new(tokio::sync::Notify::new()),
+            snapshot_keys: Arc::new(AtomicU64::new(0)),
             snapshot_every,
         };
         let mut newest: Option<(u64, PathBuf)> = None;
@@ -111,6 +114,7 @@ impl GroupStateMachine {
     fn install_loaded(&self, header: SnapshotHeader, state: GroupState, path: PathBuf) {
         self.snapshot_index
             .store(header.meta.last_log_id.map_or(0, |l| l.index), Ordering::Relaxed);
+        self.snapshot_keys.store(state.store.len() as u64, Ordering::Relaxed);
         *self.state.write() = state;
         let old = self.current.lock().replace((header.meta, path.clone()));
         if let Some((_, old_path)) = old
@@ -138,6 +142,18 @@ impl GroupStateMachine {
 }
 
 /// Applies one command entry to the group state: the determinism rule lives here.
+/// Writes between two snapshots of a group whose last snapshot held `keys` keys:
+/// `snapshot_every`, or as many writes as that snapshot has keys once it is larger. A snapshot
+/// writes the whole keyspace, so at a fixed count its cost per write grows with the keyspace
+/// (a group of 3,000,000 keys would rewrite all of them every 100,000 writes, snapshotting
+/// without pause); this way snapshots cost about one key written per write applied at most
+/// (loading keys into an empty group, snapshots at 100,000, 200,000, 400,000, ... keys write
+/// each key about twice in all), and the log between snapshots holds no more writes than the
+/// last snapshot has keys (as Redis rewrites its AOF once it has doubled since the last rewrite).
+pub fn snapshot_threshold(snapshot_every: u64, keys: u64) -> u64 {
+    snapshot_every.max(keys).max(1)
+}
+
 pub fn apply_command(state: &mut GroupState, time_ms: u64, args: &[bytes::Bytes]) -> Frame {
     state.clock_ms = state.clock_ms.max(time_ms);
     cmd::apply_write(&mut state.store, args, state.clock_ms)
@@ -203,6 +219,7 @@ impl RaftSnapshotBuilder<TypeConfig> for GroupStateMachine {
         let copy = {
             let state = self.state.read();
             self.writes_since_snapshot.store(0, Ordering::Relaxed);
+            self.snapshot_keys.store(state.store.len() as u64, Ordering::Relaxed);
             state.clone()
         };
         let meta = SnapshotMeta {
@@ -272,10 +289,11 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
             }
         }
         self.applied.notify_waiters();
-        // At every multiple of `snapshot_every` crossed: once, and again should that request
+        // At every multiple of the threshold crossed: once, and again should that request
         // have been dropped (a snapshot already being built takes none).
+        let every = snapshot_threshold(self.snapshot_every, self.snapshot_keys.load(Ordering::Relaxed));
         let before = self.writes_since_snapshot.fetch_add(writes, Ordering::Relaxed);
-        if before / self.snapshot_every != (before + writes) / self.snapshot_every {
+        if before / every != (before + writes) / every {
             self.snapshot_due.notify_one();
         }
         Ok(())
@@ -318,5 +336,53 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
                 meta: meta.clone(),
                 snapshot: SnapshotFile { path: path.clone() },
             }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::types::{Entry, Request};
+    use bytes::Bytes;
+    use futures::FutureExt;
+
+    /// Applies `SET k<from..to> v`, one entry each; the writes after which a snapshot was asked for.
+    async fn set_keys(sm: &mut GroupStateMachine, index: &mut u64, keys: std::ops::Range<u64>) -> Vec<u64> {
+        let mut due = Vec::new();
+        for k in keys {
+            *index += 1;
+            let args = [
+                Bytes::from_static(b"SET"),
+                Bytes::from(format!("k{k}")),
+                Bytes::from_static(b"v"),
+            ];
+            let entry = Entry {
+                log_id: openraft::testing::log_id::<TypeConfig>(1, 1, *index),
+                payload: EntryPayload::Normal(Request::new(0, &args)),
+            };
+            sm.apply(futures::stream::iter([Ok((entry, None))])).await.unwrap();
+            if sm.snapshot_due.notified().now_or_never().is_some() {
+                due.push(k + 1);
+            }
+        }
+        due
+    }
+
+    #[tokio::test]
+    async fn snapshots_are_asked_for_every_snapshot_every_writes_or_as_many_as_the_last_snapshot_has_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = GroupStateMachine::open(1, dir.path(), 100).unwrap();
+        let mut index = 0;
+        // No snapshot yet: every 100 writes (asked again while none is taken).
+        assert_eq!(set_keys(&mut sm, &mut index, 0..250).await, [100, 200]);
+        sm.build_snapshot().await.unwrap();
+        // The snapshot holds 250 keys: the next one after 250 more writes, not 100.
+        assert_eq!(set_keys(&mut sm, &mut index, 250..800).await, [500, 750]);
+        sm.build_snapshot().await.unwrap();
+        // Reopened, the count comes from the snapshot loaded (800 keys).
+        drop(sm);
+        let mut sm = GroupStateMachine::open(1, dir.path(), 100).unwrap();
+        let mut index = 800;
+        assert_eq!(set_keys(&mut sm, &mut index, 800..1700).await, [1600]);
     }
 }
