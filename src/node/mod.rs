@@ -416,15 +416,38 @@ impl Node {
         };
         let raft_config = Arc::new(raft_config.validate().map_err(|e| StartError::Raft(e.to_string()))?);
 
+        // Each group's newest snapshot is read on a thread of its own: a restart with 950,000
+        // keys in three groups read them one after another for ~1.5 s of its ~1.9 s.
+        let snap_dir = |g: GroupId| data_dir.join("snapshots").join(format!("group-{g}"));
+        let mut machines: BTreeMap<GroupId, std::io::Result<GroupStateMachine>> = std::thread::scope(|scope| {
+            let opening: Vec<_> = config
+                .groups
+                .values()
+                .filter(|g| g.members.contains(&id))
+                .map(|g| {
+                    let dir = snap_dir(g.id);
+                    let every = config.snapshot_every;
+                    (g.id, scope.spawn(move || GroupStateMachine::open(g.id, &dir, every)))
+                })
+                .collect();
+            opening
+                .into_iter()
+                .map(|(g, t)| {
+                    (
+                        g,
+                        t.join()
+                            .unwrap_or_else(|_| Err(std::io::Error::other("panicked while loading"))),
+                    )
+                })
+                .collect()
+        });
         let mut groups = BTreeMap::new();
         let preferred = config.preferred_leaders();
         for g in config.groups.values() {
-            if !g.members.contains(&id) {
+            let Some(sm) = machines.remove(&g.id) else {
                 continue;
-            }
-            let snap_dir = data_dir.join("snapshots").join(format!("group-{}", g.id));
-            let sm =
-                GroupStateMachine::open(g.id, &snap_dir, config.snapshot_every).map_err(|e| dir_err(&snap_dir, e))?;
+            };
+            let sm = sm.map_err(|e| dir_err(&snap_dir(g.id), e))?;
             let log = engine.group(g.id).map_err(|e| StartError::Log(e.to_string()))?;
             {
                 let state = sm.state.read();
