@@ -141,7 +141,6 @@ impl GroupStateMachine {
     }
 }
 
-/// Applies one command entry to the group state: the determinism rule lives here.
 /// Writes between two snapshots of a group whose last snapshot held `keys` keys:
 /// `snapshot_every`, or as many writes as that snapshot has keys once it is larger. A snapshot
 /// writes the whole keyspace, so at a fixed count its cost per write grows with the keyspace
@@ -150,10 +149,11 @@ impl GroupStateMachine {
 /// (loading keys into an empty group, snapshots at 100,000, 200,000, 400,000, ... keys write
 /// each key about twice in all), and the log between snapshots holds no more writes than the
 /// last snapshot has keys (as Redis rewrites its AOF once it has doubled since the last rewrite).
-pub fn snapshot_threshold(snapshot_every: u64, keys: u64) -> u64 {
+fn snapshot_threshold(snapshot_every: u64, keys: u64) -> u64 {
     snapshot_every.max(keys).max(1)
 }
 
+/// Applies one command entry to the group state: the determinism rule lives here.
 pub fn apply_command(state: &mut GroupState, time_ms: u64, args: &[bytes::Bytes]) -> Frame {
     state.clock_ms = state.clock_ms.max(time_ms);
     cmd::apply_write(&mut state.store, args, state.clock_ms)
