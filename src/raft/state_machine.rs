@@ -144,7 +144,7 @@ impl GroupStateMachine {
 /// Writes between two snapshots of a group whose last snapshot held `keys` keys:
 /// `snapshot_every`, or as many writes as that snapshot has keys once it is larger. A snapshot
 /// writes the whole keyspace, so at a fixed count its cost per write grows with the keyspace
-/// (a group of 3,000,000 keys would rewrite all of them every 100,000 writes, snapshotting
+/// (at 100,000 a group of 3,000,000 keys would rewrite all of them every 100,000 writes, snapshotting
 /// without pause); this way snapshots cost about one key written per write applied at most
 /// (loading keys into an empty group, snapshots at 100,000, 200,000, 400,000, ... keys write
 /// each key about twice in all), and the log between snapshots holds no more writes than the
