@@ -144,10 +144,10 @@ impl GroupStateMachine {
 /// Writes between two snapshots of a group whose last snapshot held `keys` keys:
 /// `snapshot_every`, or as many writes as that snapshot has keys once it is larger. A snapshot
 /// writes the whole keyspace, so at a fixed count its cost per write grows with the keyspace
-/// (at 100,000 a group of 3,000,000 keys would rewrite all of them every 100,000 writes, snapshotting
-/// without pause); this way snapshots cost about one key written per write applied at most
-/// (loading keys into an empty group, snapshots at 100,000, 200,000, 400,000, ... keys write
-/// each key about twice in all), and the log between snapshots holds no more writes than the
+/// (a group of 3,000,000 keys would rewrite all of them every `snapshot_every` writes,
+/// snapshotting without pause); this way snapshots cost about one key written per write applied
+/// at most (loading keys into an empty group, snapshots at 1, 2, 4, ... × `snapshot_every` keys
+/// write each key about twice in all), and the log between snapshots holds no more writes than the
 /// last snapshot has keys (as Redis rewrites its AOF once it has doubled since the last rewrite).
 fn snapshot_threshold(snapshot_every: u64, keys: u64) -> u64 {
     snapshot_every.max(keys).max(1)
