@@ -311,6 +311,18 @@ fn parse_set(c: &mut Cursor<'_>) -> Reply<Set> {
 }
 
 impl Write {
+    /// Whether the write replaces its keys whatever they held, reading none of them (a SET
+    /// without NX, XX, GET or KEEPTTL; MSET): an expired key needs no deleting first, as the
+    /// write replaces it and its deadline alike. WATCH still sees the change, as a newer
+    /// version of the key.
+    pub(super) fn overwrites_blindly(&self) -> bool {
+        match self {
+            Write::Set(s) => !(s.nx || s.xx || s.get || matches!(s.ttl, Ttl::Keep)),
+            Write::Mset(_) => true,
+            _ => false,
+        }
+    }
+
     pub(super) fn apply(self, store: &mut Store, time_ms: u64) -> Reply<Frame> {
         match self {
             Write::Set(s) => apply_set(store, s, time_ms),
@@ -797,6 +809,36 @@ mod tests {
     const INVALID_SET: &str = "ERR invalid expire time in 'set' command";
     const NOT_INT: &str = "ERR value is not an integer or out of range";
     const SYNTAX: &str = "ERR syntax error";
+
+    /// A plain SET or MSET skips the expiry pass over its keys: replacing a key past its
+    /// deadline must still leave the key count, the deadline index and the reads right.
+    #[test]
+    fn blind_overwrites_of_expired_keys_keep_the_store_consistent() {
+        use crate::cmd::{apply_write, execute_read};
+        use crate::store::Store;
+        let mut store = Store::new();
+        let at = |store: &mut Store, t: u64, req: &[&str]| apply_write(store, &args(req), t);
+        assert_eq!(at(&mut store, 1000, &["SET", "k", "v", "PX", "10"]), ok());
+        assert_eq!(at(&mut store, 1000, &["SET", "m", "v", "PX", "10"]), ok());
+        // Both past their deadlines at 2000, replaced there without one.
+        assert_eq!(at(&mut store, 2000, &["SET", "k", "w"]), ok());
+        assert_eq!(at(&mut store, 2000, &["MSET", "m", "x", "n", "y"]), ok());
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.keys_with_deadline(), 0);
+        assert!(store.expired_sample(u64::MAX, 10).is_empty());
+        assert_eq!(execute_read(&store, &args(&["GET", "k"]), 3000), bulk("w"));
+        assert_eq!(execute_read(&store, &args(&["GET", "m"]), 3000), bulk("x"));
+        // An expired key replaced with a new deadline: counted once, indexed once.
+        assert_eq!(at(&mut store, 3000, &["SET", "k", "v", "PX", "10"]), ok());
+        assert_eq!(at(&mut store, 4000, &["SET", "k", "z", "PX", "100"]), ok());
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.keys_with_deadline(), 1);
+        assert_eq!(execute_read(&store, &args(&["PTTL", "k"]), 4050), int(50));
+        // A deadline already past deletes the key, expired or not.
+        assert_eq!(at(&mut store, 5000, &["SET", "k", "v", "PXAT", "4999"]), ok());
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.keys_with_deadline(), 0);
+    }
 
     #[test]
     fn set_and_get() {
