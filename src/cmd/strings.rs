@@ -814,28 +814,29 @@ mod tests {
     /// deadline must still leave the key count, the deadline index and the reads right.
     #[test]
     fn blind_overwrites_of_expired_keys_keep_the_store_consistent() {
-        use crate::cmd::{apply_write, execute_read};
-        use crate::store::Store;
-        let mut store = Store::new();
-        let at = |store: &mut Store, t: u64, req: &[&str]| apply_write(store, &args(req), t);
-        assert_eq!(at(&mut store, 1000, &["SET", "k", "v", "PX", "10"]), ok());
-        assert_eq!(at(&mut store, 1000, &["SET", "m", "v", "PX", "10"]), ok());
-        // Both past their deadlines at 2000, replaced there without one.
-        assert_eq!(at(&mut store, 2000, &["SET", "k", "w"]), ok());
-        assert_eq!(at(&mut store, 2000, &["MSET", "m", "x", "n", "y"]), ok());
+        let cases: &[(u64, &[&str], Frame)] = &[
+            (1000, &["SET", "k", "v", "PX", "10"], ok()),
+            (1000, &["SET", "m", "v", "PX", "10"], ok()),
+            // Both past their deadlines at 2000, replaced there without one.
+            (2000, &["SET", "k", "w"], ok()),
+            (2000, &["MSET", "m", "x", "n", "y"], ok()),
+            (3000, &["GET", "k"], bulk("w")),
+            (3000, &["GET", "m"], bulk("x")),
+            // An expired key replaced with a new deadline: counted once, indexed once.
+            (3000, &["SET", "k", "v", "PX", "10"], ok()),
+            (4000, &["SET", "k", "z", "PX", "100"], ok()),
+            (4050, &["PTTL", "k"], int(50)),
+            // A deadline already past deletes the key, expired or not.
+            (5000, &["SET", "k", "v", "PXAT", "4999"], ok()),
+        ];
+        let store = run(&cases[..6]);
         assert_eq!(store.len(), 3);
         assert_eq!(store.keys_with_deadline(), 0);
         assert!(store.expired_sample(u64::MAX, 10).is_empty());
-        assert_eq!(execute_read(&store, &args(&["GET", "k"]), 3000), bulk("w"));
-        assert_eq!(execute_read(&store, &args(&["GET", "m"]), 3000), bulk("x"));
-        // An expired key replaced with a new deadline: counted once, indexed once.
-        assert_eq!(at(&mut store, 3000, &["SET", "k", "v", "PX", "10"]), ok());
-        assert_eq!(at(&mut store, 4000, &["SET", "k", "z", "PX", "100"]), ok());
+        let store = run(&cases[..9]);
         assert_eq!(store.len(), 3);
         assert_eq!(store.keys_with_deadline(), 1);
-        assert_eq!(execute_read(&store, &args(&["PTTL", "k"]), 4050), int(50));
-        // A deadline already past deletes the key, expired or not.
-        assert_eq!(at(&mut store, 5000, &["SET", "k", "v", "PXAT", "4999"]), ok());
+        let store = run(cases);
         assert_eq!(store.len(), 2);
         assert_eq!(store.keys_with_deadline(), 0);
     }
