@@ -9,6 +9,9 @@
 #
 # Default workload: -t set -n 150000 -r 100000 -d 100 -c 50 (unpipelined SET). Keep a build
 # with `cp target/release/slotraft /tmp/slotraft-before` before changing the code.
+# redis-benchmark --cluster sees a run end only at a 250 ms progress tick, so the time it
+# reports (printed here as "s") is rounded up to a multiple of 250 ms: choose -n for runs of
+# several seconds, or differences under 0.25 s / run time are the rounding's.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 say() { echo "ab: $*" >&2; }
@@ -69,7 +72,7 @@ one_run() {
   awk -v tag="$tag" -v out="$out" -v c0="$cpu0" -v c1="$cpu1" -v hz="$ticks" -v n="$requests" -v batch="$batch" 'BEGIN {
     rps = out; sub(/ requests per second.*/, "", rps); sub(/.*: /, "", rps)
     p50 = out; if (sub(/.*p50=/, "", p50)) sub(/ .*/, "", p50); else p50 = "-"
-    printf "%s  %10.0f rps  p50 %6s ms  %6.1f us of node CPU per request  %5s writes per entry\n", tag, rps, p50, (c1 - c0) / hz * 1e6 / n, batch
+    printf "%s  %10.0f rps  %6.2f s  p50 %6s ms  %6.1f us of node CPU per request  %5s writes per entry\n", tag, rps, (rps > 0 ? n / rps : 0), p50, (c1 - c0) / hz * 1e6 / n, batch
   }'
 }
 
