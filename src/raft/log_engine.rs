@@ -106,6 +106,21 @@ impl FjallBackend {
             .keyspace("raft", || {
                 fjall::KeyspaceCreateOptions::default()
                     .max_memtable_size(8 * 1024 * 1024)
+                    // Entries (a batch of writes each, most over 1 KiB) go to blob files when
+                    // their memtable is flushed, and the tables keep their keys and where they
+                    // lie: a merge of tables rewrites those pointers, not the entries again,
+                    // and a blob file whose entries have all been purged is deleted whole.
+                    // During SET -P 16 fjall's worker went from 14% of the nodes' CPU (10.6%
+                    // merging) to 5% (1.4%). Uncompressed: values are the users' bytes. Blob
+                    // files of 16 MiB at most (fjall's default is 64), so a file holding both
+                    // purged and live entries is small. A keyspace keeps the options it was
+                    // created with: a data directory made before this keeps its layout.
+                    .with_kv_separation(Some(
+                        fjall::KvSeparationOptions::default()
+                            .compression(fjall::CompressionType::None)
+                            .separation_threshold(64)
+                            .file_target_size(16 * 1024 * 1024),
+                    ))
                     .compaction_strategy(Arc::new(
                         fjall::compaction::Leveled::default().with_l0_threshold(L0_TABLES_BEFORE_COMPACTION),
                     ))
