@@ -42,9 +42,14 @@ impl Request {
         }
     }
 
-    /// The arguments, sharing the entry's buffer.
+    /// The arguments, sharing the entry's buffer. Counted first (the lengths are on the
+    /// cache lines about to be read anyway): a batch of SETs fills one allocation instead of
+    /// reallocating as it grows (`RawVec::grow_one` was 1.8% of the nodes' CPU during SET
+    /// -P 16).
     pub fn args(&self) -> Vec<Bytes> {
-        let mut args = Vec::new();
+        let mut n = 0;
+        walk(&self.packed, |_| n += 1);
+        let mut args = Vec::with_capacity(n);
         walk(&self.packed, |r| args.push(self.packed.slice(r)));
         args
     }
