@@ -141,7 +141,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let threads = config.threads_for(node, cores);
+            tracing::info!(threads, cores, "runtime worker threads");
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("slotraft: cannot start the runtime: {e}");
