@@ -322,8 +322,9 @@ impl Config {
         let Some(me) = self.nodes.get(&node) else {
             return cores.max(1);
         };
+        // `here` counts the node itself, so it is at least 1.
         let here = self.nodes.values().filter(|n| n.resp.ip() == me.resp.ip()).count();
-        (cores / here.max(1)).max(1)
+        (cores / here).max(1)
     }
 
     /// The slot → group table this configuration seeds.
