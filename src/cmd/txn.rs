@@ -161,12 +161,22 @@ pub fn decode_batch(args: &[Bytes]) -> Reply<Vec<std::ops::Range<usize>>> {
 /// entry; the reply is the array of their replies.
 pub fn apply_batch(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
     match decode_batch(args) {
-        Ok(ranges) => Frame::Array(
-            ranges
-                .into_iter()
-                .map(|r| super::apply_write(store, &args[r], time_ms))
-                .collect(),
-        ),
+        Ok(ranges) => {
+            // Most write commands name a key first: its table bucket and value are brought
+            // into the cache for all of them before any is applied (`Store::warm`). For a
+            // command whose first argument is not a key this is a lookup that finds nothing.
+            let keys: Vec<&[u8]> = ranges
+                .iter()
+                .filter_map(|r| args[r.clone()].get(1).map(|k| &k[..]))
+                .collect();
+            std::hint::black_box(store.warm(&keys));
+            Frame::Array(
+                ranges
+                    .into_iter()
+                    .map(|r| super::apply_write(store, &args[r], time_ms))
+                    .collect(),
+            )
+        }
         Err(e) => e,
     }
 }
