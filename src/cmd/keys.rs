@@ -713,7 +713,7 @@ mod tests {
     use super::super::{EXPIRED_DELETE, apply_write};
     use crate::resp::frame::Frame;
 
-    fn simple(s: &str) -> Frame {
+    fn simple(s: &'static str) -> Frame {
         Frame::Simple(s.into())
     }
 

@@ -393,7 +393,7 @@ mod tests {
             let parsed = parse_frame(&mut buf);
             let expected = match &frame {
                 // The encoder replaces CR/LF; nulls share one RESP3 form; formats are 3 bytes.
-                Frame::Simple(s) => Frame::Simple(s.replace(['\r', '\n'], " ")),
+                Frame::Simple(s) => Frame::Simple(s.replace(['\r', '\n'], " ").into()),
                 Frame::Error(s) => Frame::Error(s.replace(['\r', '\n'], " ")),
                 Frame::NullArray => Frame::Null,
                 Frame::Verbatim(f, d) if f.len() != 3 => Frame::Verbatim("txt".into(), d.clone()),

@@ -1,6 +1,8 @@
 //! The RESP value model shared by the parser, the encoder, the command handlers and the
 //! Raft state machine (an applied entry's reply is a `Frame`, carried back to the proposer).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +10,9 @@ use serde::{Deserialize, Serialize};
 /// connection speaks RESP2, so handlers build one reply for both protocols.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Frame {
-    /// `+OK`
-    Simple(String),
+    /// `+OK`. Borrowed when the text is a constant: a SET's `+OK` allocates nothing, on any
+    /// replica.
+    Simple(Cow<'static, str>),
     /// `-ERR ...`: the whole line after `-`, including the error code.
     Error(String),
     /// `:42`

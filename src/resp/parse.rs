@@ -354,7 +354,7 @@ impl<'a> ReplyReader<'a> {
             return Ok(None);
         };
         let frame = match kind {
-            b'+' => Frame::Simple(self.text(line)),
+            b'+' => Frame::Simple(self.text(line).into()),
             b'-' => Frame::Error(self.text(line)),
             b':' => Frame::Integer(parse_i64(line).ok_or(ProtocolError::InvalidReply("invalid integer"))?),
             b'_' if line.is_empty() => Frame::Null,
