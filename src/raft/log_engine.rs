@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio::sync::{oneshot, watch};
 
+use crate::raft::journal_ahead::JournalAhead;
 use crate::raft::types::{Entry, GroupId, LogId, TypeConfig, Vote};
 
 /// When the log is fsynced (cluster.toml `fsync`).
@@ -86,6 +87,8 @@ const L0_TABLES_BEFORE_COMPACTION: u8 = 16;
 pub struct FjallBackend {
     db: fjall::Database,
     ks: fjall::Keyspace,
+    /// The journal written out ahead of fjall's appends (`journal_ahead`).
+    ahead: JournalAhead,
 }
 
 impl FjallBackend {
@@ -126,7 +129,8 @@ impl FjallBackend {
                     ))
             })
             .map_err(io::Error::other)?;
-        Ok(FjallBackend { db, ks })
+        let ahead = JournalAhead::new(dir);
+        Ok(FjallBackend { db, ks, ahead })
     }
 }
 
@@ -140,7 +144,16 @@ impl LogBackend for FjallBackend {
             }
         }
         batch.commit().map_err(io::Error::other)?;
-        self.db.persist(fjall::PersistMode::Buffer).map_err(io::Error::other)
+        self.db.persist(fjall::PersistMode::Buffer).map_err(io::Error::other)?;
+        let bytes = ops
+            .iter()
+            .map(|op| match op {
+                Op::Put(k, v) => k.len() + v.len(),
+                Op::Delete(k) => k.len(),
+            })
+            .sum();
+        self.ahead.wrote(bytes);
+        Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {

@@ -1,5 +1,6 @@
 //! Everything Raft: openraft's type configuration, the node's log engine, each group's state
 //! machine, and the outgoing network. An openraft upgrade should touch only this folder.
+mod journal_ahead;
 pub mod log_engine;
 pub mod network;
 pub mod state_machine;
