@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 /// Bytes of log records between two steps.
 const STEP_EVERY: usize = 256 * 1024;
-/// Most bytes zeroed in one step (one write and one fdatasync, off the appends' path).
+/// Most bytes zeroed in one step: one write and one fdatasync on the log writer thread, which
+/// the appends queued meanwhile wait for.
 const CHUNK: u64 = 1024 * 1024;
 /// How far ahead of fjall's records the zeros go. A journal file holds about one memtable of
 /// records (8 MiB) but is preallocated to 64 MiB: zeroing it whole would write 64 MiB for 8.
