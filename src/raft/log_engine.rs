@@ -137,21 +137,21 @@ impl FjallBackend {
 impl LogBackend for FjallBackend {
     fn write(&mut self, ops: &[Op]) -> io::Result<()> {
         let mut batch = self.db.batch().durability(None);
+        let mut bytes = 0;
         for op in ops {
             match op {
-                Op::Put(k, v) => batch.insert(&self.ks, k.as_slice(), v.as_slice()),
-                Op::Delete(k) => batch.remove(&self.ks, k.as_slice()),
+                Op::Put(k, v) => {
+                    bytes += k.len() + v.len();
+                    batch.insert(&self.ks, k.as_slice(), v.as_slice());
+                }
+                Op::Delete(k) => {
+                    bytes += k.len();
+                    batch.remove(&self.ks, k.as_slice());
+                }
             }
         }
         batch.commit().map_err(io::Error::other)?;
         self.db.persist(fjall::PersistMode::Buffer).map_err(io::Error::other)?;
-        let bytes = ops
-            .iter()
-            .map(|op| match op {
-                Op::Put(k, v) => k.len() + v.len(),
-                Op::Delete(k) => k.len(),
-            })
-            .sum();
         self.ahead.wrote(bytes);
         Ok(())
     }

@@ -194,7 +194,9 @@ fn normal(deadline: Option<u64>) -> Option<u64> {
 ///
 /// Hashed with foldhash (seeded per process, as std's SipHash is): SipHash of the key and of
 /// the slot number took ~8% of applying a SET (`cargo bench --bench micro -- store`).
-type SlotKeys = Arc<HashMap<Key, Entry, Hasher>>;
+type SlotKeys = Arc<SlotTable>;
+
+type SlotTable = HashMap<Key, Entry, Hasher>;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -325,7 +327,7 @@ impl Store {
         const AHEAD: usize = 32;
         let mut sum = 0u64;
         for keys in keys.chunks(AHEAD) {
-            let mut tables: [Option<&HashMap<Key, Entry, Hasher>>; AHEAD] = [None; AHEAD];
+            let mut tables: [Option<&SlotTable>; AHEAD] = [None; AHEAD];
             for (t, key) in tables.iter_mut().zip(keys) {
                 *t = self.slots.get(&key_slot(key)).map(|m| &**m);
                 sum += t.map_or(0, |m| m.len() as u64);
