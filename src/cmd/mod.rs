@@ -61,20 +61,9 @@ pub const EXPIRED_DELETE: &str = "slotraft.expired";
 /// group's keyspace (counted as a change of every watched key it held).
 pub const FLUSH_ENTRY: &str = "slotraft.flush";
 
-/// Longest command name in the table, so lookup can lowercase on the stack.
-const MAX_NAME: usize = 32;
-
 /// Finds any row, including the internal one.
 fn lookup_any(name: &[u8]) -> Option<&'static CommandSpec> {
-    if name.len() > MAX_NAME {
-        return None;
-    }
-    let mut buf = [0u8; MAX_NAME];
-    let lower = &mut buf[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    let lower = std::str::from_utf8(lower).ok()?;
-    table::by_name().get(lower).copied()
+    table::by_name().get(name)
 }
 
 /// The row of a client command, case-insensitive; `None` means unknown command.
@@ -179,8 +168,8 @@ pub fn unknown_command(args: &[Bytes]) -> Frame {
 }
 
 /// A parsed write, ready to apply.
-enum WriteCmd {
-    Strings(strings::Write),
+enum WriteCmd<'a> {
+    Strings(strings::Write<'a>),
     Keys(keys::Write),
     Hashes(hashes::Write),
     Lists(lists::Write),
@@ -188,7 +177,7 @@ enum WriteCmd {
     ZSets(zsets::Write),
 }
 
-fn parse_write(spec: &CommandSpec, args: &[Bytes]) -> Reply<WriteCmd> {
+fn parse_write<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Reply<WriteCmd<'a>> {
     match spec.group {
         "string" | "bitmap" => strings::parse_write(spec.name, args).map(WriteCmd::Strings),
         "generic" => keys::parse_write(spec.name, args).map(WriteCmd::Keys),
