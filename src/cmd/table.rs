@@ -272,6 +272,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// probing longer than the table's own collisions.
 pub struct NameTable {
     slots: Box<[Option<&'static CommandSpec>]>,
+    /// The longest name: anything longer is unknown without hashing it.
+    longest: usize,
 }
 
 fn name_hash(name: &[u8]) -> usize {
@@ -292,11 +294,15 @@ impl NameTable {
             }
             slots[i] = Some(row);
         }
-        NameTable { slots }
+        let longest = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+        NameTable { slots, longest }
     }
 
     /// The row named `name` in any case.
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        if name.len() > self.longest {
+            return None;
+        }
         let mask = self.slots.len() - 1;
         let mut i = name_hash(name) & mask;
         loop {
