@@ -362,13 +362,13 @@ impl Write<'_> {
                 match store.value_mut(key) {
                     // Grows in place, so repeated APPENDs are amortized rather than quadratic.
                     Some(Value::String(s)) => s.append(value),
-                    _ => store.insert(key, Value::String(value.into()), None),
+                    _ => store.insert(key, Value::String(Str::copy_from(value)), None),
                 }
                 Ok(Frame::Integer(total as i64))
             }
             Write::GetSet { key, value } => {
                 let old = string_of(store.get(key))?.map_or(Frame::Null, |v| Frame::Bulk(v.to_bytes()));
-                store.insert(key, Value::String(value.into()), None);
+                store.insert(key, Value::String(Str::copy_from(value)), None);
                 Ok(old)
             }
             Write::GetDel(key) => {
@@ -404,12 +404,12 @@ impl Write<'_> {
                 if store.get(key).is_some() {
                     return Ok(Frame::Integer(0));
                 }
-                store.insert(key, Value::String(value.into()), None);
+                store.insert(key, Value::String(Str::copy_from(value)), None);
                 Ok(Frame::Integer(1))
             }
             Write::SetEx { name, key, ms, value } => {
                 let d = ms.checked_add(ms_i64(time_ms)).ok_or_else(|| invalid_expire(name))?;
-                store.insert(key, Value::String(value.into()), u64::try_from(d).ok());
+                store.insert(key, Value::String(Str::copy_from(value)), u64::try_from(d).ok());
                 Ok(Frame::ok())
             }
             Write::MsetNx(pairs) => {
@@ -417,7 +417,7 @@ impl Write<'_> {
                     return Ok(Frame::Integer(0));
                 }
                 for (k, v) in pairs {
-                    store.insert(k, Value::String(v.into()), None);
+                    store.insert(k, Value::String(Str::copy_from(v)), None);
                 }
                 Ok(Frame::Integer(1))
             }

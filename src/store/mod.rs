@@ -141,12 +141,6 @@ impl From<Bytes> for Str {
     }
 }
 
-impl From<&Bytes> for Str {
-    fn from(b: &Bytes) -> Str {
-        Str::copy_from(b)
-    }
-}
-
 impl From<Vec<u8>> for Str {
     fn from(v: Vec<u8>) -> Str {
         Str::Fixed(Arc::from(v))
