@@ -144,11 +144,14 @@ fn main() -> ExitCode {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let threads = config.threads_for(node, cores);
             tracing::info!(threads, cores, "runtime worker threads");
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads)
-                .enable_all()
-                .build()
-            {
+            let mut builder = if threads == 1 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(threads);
+                b
+            };
+            let runtime = match builder.enable_all().build() {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("slotraft: cannot start the runtime: {e}");
