@@ -323,6 +323,8 @@ struct GroupShared {
 /// One node's log engine, shared by all its groups.
 pub struct LogEngine {
     tx: Mutex<mpsc::Sender<WriteRequest>>,
+    /// Lazy records waiting for the writer's next batch (`Durability::Lazy`), the latest per key.
+    lazy: Arc<Mutex<BTreeMap<Vec<u8>, Vec<u8>>>>,
     store: Arc<dyn LogRead>,
     groups: Mutex<BTreeMap<GroupId, Arc<GroupShared>>>,
     poisoned: watch::Receiver<bool>,
@@ -398,11 +400,14 @@ impl LogEngine {
         let (poison_tx, poisoned) = watch::channel(false);
         let stats = Arc::new(EngineStats::default());
         let writer_stats = stats.clone();
+        let lazy = Arc::new(Mutex::new(BTreeMap::new()));
+        let writer_lazy = lazy.clone();
         std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || writer(backend, rx, fsync, poison_tx, writer_stats))?;
+            .spawn(move || writer(backend, rx, &writer_lazy, fsync, poison_tx, writer_stats))?;
         Ok(Arc::new(LogEngine {
             tx: Mutex::new(tx),
+            lazy,
             store,
             groups: Mutex::new(groups),
             poisoned,
@@ -457,6 +462,23 @@ impl LogEngine {
     }
 
     fn submit_ops(&self, ops: Vec<Op>, durability: Durability, done: Done) {
+        // A lazy record nobody waits for does not wake the writer: it goes with the writer's
+        // next batch, or within its idle timeout. Under unpipelined SETs a quarter of the
+        // writer's batches held commit records alone: a wake-up and a write each, for nothing
+        // that had to reach the disk then.
+        if durability == Durability::Lazy
+            && matches!(done, Done::Nothing)
+            && ops.iter().all(|op| matches!(op, Op::Put(..)))
+            && !self.is_poisoned()
+        {
+            let mut lazy = self.lazy.lock();
+            for op in ops {
+                if let Op::Put(k, v) = op {
+                    lazy.insert(k, v);
+                }
+            }
+            return;
+        }
         self.submit(WriteRequest {
             ops,
             durability,
@@ -481,6 +503,7 @@ fn poisoned_error() -> io::Error {
 fn writer(
     mut backend: Box<dyn LogBackend>,
     rx: mpsc::Receiver<WriteRequest>,
+    lazy: &Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     fsync: FsyncPolicy,
     poison: watch::Sender<bool>,
     stats: Arc<EngineStats>,
@@ -492,8 +515,22 @@ fn writer(
         let first = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(r) => Some(r),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Shutting down: the lazy records still waiting are worth writing, not syncing.
+                let ops: Vec<Op> = std::mem::take(&mut *lazy.lock())
+                    .into_iter()
+                    .map(|(k, v)| Op::Put(k, v))
+                    .collect();
+                if !dead && !ops.is_empty() {
+                    let _ = backend.write(&ops);
+                }
+                return;
+            }
         };
+        // Taken before the queue is drained: every request made before these records were
+        // put (a log's entries before its commit record) is in the queue by now, so it is in
+        // this batch, ahead of them.
+        let mut lazy_ops = std::mem::take(&mut *lazy.lock());
         let mut batch: Vec<WriteRequest> = first.into_iter().collect();
         while batch.len() < 4096 {
             match rx.try_recv() {
@@ -501,15 +538,27 @@ fn writer(
                 Err(_) => break,
             }
         }
+        if batch.len() == 4096 && !lazy_ops.is_empty() {
+            // The queue may hold more made before them: back to wait for the next batch,
+            // behind any newer record of the same key.
+            let mut waiting = lazy.lock();
+            for (k, v) in std::mem::take(&mut lazy_ops) {
+                waiting.entry(k).or_insert(v);
+            }
+        }
         if dead {
             batch.into_iter().for_each(|r| r.done.complete(Err(poisoned_error())));
             continue;
         }
         let mut result = Ok(());
-        if !batch.is_empty() {
+        if !batch.is_empty() || !lazy_ops.is_empty() {
             stats.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
-            let ops: Vec<Op> = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.ops)).collect();
+            let ops: Vec<Op> = batch
+                .iter_mut()
+                .flat_map(|r| std::mem::take(&mut r.ops))
+                .chain(lazy_ops.into_iter().map(|(k, v)| Op::Put(k, v)))
+                .collect();
             result = backend.write(&ops);
             unsynced = true;
             if result.is_ok() {
@@ -831,6 +880,34 @@ mod tests {
         let appends = 16 * 20;
         let syncs = engine.stats.syncs.load(Ordering::Relaxed);
         assert!(syncs < appends, "group commit: {syncs} fsyncs for {appends} appends");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_record_alone_is_written_by_the_idle_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = LogEngine::open(dir.path(), FsyncPolicy::Always).unwrap();
+        let mut log = engine.group(1).unwrap();
+        append(&mut log, vec![blank(1, 1)]).await.unwrap();
+        let committed = Some(openraft::testing::log_id::<TypeConfig>(1, 1, 1));
+        log.save_committed(committed).await.unwrap();
+        // No request follows it: the writer's idle timeout writes it.
+        let stored = || {
+            engine
+                .store
+                .scan(
+                    &key(1, KIND_COMMITTED, None),
+                    &key(1, KIND_COMMITTED + 1, None),
+                    false,
+                    1,
+                )
+                .unwrap()
+        };
+        let until = Instant::now() + Duration::from_secs(10);
+        while stored().is_empty() {
+            assert!(Instant::now() < until, "the commit record never reached the store");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(stored()[0].1, encode(&committed).unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
