@@ -256,6 +256,8 @@ struct WriteRequest {
     /// let go of those entries.
     written: Option<(Arc<Written>, u64)>,
     done: Done,
+    /// When it was made: its wait for the writer counts in `EngineStats::queue_us`.
+    made: Instant,
 }
 
 /// One past the highest entry index of a group the writer has written (0: none). Requests of
@@ -273,6 +275,12 @@ pub struct EngineStats {
     pub entries: AtomicU64,
     /// Entries read back from the store because they had left the cache.
     pub disk_reads: AtomicU64,
+    /// Microseconds the requests waited, all together, from being made until the writer began
+    /// the batch that took them (behind the write and fsync of the batch before).
+    pub queue_us: AtomicU64,
+    /// Microseconds the writer spent writing batches, and in fsync.
+    pub write_us: AtomicU64,
+    pub sync_us: AtomicU64,
 }
 
 #[derive(Default)]
@@ -480,6 +488,7 @@ impl LogEngine {
             return;
         }
         self.submit(WriteRequest {
+            made: Instant::now(),
             ops,
             durability,
             written: None,
@@ -551,6 +560,9 @@ fn writer(
             continue;
         }
         let mut result = Ok(());
+        let began = Instant::now();
+        let waited: Duration = batch.iter().map(|r| began.saturating_duration_since(r.made)).sum();
+        stats.queue_us.fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
         if !batch.is_empty() || !lazy_ops.is_empty() {
             stats.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -560,6 +572,7 @@ fn writer(
                 .chain(lazy_ops.into_iter().map(|(k, v)| Op::Put(k, v)))
                 .collect();
             result = backend.write(&ops);
+            stats.write_us.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
             unsynced = true;
             if result.is_ok() {
                 for (w, upto) in batch.iter().filter_map(|r| r.written.as_ref()) {
@@ -573,10 +586,12 @@ fn writer(
             // everysec's once a second; under `always` only lazy records wait, for the next append.
             || (fsync == FsyncPolicy::EverySec && unsynced && last_sync.elapsed() >= Duration::from_secs(1));
         if result.is_ok() && must_sync && unsynced {
+            let syncing = Instant::now();
             result = backend.sync();
-            stats.syncs.fetch_add(1, Ordering::Relaxed);
-            unsynced = false;
             last_sync = Instant::now();
+            stats.syncs.fetch_add(1, Ordering::Relaxed);
+            stats.sync_us.fetch_add((last_sync - syncing).as_micros() as u64, Ordering::Relaxed);
+            unsynced = false;
         }
         if let Err(e) = &result {
             tracing::error!("log engine write failed, poisoning the engine: {e}");
@@ -725,6 +740,7 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         };
         self.engine.stats.entries.fetch_add(ops.len() as u64, Ordering::Relaxed);
         self.engine.submit(WriteRequest {
+            made: Instant::now(),
             ops,
             durability: Durability::Policy,
             written: Some((self.shared.written.clone(), upto)),
@@ -751,6 +767,7 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         };
         let (tx, rx) = oneshot::channel();
         self.engine.submit(WriteRequest {
+            made: Instant::now(),
             ops,
             durability: Durability::Policy,
             written: Some((self.shared.written.clone(), upto)),

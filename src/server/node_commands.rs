@@ -660,12 +660,15 @@ fn info(node: &Node, args: &[Bytes]) -> Frame {
         let e = &node.engine.stats;
         let _ = write!(
             out,
-            "log_engine:requests={},batches={},syncs={},entries={},disk_reads={}\r\n",
+            "log_engine:requests={},batches={},syncs={},entries={},disk_reads={},queue_us={},write_us={},sync_us={}\r\n",
             e.requests.load(Ordering::Relaxed),
             e.batches.load(Ordering::Relaxed),
             e.syncs.load(Ordering::Relaxed),
             e.entries.load(Ordering::Relaxed),
             e.disk_reads.load(Ordering::Relaxed),
+            e.queue_us.load(Ordering::Relaxed),
+            e.write_us.load(Ordering::Relaxed),
+            e.sync_us.load(Ordering::Relaxed),
         );
         out.push_str("\r\n");
     }
