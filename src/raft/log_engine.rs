@@ -572,7 +572,9 @@ fn writer(
                 .chain(lazy_ops.into_iter().map(|(k, v)| Op::Put(k, v)))
                 .collect();
             result = backend.write(&ops);
-            stats.write_us.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+            stats
+                .write_us
+                .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
             unsynced = true;
             if result.is_ok() {
                 for (w, upto) in batch.iter().filter_map(|r| r.written.as_ref()) {
@@ -590,7 +592,9 @@ fn writer(
             result = backend.sync();
             last_sync = Instant::now();
             stats.syncs.fetch_add(1, Ordering::Relaxed);
-            stats.sync_us.fetch_add((last_sync - syncing).as_micros() as u64, Ordering::Relaxed);
+            stats
+                .sync_us
+                .fetch_add((last_sync - syncing).as_micros() as u64, Ordering::Relaxed);
             unsynced = false;
         }
         if let Err(e) = &result {
