@@ -603,19 +603,18 @@ mod tests {
         }
     }
 
-    fn frames(out: &[u8]) -> Vec<AppendEntriesRequest<TypeConfig>> {
-        let mut rest = out;
+    /// The requests written to `out`, read back as a follower reads them.
+    async fn frames(out: &[u8]) -> Vec<AppendEntriesRequest<TypeConfig>> {
+        let mut reader = append_stream::FrameReader::new(out);
         let mut got = Vec::new();
-        while !rest.is_empty() {
-            let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-            got.push(decode(&rest[4..4 + len]).unwrap());
-            rest = &rest[4 + len..];
+        while let Some(frame) = reader.next().await.unwrap() {
+            got.push(decode(&frame).unwrap());
         }
         got
     }
 
-    #[test]
-    fn an_entryless_request_is_held_and_merged_into_the_next_one_from_the_same_place() {
+    #[tokio::test]
+    async fn an_entryless_request_is_held_and_merged_into_the_next_one_from_the_same_place() {
         let sent = Mutex::new(VecDeque::new());
         let (mut out, mut held) = (Vec::new(), None);
         // Two commits with no entry to carry them, then entries from the same place.
@@ -624,7 +623,7 @@ mod tests {
         assert!(out.is_empty() && sent.lock().is_empty(), "entry-less requests are held");
         queue(&sent, &mut out, &mut held, request(5, 7));
         assert!(held.is_none());
-        let got = frames(&out);
+        let got = frames(&out).await;
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].entries.len(), 2);
         let s = sent.lock().pop_front().unwrap();
@@ -635,14 +634,14 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_entryless_request_from_elsewhere_goes_out_first_on_its_own() {
+    #[tokio::test]
+    async fn an_entryless_request_from_elsewhere_goes_out_first_on_its_own() {
         let sent = Mutex::new(VecDeque::new());
         let (mut out, mut held) = (Vec::new(), None);
         queue(&sent, &mut out, &mut held, request(5, 5));
         // Not from the same place (the log moved on meanwhile): the held one is sent as it is.
         queue(&sent, &mut out, &mut held, request(6, 8));
-        let got = frames(&out);
+        let got = frames(&out).await;
         assert_eq!(got.len(), 2);
         assert!(got[0].entries.is_empty() && got[0].prev_log_id == Some(log_id(5)));
         assert_eq!(got[1].entries.len(), 2);
@@ -651,7 +650,7 @@ mod tests {
         // Requests with entries are never held.
         queue(&sent, &mut out, &mut held, request(8, 9));
         assert!(held.is_none());
-        assert_eq!(frames(&out).len(), 3);
+        assert_eq!(frames(&out).await.len(), 3);
     }
 
     #[test]
