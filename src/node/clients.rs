@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -28,7 +28,6 @@ pub struct ClientInfo {
     /// The last command, with its subcommand for containers; shown as Redis names it
     /// (`client|list`) only when CLIENT LIST asks, so publishing it costs no formatting.
     pub cmd: Option<(&'static str, Option<Bytes>)>,
-    pub last_active: Option<Instant>,
 }
 
 pub struct ClientHandle {
@@ -37,6 +36,9 @@ pub struct ClientHandle {
     pub laddr: SocketAddr,
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
+    /// When the connection last finished a command, in nanoseconds after `created` (CLIENT
+    /// LIST's `idle`; a new connection is idle since it connected, as in Redis).
+    last_active: AtomicU64,
     killed: AtomicBool,
     kill: Notify,
 }
@@ -59,6 +61,18 @@ impl ClientHandle {
         }
     }
 
+    /// Notes that the connection was active at `now` (it waits for its next command).
+    pub fn touch(&self, now: Instant) {
+        let since = now.saturating_duration_since(self.created).as_nanos();
+        self.last_active.store(since as u64, Ordering::Relaxed);
+    }
+
+    /// How long since the connection was last active (`touch`), or since it connected.
+    pub fn idle(&self) -> std::time::Duration {
+        let nanos = self.last_active.load(Ordering::Relaxed);
+        (self.created + std::time::Duration::from_nanos(nanos)).elapsed()
+    }
+
     /// Whether a subscriber (Redis's client type `pubsub`).
     pub fn is_pubsub(&self) -> bool {
         let i = self.info.lock();
@@ -73,8 +87,8 @@ impl ClientHandle {
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_default()
         };
+        let idle = self.idle().as_secs();
         let now = Instant::now();
-        let idle = i.last_active.map_or(0, |t| now.saturating_duration_since(t).as_secs());
         let mut flags = String::new();
         if i.sub + i.psub + i.ssub > 0 {
             flags.push('P');
@@ -143,6 +157,7 @@ impl Clients {
                 multi: -1,
                 ..ClientInfo::default()
             }),
+            last_active: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         });

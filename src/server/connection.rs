@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 use crate::cmd::CommandSpec;
 use crate::cmd::txn::Watch;
@@ -41,7 +43,7 @@ pub struct ConnState {
     pub asking: bool,
     pub protocol: Protocol,
     pub quit: bool,
-    pub created: std::time::Instant,
+    pub created: Instant,
     /// False for commands forwarded from another node: they must not be forwarded again.
     pub may_forward: bool,
     /// Inside MULTI: the commands queued so far.
@@ -75,7 +77,7 @@ impl ConnState {
             asking: false,
             protocol: Protocol::Resp2,
             quit: false,
-            created: std::time::Instant::now(),
+            created: Instant::now(),
             may_forward: true,
             multi: None,
             multi_dirty: false,
@@ -115,7 +117,6 @@ impl ConnState {
             }
         }
         i.cmd = self.last_cmd.as_ref().map(|(spec, sub)| (spec.name, sub.clone()));
-        i.last_active = Some(std::time::Instant::now());
     }
 
     /// Remembers the command for CLIENT LIST (`cmd=`, with the key of a container command).
@@ -175,7 +176,12 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     };
     let (push, mut inbox) = pubsub::queue(state.id, l.pubsub_output_buffer_limit);
     state.push = Some(push);
-    let mut shutdown = node.shutdown_signal();
+    // What ends a connection from outside, made once and kept: waiting for each request
+    // registers nothing anew (GET's path polls them only while the socket has nothing).
+    let killed = handle.killed();
+    tokio::pin!(killed);
+    let closing = closing(&node, node.shutdown_signal(), &handle);
+    tokio::pin!(closing);
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     'conn: loop {
@@ -240,7 +246,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 let replies = tokio::select! {
                     biased;
                     replies = run => replies,
-                    _ = handle.killed() => break 'conn,
+                    _ = &mut killed => break 'conn,
                 };
                 state.publish();
                 for reply in &replies {
@@ -258,7 +264,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 let reply = tokio::select! {
                     biased;
                     reply = dispatch::execute(&node, &mut state, args) => reply,
-                    _ = handle.killed() => break 'conn,
+                    _ = &mut killed => break 'conn,
                 };
                 state.publish();
                 if state.take_reply_turn() {
@@ -290,8 +296,14 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
-        let idle_since = std::time::Instant::now();
+        // A client that never stops sending still sees CLIENT KILL (the select below polls
+        // the kill only when the socket has nothing).
+        if handle.is_killed() {
+            break;
+        }
+        handle.touch(Instant::now());
         let n = tokio::select! {
+            biased;
             n = socket.read_buf(&mut rbuf) => n,
             Some(message) = inbox.rx.recv() => {
                 // Messages queued for a subscriber, written in one batch.
@@ -307,10 +319,9 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 }
                 continue;
             }
-            _ = shutdown.changed() => break,
-            _ = handle.killed() => break,
-            _ = idle_timeout(&node, &state, idle_since) => {
-                tracing::debug!(%addr, "closing idle client");
+            _ = &mut killed => break,
+            why = &mut closing => {
+                tracing::debug!(%addr, "closing client: {why}");
                 break;
             }
         };
@@ -326,12 +337,19 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     node.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Resolves when the client has been idle since `since` for CONFIG `timeout` seconds (never
-/// if the client is a subscriber, as in Redis). A CONFIG SET reaches clients already idle.
-async fn idle_timeout(node: &Node, state: &ConnState, since: std::time::Instant) {
-    if !state.subscriptions.is_empty() {
-        return std::future::pending().await;
+/// Resolves, with the reason, when the node shuts down or the client has waited for a request
+/// for CONFIG `timeout` seconds.
+async fn closing(node: &Node, mut shutdown: watch::Receiver<bool>, client: &ClientHandle) -> &'static str {
+    tokio::select! {
+        _ = shutdown.changed() => "shutting down",
+        _ = idle_timeout(node, client) => "idle",
     }
+}
+
+/// Resolves when the client has waited for a request for CONFIG `timeout` seconds; never for
+/// a subscriber, as in Redis. Only the wait for a request polls this, so a command running (a
+/// blocked BLPOP) is not idle either. A CONFIG SET reaches clients already idle.
+async fn idle_timeout(node: &Node, client: &ClientHandle) {
     loop {
         let changed = node.tunables.timeout_changed.notified();
         let secs = node.tunables.timeout.load(Ordering::Relaxed);
@@ -340,13 +358,18 @@ async fn idle_timeout(node: &Node, state: &ConnState, since: std::time::Instant)
             changed.await;
             continue;
         }
-        let limit = std::time::Duration::from_secs(secs);
-        let idle = since.elapsed();
-        if idle >= limit {
+        let limit = Duration::from_secs(secs);
+        let idle = client.idle();
+        let wait = if client.is_pubsub() {
+            // Look again later: it may unsubscribe.
+            limit
+        } else if idle >= limit {
             return;
-        }
+        } else {
+            limit - idle
+        };
         tokio::select! {
-            _ = tokio::time::sleep(limit - idle) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = changed => {}
         }
     }

@@ -145,12 +145,21 @@ async fn config_set_changes_what_the_node_does() {
     let mut subscriber = Raw::connect(&addr).await;
     subscriber.send("SUBSCRIBE quiet").await;
     assert!(subscriber.read().await.unwrap().contains("subscribe"));
+    let mut blocked = Raw::connect(&addr).await;
+    blocked.send("BLPOP waited 0").await;
+    assert!(one_blocked(&addr).await);
     assert_eq!(command(&addr, &["CONFIG", "SET", "timeout", "1"]).await.unwrap(), "OK");
     let got = command(&addr, &["CONFIG", "GET", "timeout"]).await.unwrap();
     assert!(got.contains("\"timeout\"") && got.contains("\"1\""), "{got}");
-    // An idle client is closed after the timeout; a subscriber is not.
+    // An idle client is closed after the timeout; a subscriber is not, nor a blocked client
+    // (as in Redis), which still gets its reply.
     assert!(idle.closed_within(Duration::from_secs(5)).await);
     assert!(!subscriber.closed_within(Duration::from_millis(1500)).await);
+    assert_eq!(command(&addr, &["RPUSH", "waited", "v"]).await.unwrap(), "1");
+    assert_eq!(
+        blocked.read().await.as_deref(),
+        Some("*2\r\n$6\r\nwaited\r\n$1\r\nv\r\n")
+    );
     assert_eq!(command(&addr, &["CONFIG", "SET", "timeout", "0"]).await.unwrap(), "OK");
 
     // A smaller proto-max-bulk-len refuses a bigger argument on connections already open.
