@@ -8,7 +8,8 @@
 #     100,000, 50 clients, unpipelined (1,000,000 requests) and -P 16 (4,000,000), so that no
 #     run is short enough for redis-benchmark's 250 ms rounding (below) to matter; systems
 #     alternate A B A B over the rounds;
-#     prints requests/s and p50 / p99 (ms), medians over rounds, and slotraft / Redis;
+#     prints requests/s and p50 / p99 (ms), medians over rounds, and slotraft / Redis (the
+#     median's and each round's, both systems having run back to back in it);
 #   memory: resident size of each node after loading ~1,000,000 keys of 100 bytes;
 #   failover: SIGKILL of the leader (master) of slot 0 until a write to it succeeds, median of 5;
 #   recovery: a slotraft node holding those keys restarted until it serves them again;
@@ -148,6 +149,19 @@ for p in 1 16; do
       "$(stat slotraft "$t" "$p" 6)" "$r" "$(stat redis "$t" "$p" 5)" "$(stat redis "$t" "$p" 6)" "$ratio"
   done
 done
+# The ratio of each round's runs (the two systems ran back to back in it), so that a ratio
+# near a target can be told from the run-to-run noise.
+if [ "$rounds" -gt 1 ]; then
+  echo "ratio round by round:"
+  for p in 1 16; do
+    for t in SET GET; do
+      printf '  %-10s' "$t -P $p"
+      paste -d' ' <(awk -v t="$t" -v p="$p" '$1 == "slotraft" && $2 == t && $3 == p { print $4 }' "$results") \
+        <(awk -v t="$t" -v p="$p" '$1 == "redis" && $2 == t && $3 == p { print $4 }' "$results") |
+        awk '{ printf " %.2fx", ($2 > 0 ? $1 / $2 : 0) } END { print "" }'
+    done
+  done
+fi
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 slot_pids() { for id in 1 2 3; do cat "$work/slotraft/run/node-$id.pid"; done; }
