@@ -31,10 +31,13 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
 /// leader when this node started gets one once its other replicas elect it. Asks too, ten times
 /// a second, for each group whose replica started on an empty data directory while most of its
 /// members were unreachable (`unconfirmed`), until enough answer to tell a new group from lost
-/// data.
+/// data. Says every `PROGRESS_EVERY` which groups still wait and for what, as the node serves
+/// none of their slots meanwhile.
 async fn ask_to_rejoin(node: Arc<Node>) {
+    const PROGRESS_EVERY: Duration = Duration::from_secs(5);
     let mut shutdown = node.shutdown_signal();
     let mut delay = Duration::ZERO;
+    let mut progress_at = Instant::now() + PROGRESS_EVERY;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -57,7 +60,12 @@ async fn ask_to_rejoin(node: Arc<Node>) {
         if waiting.is_empty() {
             return;
         }
-        for (group, answer) in super::rejoin(&node.peers, node.id, &waiting).await {
+        let answers = super::rejoin(&node.peers, node.id, &waiting).await;
+        if Instant::now() >= progress_at {
+            progress_at = Instant::now() + PROGRESS_EVERY;
+            log_rejoin_progress(&node, &answers);
+        }
+        for (group, answer) in answers {
             let Some(g) = node.groups.get(&group) else { continue };
             match answer {
                 super::Rejoin::Allowed(last_log) => {
@@ -98,6 +106,43 @@ async fn ask_to_rejoin(node: Arc<Node>) {
                 _ => {}
             }
         }
+    }
+}
+
+/// What the groups still waiting to (re)join wait for: one line for those started on an empty
+/// data directory that too few members answered (with how many of the others answered each),
+/// one for those waiting for their leader to rebuild them (with the index their log reached).
+fn log_rejoin_progress(node: &Node, answers: &std::collections::BTreeMap<GroupId, super::Rejoin>) {
+    let mut unconfirmed = std::collections::BTreeMap::new();
+    let mut awaiting = std::collections::BTreeMap::new();
+    for (&group, answer) in answers {
+        let Some(g) = node.groups.get(&group) else { continue };
+        match *answer {
+            super::Rejoin::Fresh { answered } if g.unconfirmed() => {
+                let others = node
+                    .config
+                    .groups
+                    .get(&group)
+                    .map_or(0, |c| c.members.len().saturating_sub(1));
+                unconfirmed.insert(group, format!("{answered} of {others}"));
+            }
+            super::Rejoin::Awaiting(last_log) => {
+                awaiting.insert(group, last_log);
+            }
+            _ => {}
+        }
+    }
+    if !unconfirmed.is_empty() {
+        tracing::warn!(
+            answered = ?unconfirmed,
+            "still waiting: empty data directory and fewer than a majority of these groups' members answer; no votes granted, no replication taken until they do"
+        );
+    }
+    if !awaiting.is_empty() {
+        tracing::warn!(
+            last_log = ?awaiting,
+            "still waiting for these groups' leaders to replicate them to this node from the beginning; no votes granted meanwhile"
+        );
     }
 }
 

@@ -208,8 +208,14 @@ async fn wiped_node_votes_for_no_lagging_node(alone_at_start: bool) {
             .is_ok_and(|info| info.contains("state=Leader"))
     })
     .await;
+    // Meanwhile the wiped node says, every few seconds, what it is waiting for.
+    let said = wait_until(Duration::from_secs(10), || async {
+        c.log(wiped).contains("still waiting")
+    })
+    .await;
     c.signal(holder, "CONT");
     assert!(!lagging_won, "a node missing acknowledged writes was elected");
+    assert!(said, "{}", crate::harness::tail(&c.log(wiped), 30));
     // Once the holder is back it leads, and the wiped node is rebuilt from it.
     let rebuilt = wait_until(Duration::from_secs(30), || async {
         command(&wiped_addr, &["INFO", "raft"])
