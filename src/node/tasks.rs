@@ -31,8 +31,7 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
 /// leader when this node started gets one once its other replicas elect it. Asks too, ten times
 /// a second, for each group whose replica started on an empty data directory while most of its
 /// members were unreachable (`unconfirmed`), until enough answer to tell a new group from lost
-/// data. Says every `PROGRESS_EVERY` which groups still wait and for what, as the node serves
-/// none of their slots meanwhile.
+/// data. Says every `PROGRESS_EVERY` which groups still wait, and for what.
 async fn ask_to_rejoin(node: Arc<Node>) {
     const PROGRESS_EVERY: Duration = Duration::from_secs(5);
     let mut shutdown = node.shutdown_signal();
