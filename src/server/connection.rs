@@ -296,14 +296,15 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
-        // A client that never stops sending still sees CLIENT KILL (the select below polls
-        // the kill only when the socket has nothing).
+        // Killed while running a command that completed at once (its select polled the kill
+        // only had it waited).
         if handle.is_killed() {
             break;
         }
         handle.touch(Instant::now());
+        // In random order (tokio's default), so that neither a client that never stops sending
+        // nor a subscriber's flood of messages starves the other branches.
         let n = tokio::select! {
-            biased;
             n = socket.read_buf(&mut rbuf) => n,
             Some(message) = inbox.rx.recv() => {
                 // Messages queued for a subscriber, written in one batch.
