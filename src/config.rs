@@ -90,7 +90,7 @@ fn default_redirect() -> RedirectMode {
 }
 /// ~64 MiB of log per group for SETs of 100-byte values, as Redis's `auto-aof-rewrite-min-size`:
 /// at 100,000, 180,000 pipelined SETs/s over three groups snapshotted each group every 1.7 s,
-/// 7-10% of the nodes' CPU per write (README, performance).
+/// 7-10% of the nodes' CPU per write (docs/performance.md).
 fn default_snapshot_every() -> u64 {
     500_000
 }
@@ -314,7 +314,7 @@ impl Config {
     /// else the cores shared out among the nodes of this file that run on the node's host (its
     /// RESP address's IP), one at least. Nodes sharing a machine each with a thread per core
     /// wake and preempt each other's threads: three local nodes on 2 cores did 7-8% more SETs
-    /// with one worker each than with two (README, performance).
+    /// with one worker each than with two (docs/performance.md).
     pub fn threads_for(&self, node: NodeId, cores: usize) -> usize {
         if self.threads > 0 {
             return self.threads;
