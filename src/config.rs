@@ -292,6 +292,11 @@ impl Config {
         })
     }
 
+    /// How many members `group` has (0 for a group this file does not name).
+    pub fn group_size(&self, group: GroupId) -> usize {
+        self.groups.get(&group).map_or(0, |g| g.members.len())
+    }
+
     /// Which member should lead each group, so that leadership (and so the write load) spreads
     /// evenly: groups in id order each go to their least-loaded member, ties broken by rotating
     /// through the member list. Every node computes the same table from the same file.

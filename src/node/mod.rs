@@ -371,10 +371,9 @@ impl Node {
         } else {
             BTreeMap::new()
         };
-        let members = |g: GroupId| config.groups.get(&g).map_or(0, |g| g.members.len());
         let unconfirmed: BTreeSet<GroupId> = asked
             .iter()
-            .filter(|&(&g, &r)| matches!(r, Rejoin::Fresh { .. }) && !r.fresh_by_majority(members(g)))
+            .filter(|&(&g, &r)| matches!(r, Rejoin::Fresh { .. }) && !r.fresh_by_majority(config.group_size(g)))
             .map(|(&g, _)| g)
             .collect();
         let rejoined: BTreeMap<GroupId, Rejoin> = asked

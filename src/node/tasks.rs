@@ -92,10 +92,7 @@ async fn ask_to_rejoin(node: Arc<Node>) {
                     );
                     g.await_revert(last_log);
                 }
-                fresh
-                    if g.unconfirmed()
-                        && fresh.fresh_by_majority(node.config.groups.get(&group).map_or(0, |c| c.members.len())) =>
-                {
+                fresh if g.unconfirmed() && fresh.fresh_by_majority(node.config.group_size(group)) => {
                     tracing::info!(
                         group,
                         "a majority of this group's members answered, none has had a leader: the group is new, voting"
@@ -118,11 +115,7 @@ fn log_rejoin_progress(node: &Node, answers: &std::collections::BTreeMap<GroupId
         let Some(g) = node.groups.get(&group) else { continue };
         match *answer {
             super::Rejoin::Fresh { answered } if g.unconfirmed() => {
-                let others = node
-                    .config
-                    .groups
-                    .get(&group)
-                    .map_or(0, |c| c.members.len().saturating_sub(1));
+                let others = node.config.group_size(group).saturating_sub(1);
                 unconfirmed.insert(group, format!("{answered} of {others}"));
             }
             super::Rejoin::Awaiting(last_log) => {
