@@ -3,13 +3,16 @@
 #   scripts/bench.sh [--quick] [--rounds N] [--skip-memory] [--skip-failover] [--skip-micro]
 # Starts the default three-node slotraft cluster (fsync always, fresh data) on ports 7001-7003,
 # and a Redis Cluster of three masters and three replicas (Debian's redis-server, installed if
-# missing; no persistence; cluster-node-timeout 5000) on ports 7101-7106. Then:
+# missing; no persistence; cluster-node-timeout 5000) on ports 7101-7106, and for reference a
+# second one that makes every write durable as a Redis user can (appendonly yes, appendfsync
+# always: each master and replica fsyncs its AOF before it replies) on ports 7111-7116. Then:
 #   throughput: redis-benchmark --cluster SET and GET, 100-byte values, keys random over
 #     100,000, 50 clients, unpipelined (1,000,000 requests) and -P 16 (4,000,000), so that no
 #     run is short enough for redis-benchmark's 250 ms rounding (below) to matter; systems
 #     alternate A B A B over the rounds;
 #     prints requests/s and p50 / p99 (ms), medians over rounds, and slotraft / Redis (the
-#     median's and each round's, both systems having run back to back in it);
+#     median's and each round's, both systems having run back to back in it); SET also against
+#     the durable Redis Cluster, in a second table;
 #   memory: resident size of each node after loading ~1,000,000 keys of 100 bytes;
 #   failover: SIGKILL of the leader (master) of slot 0 until a write to it succeeds, median of 5;
 #   recovery: a slotraft node holding those keys restarted until it serves them again;
@@ -58,7 +61,8 @@ if [ -z "${SLOTRAFT_BIN:-}" ]; then
   (cd "$root" && cargo build --release --quiet --bin slotraft)
 fi
 
-for port in 7001 7002 7003 17001 17002 17003 7101 7102 7103 7104 7105 7106; do
+redis_ports="7101 7102 7103 7104 7105 7106" aof_ports="7111 7112 7113 7114 7115 7116"
+for port in 7001 7002 7003 17001 17002 17003 $redis_ports $aof_ports; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "port $port is in use (a cluster already running? scripts/cluster.sh down)"
   fi
@@ -82,39 +86,51 @@ redis_pid() { cat "$work/redis/$1/redis.pid" 2>/dev/null; }
 start_redis() {
   local port="$1" d="$work/redis/$1"
   mkdir -p "$d"
+  local persist=(--appendonly no --save "")
+  [ "${port:0:3}" = 711 ] && persist=(--appendonly yes --appendfsync always --save "")
   nohup redis-server --port "$port" --cluster-enabled yes --cluster-config-file "$d/nodes.conf" \
-    --cluster-node-timeout 5000 --appendonly no --save "" --dir "$d" --daemonize no \
+    --cluster-node-timeout 5000 "${persist[@]}" --dir "$d" --daemonize no \
     --pidfile "$d/redis.pid" --logfile "$d/redis.log" --protected-mode no >/dev/null 2>&1 &
   disown # its SIGKILL in the failover runs is expected; no job notice for it
   for _ in $(seq 1 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
   die "redis-server on port $port did not start; see $d/redis.log"
 }
-cleanup() {
-  slot down >/dev/null 2>&1 || true
-  for port in 7101 7102 7103 7104 7105 7106; do
-    local p; p="$(redis_pid "$port" || true)"
+stop_redis() {
+  local port p
+  for port in "$@"; do
+    p="$(redis_pid "$port" || true)"
     [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
   done
+}
+cleanup() {
+  slot down >/dev/null 2>&1 || true
+  stop_redis $redis_ports $aof_ports
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "starting slotraft (3 nodes, fsync always)"
 slot up >/dev/null
+# create_redis_cluster PORTS…: three masters and three replicas on these six ports.
+create_redis_cluster() {
+  local port addrs=()
+  for port in "$@"; do start_redis "$port"; addrs+=("127.0.0.1:$port"); done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$work/redis/create-$1.log" 2>&1 \
+    || die "redis-cli --cluster create failed; see $work/redis/create-$1.log"
+  for port in "$@"; do
+    until redis-cli -p "$port" CLUSTER INFO | grep -q 'cluster_state:ok'; do sleep 0.1; done
+  done
+}
 say "starting Redis Cluster (3 masters, 3 replicas, no persistence)"
-for port in 7101 7102 7103 7104 7105 7106; do start_redis "$port"; done
-redis-cli --cluster create 127.0.0.1:7101 127.0.0.1:7102 127.0.0.1:7103 127.0.0.1:7104 \
-  127.0.0.1:7105 127.0.0.1:7106 --cluster-replicas 1 --cluster-yes >"$work/redis/create.log" 2>&1 \
-  || die "redis-cli --cluster create failed; see $work/redis/create.log"
-for port in 7101 7102 7103 7104 7105 7106; do
-  until redis-cli -p "$port" CLUSTER INFO | grep -q 'cluster_state:ok'; do sleep 0.1; done
-done
+create_redis_cluster $redis_ports
+say "starting a durable Redis Cluster for reference (3 masters, 3 replicas, appendfsync always)"
+create_redis_cluster $aof_ports
 
-# One redis-benchmark run: prints "<test> <rps> <p50> <p99>" per test.
+# One redis-benchmark run of the tests $3 (set,get): prints "<test> <rps> <p50> <p99>" per test.
 bench_once() {
-  local port="$1" pipeline="$2" n="$requests"
+  local port="$1" pipeline="$2" tests="$3" n="$requests"
   [ "$pipeline" = 1 ] || n="$requests_piped"
-  redis-benchmark --cluster -p "$port" -t set,get -n "$n" -r 100000 -d 100 -c 50 \
+  redis-benchmark --cluster -p "$port" -t "$tests" -n "$n" -r 100000 -d 100 -c 50 \
     -P "$pipeline" --csv 2>/dev/null |
     awk -F'","|"' 'NR > 1 && $2 != "" { printf "%s %s %s %s\n", $2, $3, $6, $8 }'
 }
@@ -122,18 +138,22 @@ bench_once() {
 results="$work/throughput.txt"
 : >"$results"
 for r in $(seq 1 "$rounds"); do
-  order="slotraft redis"
-  [ $((r % 2)) = 0 ] && order="redis slotraft"
+  order="slotraft redis durable"
+  [ $((r % 2)) = 0 ] && order="durable redis slotraft"
   for sys in $order; do
-    port=7001; [ "$sys" = redis ] && port=7101
+    port=7001 tests=set,get
+    [ "$sys" = redis ] && port=7101
+    [ "$sys" = durable ] && port=7111 tests=set
     for p in 1 16; do
       say "round $r/$rounds: $sys, -P $p"
-      bench_once "$port" "$p" | while read -r test rps p50 p99; do
+      bench_once "$port" "$p" "$tests" | while read -r test rps p50 p99; do
         echo "$sys $test $p $rps $p50 $p99" >>"$results"
       done
     done
   done
 done
+
+stop_redis $aof_ports # the rest of the run has no use for it
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }'; }
 stat() { awk -v s="$1" -v t="$2" -v p="$3" -v c="$4" '$1 == s && $2 == t && $3 == p { print $c }' "$results" | median; }
@@ -149,18 +169,39 @@ for p in 1 16; do
       "$(stat slotraft "$t" "$p" 6)" "$r" "$(stat redis "$t" "$p" 5)" "$(stat redis "$t" "$p" 6)" "$ratio"
   done
 done
+# round_ratios OTHER TEST PIPELINE: slotraft / OTHER in each round, in order.
+round_ratios() {
+  paste -d' ' <(awk -v t="$2" -v p="$3" '$1 == "slotraft" && $2 == t && $3 == p { print $4 }' "$results") \
+    <(awk -v o="$1" -v t="$2" -v p="$3" '$1 == o && $2 == t && $3 == p { print $4 }' "$results") |
+    awk '{ printf " %.2fx", ($2 > 0 ? $1 / $2 : 0) }'
+}
 # The ratio of each round's runs (the two systems ran back to back in it), so that a ratio
 # near a target can be told from the run-to-run noise.
 if [ "$rounds" -gt 1 ]; then
   echo "ratio round by round:"
   for p in 1 16; do
     for t in SET GET; do
-      printf '  %-10s' "$t -P $p"
-      paste -d' ' <(awk -v t="$t" -v p="$p" '$1 == "slotraft" && $2 == t && $3 == p { print $4 }' "$results") \
-        <(awk -v t="$t" -v p="$p" '$1 == "redis" && $2 == t && $3 == p { print $4 }' "$results") |
-        awk '{ printf " %.2fx", ($2 > 0 ? $1 / $2 : 0) } END { print "" }'
+      printf '  %-10s%s\n' "$t -P $p" "$(round_ratios redis "$t" "$p")"
     done
   done
+fi
+
+# The same SETs against the Redis Cluster that fsyncs every write: what a Redis user who needs
+# durability would run. It replies once its master has fsynced; its replica gets the write
+# after that, so a failover can still lose it, where slotraft replies once a majority has it.
+echo
+echo "SET, every write fsynced before its reply: slotraft (on a majority's disks) against Redis Cluster"
+echo "with appendonly yes, appendfsync always (on its master's disk), same runs, median of $rounds round(s)"
+printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' workload "slotraft/s" p50 p99 "redis-aof/s" p50 p99 ratio
+for p in 1 16; do
+  s="$(stat slotraft SET "$p" 4)" r="$(stat durable SET "$p" 4)"
+  ratio="$(awk -v a="$s" -v b="$r" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+  printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' "SET -P $p" "$s" "$(stat slotraft SET "$p" 5)" \
+    "$(stat slotraft SET "$p" 6)" "$r" "$(stat durable SET "$p" 5)" "$(stat durable SET "$p" 6)" "$ratio"
+done
+if [ "$rounds" -gt 1 ]; then
+  echo "ratio round by round:"
+  for p in 1 16; do printf '  %-10s%s\n' "SET -P $p" "$(round_ratios durable SET "$p")"; done
 fi
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
