@@ -85,10 +85,10 @@ pub struct Group {
     /// True while this replica, its data lost, waits for a leader's consent to replicate it
     /// from the beginning (`rejoin`); it takes no replication meanwhile (see `rpc`).
     awaiting_revert: AtomicBool,
-    /// True while this replica, started on an empty data directory, has heard from fewer
-    /// than a majority of its group's members (counting itself): with the others unreachable
-    /// it cannot tell a new cluster from data it lost, so it neither votes nor takes
-    /// replication until enough of them answer (`tasks::ask_to_rejoin`).
+    /// True while this replica, started on an empty data directory, has not heard from every
+    /// other member of its group: with one unreachable it cannot tell a new cluster from data
+    /// it lost, so it neither votes nor takes replication until all of them answer
+    /// (`tasks::ask_to_rejoin`).
     unconfirmed: AtomicBool,
 }
 
@@ -147,7 +147,7 @@ impl Group {
         self.unconfirmed.store(false, Ordering::Release);
     }
 
-    /// A majority of the members answered and none has seen a leader: the group is new.
+    /// Every member answered and none has seen a leader: the group is new.
     fn confirm_fresh(&self) {
         self.unconfirmed.store(false, Ordering::Release);
     }
@@ -283,9 +283,12 @@ enum Rejoin {
 }
 
 impl Rejoin {
-    /// A new group, by the word of a majority of its `members` (this replica among them).
-    fn fresh_by_majority(self, members: usize) -> bool {
-        matches!(self, Rejoin::Fresh { answered } if 2 * (answered + 1) > members)
+    /// A new group, by the word of every one of its `members` (this replica among them). A
+    /// majority would not do: two members of three that both lost their data would make one
+    /// while the third, the only one holding the group's log, is unreachable, and would serve
+    /// an empty group, a second history beside the one the third returns with.
+    fn fresh_by_all(self, members: usize) -> bool {
+        matches!(self, Rejoin::Fresh { answered } if answered + 1 >= members)
     }
 }
 
@@ -296,7 +299,7 @@ impl Rejoin {
 /// `groups`: a group whose leader agrees to replicate it from the beginning is `Allowed`; one
 /// that some peer's log shows has had a leader is `Awaiting`; one no peer that answered knows
 /// history of is `Fresh` (a cluster starting for the first time, or peers unreachable: new
-/// only if a majority of the members answered).
+/// only if every other member answered).
 async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<GroupId, Rejoin> {
     let mut asks = Vec::new();
     for peer in peers.ids().collect::<Vec<_>>() {
@@ -373,7 +376,7 @@ impl Node {
         };
         let unconfirmed: BTreeSet<GroupId> = asked
             .iter()
-            .filter(|&(&g, &r)| matches!(r, Rejoin::Fresh { .. }) && !r.fresh_by_majority(config.group_size(g)))
+            .filter(|&(&g, &r)| matches!(r, Rejoin::Fresh { .. }) && !r.fresh_by_all(config.group_size(g)))
             .map(|(&g, _)| g)
             .collect();
         let rejoined: BTreeMap<GroupId, Rejoin> = asked
@@ -383,7 +386,7 @@ impl Node {
         if !unconfirmed.is_empty() {
             tracing::warn!(
                 groups = ?unconfirmed,
-                "empty data directory, and fewer than a majority of these groups' members answer (as when the first node of a new cluster starts): a new cluster cannot be told from lost data yet, so the node grants no votes and takes no replication until they do"
+                "empty data directory, and not every other member of these groups answers (as when the first node of a new cluster starts): a new cluster cannot be told from lost data yet, so the node grants no votes and takes no replication until they all do"
             );
         }
         if !rejoined.is_empty() {
@@ -559,5 +562,24 @@ impl Node {
             .filter(|g| view.groups.get(&g.id).is_some_and(|gi| gi.leader == Some(self.id)))
             .map(|g| g.sm.state.read().store.len())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rejoin;
+
+    #[test]
+    fn a_group_is_new_only_when_every_other_member_answered() {
+        // Three members: this replica and two others.
+        assert!(Rejoin::Fresh { answered: 2 }.fresh_by_all(3));
+        // One of the others unreachable: it may be the only one holding the group's log.
+        assert!(!Rejoin::Fresh { answered: 1 }.fresh_by_all(3));
+        assert!(!Rejoin::Fresh { answered: 0 }.fresh_by_all(3));
+        assert!(!Rejoin::Fresh { answered: 3 }.fresh_by_all(5));
+        assert!(Rejoin::Fresh { answered: 0 }.fresh_by_all(1));
+        // A group that has had a leader is never new.
+        assert!(!Rejoin::Awaiting(7).fresh_by_all(3));
+        assert!(!Rejoin::Allowed(7).fresh_by_all(3));
     }
 }

@@ -29,8 +29,8 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
 /// Asks again, twice a second, for each group whose replica here lost its data and that no
 /// leader has agreed yet to replicate from the beginning (`super::rejoin`): one that had no
 /// leader when this node started gets one once its other replicas elect it. Asks too, ten times
-/// a second, for each group whose replica started on an empty data directory while most of its
-/// members were unreachable (`unconfirmed`), until enough answer to tell a new group from lost
+/// a second, for each group whose replica started on an empty data directory while some of its
+/// members were unreachable (`unconfirmed`), until all answer, to tell a new group from lost
 /// data. Says every `PROGRESS_EVERY` which groups still wait, and for what.
 async fn ask_to_rejoin(node: Arc<Node>) {
     const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -92,10 +92,10 @@ async fn ask_to_rejoin(node: Arc<Node>) {
                     );
                     g.await_revert(last_log);
                 }
-                fresh if g.unconfirmed() && fresh.fresh_by_majority(node.config.group_size(group)) => {
+                fresh if g.unconfirmed() && fresh.fresh_by_all(node.config.group_size(group)) => {
                     tracing::info!(
                         group,
-                        "a majority of this group's members answered, none has had a leader: the group is new, voting"
+                        "every member of this group answered, none has had a leader: the group is new, voting"
                     );
                     g.confirm_fresh();
                 }
@@ -127,7 +127,7 @@ fn log_rejoin_progress(node: &Node, answers: &std::collections::BTreeMap<GroupId
     if !unconfirmed.is_empty() {
         tracing::warn!(
             answered = ?unconfirmed,
-            "still waiting: empty data directory and fewer than a majority of these groups' members answer; no votes granted, no replication taken until they do"
+            "still waiting: empty data directory and not every other member of these groups answers; no votes granted, no replication taken until they all do"
         );
     }
     if !awaiting.is_empty() {

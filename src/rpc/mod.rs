@@ -31,7 +31,7 @@ pub struct Services {
 }
 
 /// Why a replica being rebuilt grants no vote (see `Group::rebuilding`).
-const REBUILDING: &str = "this replica started on an empty data directory: it votes (or takes leadership) once its leader has caught it up, or once a majority of its group's members have answered that the group is new";
+const REBUILDING: &str = "this replica started on an empty data directory: it votes (or takes leadership) once its leader has caught it up, or once every member of its group has answered that the group is new";
 
 fn bad(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(e.to_string())
@@ -74,7 +74,7 @@ pub enum Refusal {
     #[error("group {0}: this replica lost its data and waits for its leader to replicate it from the beginning")]
     AwaitingRevert(GroupId),
     #[error(
-        "group {0}: this replica started on an empty data directory and waits for a majority of the group's members to answer"
+        "group {0}: this replica started on an empty data directory and waits for every member of the group to answer"
     )]
     Unconfirmed(GroupId),
 }

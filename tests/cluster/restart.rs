@@ -240,3 +240,80 @@ async fn wiped_node_votes_for_no_lagging_node(alone_at_start: bool) {
         assert_eq!(v, Some(i), "acknowledged write acked{i} lost");
     }
 }
+
+/// Two nodes of three lose their data while the third, the only one left holding the group's
+/// log, is down. Started again, the two answer each other that they hold nothing: counted
+/// together they are a majority, but that is no proof of a new cluster. They must not make
+/// the group new (they would serve it empty, a second history beside the one the third comes
+/// back with); they wait for every member, and learn from the third that the group has a log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_wiped_nodes_do_not_take_themselves_for_a_new_cluster() {
+    let mut c = Cluster::configure(3, &even_groups(1, &[1, 2, 3]), "");
+    c.start_all();
+    c.wait_ready().await;
+    let mut conn = c.cluster_client().await;
+    for i in 0..100 {
+        let _: () = conn.set(format!("acked{i}"), i).await.unwrap();
+    }
+    for id in [1, 2, 3] {
+        let addr = c.addr(id);
+        let applied = wait_until(Duration::from_secs(10), || async {
+            command(&addr, &["INFO", "raft"])
+                .await
+                .is_ok_and(|info| raft_field(&info, 1, "keys") >= 100)
+        })
+        .await;
+        assert!(applied, "node {id} did not apply the writes");
+    }
+    let (holder, wiped) = (3, [1, 2]);
+    let held = raft_field(
+        &command(&c.addr(holder), &["INFO", "raft"]).await.unwrap(),
+        1,
+        "last_log",
+    );
+    assert!(held > 100);
+    c.kill_all();
+    // What each wiped node logs from its restart on (the log files go on across restarts).
+    let logged_before: Vec<usize> = wiped.iter().map(|&id| c.log(id).len()).collect();
+    let since_restart = |c: &Cluster, i: usize| c.log(wiped[i])[logged_before[i]..].to_string();
+    for id in wiped {
+        std::fs::remove_dir_all(c.data_dir(id)).unwrap();
+        c.start(id);
+    }
+    // Both say, every few seconds, that not every member answered...
+    for (i, id) in wiped.into_iter().enumerate() {
+        let said = wait_until(Duration::from_secs(20), || async {
+            since_restart(&c, i).contains("still waiting: empty data directory")
+        })
+        .await;
+        assert!(said, "node {id}:\n{}", crate::harness::tail(&c.log(id), 30));
+    }
+    // ...and neither has taken the group for a new one and elected a leader for it.
+    for (i, id) in wiped.into_iter().enumerate() {
+        let info = command(&c.addr(id), &["INFO", "raft"]).await.unwrap();
+        assert!(
+            !info.contains("state=Leader") && info.contains(",rebuilding=1,"),
+            "node {id}: {info}\n{}",
+            crate::harness::tail(&c.log(id), 30)
+        );
+        let log = since_restart(&c, i);
+        assert!(
+            !log.contains("none has had a leader: the group is new") && !log.contains("none of which held its log"),
+            "node {id}: {log}"
+        );
+    }
+    // The holder returns with its log, and the two learn from it that the group has had one:
+    // they wait for its leader to rebuild them. (With two of its three replicas lost the group
+    // gets none: they grant no votes until rebuilt. It stays without a leader, its log kept.)
+    c.start(holder);
+    for (i, id) in wiped.into_iter().enumerate() {
+        let learnt = wait_until(Duration::from_secs(20), || async {
+            let log = since_restart(&c, i);
+            log.contains("a peer holds this group's log") || log.contains("its leader now replicates this group")
+        })
+        .await;
+        assert!(learnt, "node {id}:\n{}", crate::harness::tail(&c.log(id), 30));
+    }
+    let info = command(&c.addr(holder), &["INFO", "raft"]).await.unwrap();
+    assert!(raft_field(&info, 1, "last_log") >= held, "{info}");
+}
