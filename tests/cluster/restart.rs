@@ -303,8 +303,9 @@ async fn two_wiped_nodes_do_not_take_themselves_for_a_new_cluster() {
         );
     }
     // The holder returns with its log, and the two learn from it that the group has had one:
-    // they wait for its leader to rebuild them. (With two of its three replicas lost the group
-    // gets none: they grant no votes until rebuilt. It stays without a leader, its log kept.)
+    // they wait for its leader to rebuild them. (They grant no votes until rebuilt, so the
+    // group gets one only if the holder resumes a leadership it held; else it stays without,
+    // its log kept.)
     c.start(holder);
     for (i, id) in wiped.into_iter().enumerate() {
         let learnt = wait_until(Duration::from_secs(20), || async {
