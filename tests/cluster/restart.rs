@@ -304,8 +304,7 @@ async fn two_wiped_nodes_do_not_take_themselves_for_a_new_cluster() {
     }
     // The holder returns with its log, and the two learn from it that the group has had one:
     // they wait for its leader to rebuild them. (They grant no votes until rebuilt, so the
-    // group gets one only if the holder resumes a leadership it held; else it stays without,
-    // its log kept.)
+    // group stays without one, its log kept.)
     c.start(holder);
     for (i, id) in wiped.into_iter().enumerate() {
         let learnt = wait_until(Duration::from_secs(20), || async {
