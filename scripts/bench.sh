@@ -5,7 +5,8 @@
 # and a Redis Cluster of three masters and three replicas (Debian's redis-server, installed if
 # missing; no persistence; cluster-node-timeout 5000) on ports 7101-7106, and for reference a
 # second one that makes every write durable as a Redis user can (appendonly yes, appendfsync
-# always: each master and replica fsyncs its AOF before it replies) on ports 7111-7116. Then:
+# always: a master fsyncs its AOF before it replies, a replica before it goes on) on ports
+# 7111-7116. Then:
 #   throughput: redis-benchmark --cluster SET and GET, 100-byte values, keys random over
 #     100,000, 50 clients, unpipelined (1,000,000 requests) and -P 16 (4,000,000), so that no
 #     run is short enough for redis-benchmark's 250 ms rounding (below) to matter; systems
