@@ -6,14 +6,16 @@
 # missing; no persistence; cluster-node-timeout 5000) on ports 7101-7106, and for reference a
 # second one that makes every write durable as a Redis user can (appendonly yes, appendfsync
 # always: a master fsyncs its AOF before it replies, a replica before it goes on) on ports
-# 7111-7116. Then:
+# 7111-7116, and a second slotraft cluster with fsync everysec (no wait for the disk) on ports
+# 7011-7013. Then:
 #   throughput: redis-benchmark --cluster SET and GET, 100-byte values, keys random over
 #     100,000, 50 clients, unpipelined (1,000,000 requests) and -P 16 (4,000,000), so that no
 #     run is short enough for redis-benchmark's 250 ms rounding (below) to matter; systems
 #     alternate A B A B over the rounds;
 #     prints requests/s and p50 / p99 (ms), medians over rounds, and slotraft / Redis (the
 #     median's and each round's, both systems having run back to back in it); SET also against
-#     the durable Redis Cluster, in a second table;
+#     the durable Redis Cluster, in a second table, and slotraft's SET without the disk's wait
+#     (everysec) against Redis Cluster, in a third;
 #   memory: resident size of each node after loading ~1,000,000 keys of 100 bytes;
 #   failover: SIGKILL of the leader (master) of slot 0 until a write to it succeeds, median of 5;
 #   recovery: a slotraft node holding those keys restarted until it serves them again;
@@ -63,17 +65,26 @@ if [ -z "${SLOTRAFT_BIN:-}" ]; then
 fi
 
 redis_ports="7101 7102 7103 7104 7105 7106" aof_ports="7111 7112 7113 7114 7115 7116"
-for port in 7001 7002 7003 17001 17002 17003 $redis_ports $aof_ports; do
+for port in 7001 7002 7003 17001 17002 17003 7011 7012 7013 17011 17012 17013 $redis_ports $aof_ports; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "port $port is in use (a cluster already running? scripts/cluster.sh down)"
   fi
 done
 
 rm -rf "$work"
-mkdir -p "$work/redis" "$work/slotraft"
+mkdir -p "$work/redis" "$work/slotraft" "$work/everysec"
 sed -e "s|^data_dir = .*|data_dir = \"$work/slotraft/data\"|" "$root/cluster.toml" >"$work/slotraft/cluster.toml"
+# The same cluster with fsync everysec on ports 70x1 and 170x1: a bound on what the disk costs.
+sed -e "s|^data_dir = .*|data_dir = \"$work/everysec/data\"|" -e 's|^fsync = "always"|fsync = "everysec"|' \
+  -e 's|127\.0\.0\.1:\(1\?\)700\([0-9]\)|127.0.0.1:\1701\2|' "$root/cluster.toml" >"$work/everysec/cluster.toml"
+grep -q '^fsync = "everysec"' "$work/everysec/cluster.toml" && ! grep -q ':1\?700[0-9]' "$work/everysec/cluster.toml" \
+  || die "cluster.toml's fsync line or ports changed shape; see $work/everysec/cluster.toml"
 slot() {
   SLOTRAFT_CONFIG="$work/slotraft/cluster.toml" SLOTRAFT_RUN_DIR="$work/slotraft/run" SLOTRAFT_BIN="$bin" \
+    "$root/scripts/cluster.sh" "$@"
+}
+slot_everysec() {
+  SLOTRAFT_CONFIG="$work/everysec/cluster.toml" SLOTRAFT_RUN_DIR="$work/everysec/run" SLOTRAFT_BIN="$bin" \
     "$root/scripts/cluster.sh" "$@"
 }
 redis_pid() { cat "$work/redis/$1/redis.pid" 2>/dev/null; }
@@ -105,6 +116,7 @@ stop_redis() {
 }
 cleanup() {
   slot down >/dev/null 2>&1 || true
+  slot_everysec down >/dev/null 2>&1 || true
   stop_redis $redis_ports $aof_ports
 }
 trap cleanup EXIT
@@ -112,6 +124,8 @@ trap 'exit 130' INT TERM
 
 say "starting slotraft (3 nodes, fsync always)"
 slot up >/dev/null
+say "starting slotraft with fsync everysec, for reference (3 nodes, ports 7011-7013)"
+slot_everysec up >/dev/null
 # create_redis_cluster PORTS…: three masters and three replicas on these six ports.
 create_redis_cluster() {
   local port addrs=()
@@ -139,12 +153,13 @@ bench_once() {
 results="$work/throughput.txt"
 : >"$results"
 for r in $(seq 1 "$rounds"); do
-  order="slotraft redis durable"
-  [ $((r % 2)) = 0 ] && order="durable redis slotraft"
+  order="slotraft redis durable everysec"
+  [ $((r % 2)) = 0 ] && order="everysec durable redis slotraft"
   for sys in $order; do
     port=7001 tests=set,get
     [ "$sys" = redis ] && port=7101
     [ "$sys" = durable ] && port=7111 tests=set
+    [ "$sys" = everysec ] && port=7011 tests=set
     for p in 1 16; do
       say "round $r/$rounds: $sys, -P $p"
       bench_once "$port" "$p" "$tests" | while read -r test rps p50 p99; do
@@ -154,7 +169,9 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 
-stop_redis $aof_ports # the rest of the run has no use for it
+# The rest of the run has no use for the two reference clusters.
+stop_redis $aof_ports
+slot_everysec down >/dev/null
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }'; }
 stat() { awk -v s="$1" -v t="$2" -v p="$3" -v c="$4" '$1 == s && $2 == t && $3 == p { print $c }' "$results" | median; }
@@ -170,9 +187,9 @@ for p in 1 16; do
       "$(stat slotraft "$t" "$p" 6)" "$r" "$(stat redis "$t" "$p" 5)" "$(stat redis "$t" "$p" 6)" "$ratio"
   done
 done
-# round_ratios OTHER TEST PIPELINE: slotraft / OTHER in each round, in order.
+# round_ratios OTHER TEST PIPELINE [SYSTEM]: SYSTEM (slotraft) / OTHER in each round, in order.
 round_ratios() {
-  paste -d' ' <(awk -v t="$2" -v p="$3" '$1 == "slotraft" && $2 == t && $3 == p { print $4 }' "$results") \
+  paste -d' ' <(awk -v s="${4:-slotraft}" -v t="$2" -v p="$3" '$1 == s && $2 == t && $3 == p { print $4 }' "$results") \
     <(awk -v o="$1" -v t="$2" -v p="$3" '$1 == o && $2 == t && $3 == p { print $4 }' "$results") |
     awk '{ printf " %.2fx", ($2 > 0 ? $1 / $2 : 0) }'
 }
@@ -187,23 +204,34 @@ if [ "$rounds" -gt 1 ]; then
   done
 fi
 
+# set_table SYSTEM OTHER: SET's rows, SYSTEM against OTHER, medians and each round's ratio.
+set_table() {
+  local sys="$1" other="$2" p a b ratio
+  printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' workload "$sys/s" p50 p99 "$other/s" p50 p99 ratio
+  for p in 1 16; do
+    a="$(stat "$sys" SET "$p" 4)" b="$(stat "$other" SET "$p" 4)"
+    ratio="$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+    printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' "SET -P $p" "$a" "$(stat "$sys" SET "$p" 5)" \
+      "$(stat "$sys" SET "$p" 6)" "$b" "$(stat "$other" SET "$p" 5)" "$(stat "$other" SET "$p" 6)" "$ratio"
+  done
+  if [ "$rounds" -gt 1 ]; then
+    echo "ratio round by round:"
+    for p in 1 16; do printf '  %-10s%s\n' "SET -P $p" "$(round_ratios "$other" SET "$p" "$sys")"; done
+  fi
+}
 # The same SETs against the Redis Cluster that fsyncs every write: what a Redis user who needs
 # durability would run. It replies once its master has fsynced; its replica gets the write
 # after that, so a failover can still lose it, where slotraft replies once a majority has it.
 echo
 echo "SET, every write fsynced before its reply: slotraft (on a majority's disks) against Redis Cluster"
-echo "with appendonly yes, appendfsync always (on its master's disk), same runs, median of $rounds round(s)"
-printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' workload "slotraft/s" p50 p99 "redis-aof/s" p50 p99 ratio
-for p in 1 16; do
-  s="$(stat slotraft SET "$p" 4)" r="$(stat durable SET "$p" 4)"
-  ratio="$(awk -v a="$s" -v b="$r" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
-  printf '%-12s %12s %8s %8s %12s %8s %8s %9s\n' "SET -P $p" "$s" "$(stat slotraft SET "$p" 5)" \
-    "$(stat slotraft SET "$p" 6)" "$r" "$(stat durable SET "$p" 5)" "$(stat durable SET "$p" 6)" "$ratio"
-done
-if [ "$rounds" -gt 1 ]; then
-  echo "ratio round by round:"
-  for p in 1 16; do printf '  %-10s%s\n' "SET -P $p" "$(round_ratios durable SET "$p")"; done
-fi
+echo "with appendonly yes, appendfsync always (\"durable\": on its master's disk), same runs, median of $rounds round(s)"
+set_table slotraft durable
+# And slotraft's SETs without the wait for the disk (fsync everysec) against Redis without
+# persistence: how far the rest of a write's cost leaves it from Redis on this machine.
+echo
+echo "SET without the disk's wait: slotraft with fsync everysec against Redis Cluster without persistence,"
+echo "same runs, median of $rounds round(s)"
+set_table everysec redis
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 slot_pids() { for id in 1 2 3; do cat "$work/slotraft/run/node-$id.pid"; done; }
