@@ -74,7 +74,8 @@ done
 rm -rf "$work"
 mkdir -p "$work/redis" "$work/slotraft" "$work/everysec"
 sed -e "s|^data_dir = .*|data_dir = \"$work/slotraft/data\"|" "$root/cluster.toml" >"$work/slotraft/cluster.toml"
-# The same cluster with fsync everysec on ports 70x1 and 170x1: a bound on what the disk costs.
+# The same cluster with fsync everysec on ports 7011-7013 and 17011-17013: a bound on what the
+# disk costs.
 sed -e "s|^data_dir = .*|data_dir = \"$work/everysec/data\"|" -e 's|^fsync = "always"|fsync = "everysec"|' \
   -e 's|127\.0\.0\.1:\(1\?\)700\([0-9]\)|127.0.0.1:\1701\2|' "$root/cluster.toml" >"$work/everysec/cluster.toml"
 grep -q '^fsync = "everysec"' "$work/everysec/cluster.toml" && ! grep -q ':1\?700[0-9]' "$work/everysec/cluster.toml" \
