@@ -80,14 +80,15 @@ sed -e "s|^data_dir = .*|data_dir = \"$work/everysec/data\"|" -e 's|^fsync = "al
   -e 's|127\.0\.0\.1:\(1\?\)700\([0-9]\)|127.0.0.1:\1701\2|' "$root/cluster.toml" >"$work/everysec/cluster.toml"
 grep -q '^fsync = "everysec"' "$work/everysec/cluster.toml" && ! grep -q ':1\?700[0-9]' "$work/everysec/cluster.toml" \
   || die "cluster.toml's fsync line or ports changed shape; see $work/everysec/cluster.toml"
-slot() {
-  SLOTRAFT_CONFIG="$work/slotraft/cluster.toml" SLOTRAFT_RUN_DIR="$work/slotraft/run" SLOTRAFT_BIN="$bin" \
+# in_cluster DIR ARGS…: scripts/cluster.sh ARGS… for the cluster whose files are in $work/DIR.
+in_cluster() {
+  local dir="$1"
+  shift
+  SLOTRAFT_CONFIG="$work/$dir/cluster.toml" SLOTRAFT_RUN_DIR="$work/$dir/run" SLOTRAFT_BIN="$bin" \
     "$root/scripts/cluster.sh" "$@"
 }
-slot_everysec() {
-  SLOTRAFT_CONFIG="$work/everysec/cluster.toml" SLOTRAFT_RUN_DIR="$work/everysec/run" SLOTRAFT_BIN="$bin" \
-    "$root/scripts/cluster.sh" "$@"
-}
+slot() { in_cluster slotraft "$@"; }
+slot_everysec() { in_cluster everysec "$@"; }
 redis_pid() { cat "$work/redis/$1/redis.pid" 2>/dev/null; }
 # Both systems' servers run as this script's background children, in its session, as
 # slotraft's nodes do (scripts/cluster.sh): with Linux's autogroup scheduling (on by default) a
