@@ -7,9 +7,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cluster::slots::{SLOT_COUNT, Slot};
-use crate::raft::log_engine::FsyncPolicy;
-use crate::raft::types::{GroupId, NodeId};
+use crate::ids::{GroupId, NodeId};
+use crate::slots::{SLOT_COUNT, Slot};
+
+/// When the log is fsynced (cluster.toml `fsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// Before any append is reported durable: an acknowledged write is on a majority's disks.
+    Always,
+    /// At most once a second (votes always at once); writes reach the OS immediately.
+    EverySec,
+}
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,16 @@ pub mod check;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
+pub mod errors;
+pub mod exec;
+pub mod ids;
+#[cfg(test)]
+mod layers;
 pub mod node;
 pub mod raft;
 pub mod resp;
 pub mod rpc;
 pub mod server;
+pub mod slots;
 pub mod store;
+pub mod wire;

@@ -1,5 +1,4 @@
-//! Slots, the node's view of the cluster, routing, and the CLUSTER command replies.
+//! The node's view of the cluster, routing, and the CLUSTER command replies.
 pub mod replies;
 pub mod route;
-pub mod slots;
 pub mod view;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::cluster::view::{GroupInfo, View};
-use crate::raft::types::NodeId;
+use crate::ids::NodeId;
 use crate::resp::frame::Frame;
 
 fn bulk(s: impl Into<String>) -> Frame {

@@ -3,10 +3,10 @@
 
 use std::net::SocketAddr;
 
-use crate::cluster::slots::Slot;
 use crate::cluster::view::View;
 use crate::config::RedirectMode;
-use crate::raft::types::{GroupId, NodeId};
+use crate::ids::{GroupId, NodeId};
+use crate::slots::Slot;
 
 /// What the server does with one command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,12 +25,38 @@ pub enum Route {
     ClusterDown,
 }
 
-/// What the connection contributes to routing.
+/// What the command and its connection contribute to routing.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RouteCtx {
     pub is_write: bool,
     /// The connection sent READONLY: reads may be served by a follower (possibly stale).
     pub readonly: bool,
+}
+
+impl RouteCtx {
+    /// A write: only the leader serves it.
+    pub fn write() -> RouteCtx {
+        RouteCtx {
+            is_write: true,
+            readonly: false,
+        }
+    }
+
+    /// A read, from a connection that did (`readonly`) or did not send READONLY.
+    pub fn read(readonly: bool) -> RouteCtx {
+        RouteCtx {
+            is_write: false,
+            readonly,
+        }
+    }
+
+    pub fn new(is_write: bool, readonly: bool) -> RouteCtx {
+        if is_write {
+            RouteCtx::write()
+        } else {
+            RouteCtx::read(readonly)
+        }
+    }
 }
 
 /// Routes a command by the slots of its keys (at least one).
@@ -50,18 +76,22 @@ pub fn route(view: &View, slots: &[Slot], ctx: RouteCtx) -> Route {
     if !ctx.is_write && ctx.readonly && group.members.contains(&view.me) {
         return Route::Here(group.id);
     }
-    let Some(leader) = group.leader else {
-        return Route::ClusterDown;
-    };
+    match group.leader {
+        Some(leader) => to_leader(view, slot, group.id, leader),
+        None => Route::ClusterDown,
+    }
+}
+
+/// Where a command for `slot` goes when `leader`, another node, leads its group: the one
+/// redirect decision, for `route` and for a replica that learns from Raft that it is not the
+/// leader (the view may not know yet).
+pub fn to_leader(view: &View, slot: Slot, group: GroupId, leader: NodeId) -> Route {
     let Some(node) = view.nodes.get(&leader) else {
         return Route::ClusterDown;
     };
     match view.redirect {
         RedirectMode::Moved => Route::Moved { slot, addr: node.resp },
-        RedirectMode::Proxy => Route::Forward {
-            group: group.id,
-            leader,
-        },
+        RedirectMode::Proxy => Route::Forward { group, leader },
     }
 }
 

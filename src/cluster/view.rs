@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::cluster::slots::{SLOT_COUNT, Slot};
 use crate::config::{Config, RedirectMode};
-use crate::raft::types::{GroupId, NodeId};
+use crate::ids::{GroupId, NodeId};
+use crate::slots::{SLOT_COUNT, Slot};
 
 /// Where a node listens and the 40-hex name Redis clients know it by.
 #[derive(Clone, Debug)]
@@ -18,6 +18,14 @@ pub struct NodeInfo {
     pub rpc: SocketAddr,
     /// When this node last heard from it (itself: always fresh).
     pub last_seen: Option<Instant>,
+}
+
+/// A node's word that it leads `group` in `term`: what the heartbeat carries, so every node
+/// can redirect for groups it does not host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderClaim {
+    pub group: GroupId,
+    pub term: u64,
 }
 
 /// One group as this node sees it.

@@ -8,8 +8,8 @@ use bytes::Bytes;
 
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
 use super::{EXPIRED_DELETE, ms_i64};
-use crate::cluster::slots::{Slot, crc16, key_slot};
 use crate::resp::frame::Frame;
+use crate::slots::{Slot, crc16, key_slot};
 use crate::store::{Entry, Store, Value};
 
 /// EXPIRE's NX / XX / GT / LT options.
@@ -1121,15 +1121,9 @@ mod tests {
             Some(vec![2])
         );
         assert_eq!(super::movable_key_positions("get", &args(&["get", "k"])), None);
-        assert_eq!(
-            super::pattern_slot(b"{s}w_*"),
-            Some(crate::cluster::slots::key_slot(b"s"))
-        );
+        assert_eq!(super::pattern_slot(b"{s}w_*"), Some(crate::slots::key_slot(b"s")));
         assert_eq!(super::pattern_slot(b"w_*{s}"), None);
-        assert_eq!(
-            super::pattern_slot(b"{}x{s}"),
-            Some(crate::cluster::slots::key_slot(b"{}x{s}"))
-        );
+        assert_eq!(super::pattern_slot(b"{}x{s}"), Some(crate::slots::key_slot(b"{}x{s}")));
     }
 
     #[test]

@@ -183,9 +183,7 @@ pub(super) fn parse_write(name: &str, args: &[Bytes]) -> Reply<Write> {
         }
         "lpop" | "rpop" => {
             if args.len() > 3 {
-                return Err(Frame::Error(format!(
-                    "ERR wrong number of arguments for '{name}' command"
-                )));
+                return Err(Frame::Error(crate::errors::wrong_arity(name)));
             }
             let count = if c.is_done() {
                 None

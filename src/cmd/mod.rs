@@ -99,7 +99,7 @@ pub fn check_arity(spec: &CommandSpec, argc: usize) -> Result<(), Frame> {
 }
 
 fn arity_error(name: &str) -> Frame {
-    Frame::Error(format!("ERR wrong number of arguments for '{name}' command"))
+    Frame::Error(crate::errors::wrong_arity(name))
 }
 
 /// Indexes of the key arguments: the table's first/last/step, or for `movablekeys` rows

@@ -6,9 +6,7 @@ use bytes::Bytes;
 
 use crate::resp::frame::Frame;
 
-pub const SYNTAX_ERROR: &str = "ERR syntax error";
-pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
-pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub use crate::errors::{NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 
 /// A client-visible error or a parse failure, already rendered.
 pub type Reply<T> = Result<T, Frame>;

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::float;
 use super::ms_i64;
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
+use crate::errors::NOT_A_FLOAT;
 use crate::resp::frame::Frame;
 use crate::store::{Entry, Store, Str, Value};
 
@@ -111,7 +112,6 @@ pub(super) enum GetExTtl {
     Absolute(i64),
 }
 
-const NOT_A_FLOAT: &str = "ERR value is not a valid float";
 const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";

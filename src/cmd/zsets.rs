@@ -16,14 +16,13 @@ use bytes::Bytes;
 
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
 use super::sets::{Picker, ScanOpts, args_hash, parse_cursor, rand_count, scan_reply};
+use crate::errors::{MUST_BE_POSITIVE, NOT_A_FLOAT};
 use crate::resp::frame::Frame;
 use crate::store::{Entry, LexBound, MemberSet, ScoreRange, SortedSet, Store, Value, mix64};
 
-const NOT_A_FLOAT: &str = "ERR value is not a valid float";
 const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
 const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
-const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 /// The real key indexes of the commands whose keys follow a `numkeys` argument (the
 /// table's first/last/step cannot express them; Redis reports them as `movablekeys`).

@@ -26,11 +26,13 @@ use tokio::sync::watch;
 
 use crate::cluster::view::View;
 use crate::config::Config;
+use crate::raft::Raft;
 use crate::raft::log_engine::{GroupLog, LogEngine};
-use crate::raft::network::{GroupNetwork, Peers};
+use crate::raft::network::GroupNetwork;
 use crate::raft::state_machine::GroupStateMachine;
-use crate::raft::types::{GroupId, NodeId, Raft, TypeConfig};
-use crate::rpc::pb;
+use crate::raft::types::{GroupId, NodeId, TypeConfig};
+use crate::store::Store;
+use crate::wire::Peers;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +211,24 @@ impl Group {
     fn clock_ms(&self) -> u64 {
         self.clock.elapsed().as_millis() as u64
     }
+
+    /// Runs `f` on the applied keyspace at the group's time: the wall clock, never before the
+    /// time of the last entry applied (which a leader with a clock ahead may have written), so
+    /// a key the log has seen expire stays expired.
+    pub fn read<R>(&self, f: impl FnOnce(&Store, u64) -> R) -> R {
+        let state = self.sm.state.read();
+        f(&state.store, now_ms().max(state.clock_ms))
+    }
+
+    /// Keys in the applied keyspace, expired ones not yet deleted included.
+    pub fn keys(&self) -> usize {
+        self.sm.state.read().store.len()
+    }
+
+    /// The index of the last entry applied (0 before any).
+    pub fn applied_index(&self) -> u64 {
+        self.sm.state.read().last_applied.map_or(0, |l| l.index)
+    }
 }
 
 /// Counters shown by INFO.
@@ -303,30 +323,22 @@ impl Rejoin {
 async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<GroupId, Rejoin> {
     let mut asks = Vec::new();
     for peer in peers.ids().collect::<Vec<_>>() {
-        let Some(mut client) = peers.node_client(peer) else {
-            continue;
-        };
-        let mut req = tonic::Request::new(pb::AllowRevertRequest {
-            node: me,
-            groups: groups.to_vec(),
-        });
-        req.set_timeout(Duration::from_secs(2));
-        asks.push(async move { client.allow_revert(req).await.map(|r| r.into_inner()) });
+        asks.push(peers.allow_revert(peer, me, groups, Duration::from_secs(2)));
     }
     let mut out = BTreeMap::new();
     let mut answered: BTreeMap<GroupId, usize> = BTreeMap::new();
     for reply in futures::future::join_all(asks).await.into_iter().flatten() {
-        for held in &reply.held {
-            *answered.entry(held.group).or_default() += 1;
+        for &(group, _) in &reply.held {
+            *answered.entry(group).or_default() += 1;
         }
-        for held in reply.held.into_iter().filter(|h| h.last_log > 0) {
-            let r = out.entry(held.group).or_insert(Rejoin::Awaiting(0));
+        for (group, last_log) in reply.held.into_iter().filter(|&(_, last_log)| last_log > 0) {
+            let r = out.entry(group).or_insert(Rejoin::Awaiting(0));
             if let Rejoin::Awaiting(last) = r {
-                *last = (*last).max(held.last_log);
+                *last = (*last).max(last_log);
             }
         }
-        for a in reply.allowed {
-            out.insert(a.group, Rejoin::Allowed(a.last_log));
+        for (group, last_log) in reply.allowed {
+            out.insert(group, Rejoin::Allowed(last_log));
         }
     }
     for &g in groups {
@@ -560,7 +572,7 @@ impl Node {
         self.groups
             .values()
             .filter(|g| view.groups.get(&g.id).is_some_and(|gi| gi.leader == Some(self.id)))
-            .map(|g| g.sm.state.read().store.len())
+            .map(Group::keys)
             .sum()
     }
 }

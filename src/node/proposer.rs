@@ -26,7 +26,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::cmd::txn;
 use crate::node::now_ms;
-use crate::raft::types::{Callback, GroupId, Raft, Request, TypeConfig};
+use crate::raft::Raft;
+use crate::raft::types::{Callback, GroupId, Request, TypeConfig};
 use crate::resp::frame::Frame;
 
 /// Proposals of one group in flight at once; openraft pipelines them.

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::vote::RaftLeaderId;
 
+use crate::cluster::view::LeaderClaim;
 use crate::cmd;
 use crate::node::{Node, now_ms};
 use crate::raft::types::{GroupId, Request};
-use crate::rpc::pb;
 
 pub(super) fn spawn_all(node: &Arc<Node>) {
     for &group in node.groups.keys() {
@@ -179,13 +179,13 @@ async fn follow_metrics(node: Arc<Node>, group: GroupId) {
 }
 
 /// The groups this node leads, with their terms, as told to peers.
-pub fn leader_claims(node: &Node) -> Vec<pb::LeaderClaim> {
+pub fn leader_claims(node: &Node) -> Vec<LeaderClaim> {
     node.groups
         .values()
         .filter_map(|g| {
             let m = g.raft.metrics();
             let m = m.borrow_watched();
-            (m.current_leader == Some(node.id)).then(|| pb::LeaderClaim {
+            (m.current_leader == Some(node.id)).then(|| LeaderClaim {
                 group: g.id,
                 term: m.current_term,
             })
@@ -197,7 +197,7 @@ pub fn leader_claims(node: &Node) -> Vec<pb::LeaderClaim> {
 /// host: for its own groups, its Raft metrics (`follow_metrics`) are the source, and a claim
 /// sent before a leadership change but read after it would overwrite them with no later
 /// change of those metrics to set the view right again.
-pub fn learn_claims(node: &Node, from: u64, claims: &[pb::LeaderClaim]) {
+pub fn learn_claims(node: &Node, from: u64, claims: &[LeaderClaim]) {
     let mut view = node.view.write();
     if let Some(n) = view.nodes.get_mut(&from) {
         n.last_seen = Some(Instant::now());
@@ -222,20 +222,11 @@ async fn heartbeat(node: Arc<Node>) {
         }
         let claims = leader_claims(&node);
         for peer in node.peers.ids().collect::<Vec<_>>() {
-            let Some(mut client) = node.peers.node_client(peer) else {
-                continue;
-            };
             let node = node.clone();
-            let req = pb::HeartbeatRequest {
-                from: node.id,
-                leads: claims.clone(),
-            };
+            let claims = claims.clone();
             tokio::spawn(async move {
-                let mut req = tonic::Request::new(req);
-                req.set_timeout(period * 3);
-                if let Ok(reply) = client.heartbeat(req).await {
-                    let reply = reply.into_inner();
-                    learn_claims(&node, reply.from, &reply.leads);
+                if let Ok((from, leads)) = node.peers.heartbeat(peer, node.id, &claims, period * 3).await {
+                    learn_claims(&node, from, &leads);
                 }
             });
         }

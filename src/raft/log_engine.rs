@@ -26,21 +26,12 @@ use std::time::{Duration, Instant};
 use openraft::OptionalSend;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use parking_lot::Mutex;
-use serde::Deserialize;
 use tokio::sync::{oneshot, watch};
 
 use crate::raft::journal_ahead::JournalAhead;
 use crate::raft::types::{Entry, GroupId, LogId, TypeConfig, Vote};
 
-/// When the log is fsynced (cluster.toml `fsync`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FsyncPolicy {
-    /// Before any append is reported durable: an acknowledged write is on a majority's disks.
-    Always,
-    /// At most once a second (votes always at once); writes reach the OS immediately.
-    EverySec,
-}
+pub use crate::config::FsyncPolicy;
 
 /// Why the engine could not open.
 #[derive(Debug, thiserror::Error)]

@@ -5,3 +5,6 @@ pub mod log_engine;
 pub mod network;
 pub mod state_machine;
 pub mod types;
+
+/// One group's Raft replica, over this crate's types and state machine.
+pub type Raft = openraft::Raft<types::TypeConfig, state_machine::GroupStateMachine>;

@@ -1,11 +1,10 @@
-//! Outgoing Raft traffic: one lazily connected, reused gRPC channel per peer, shared by every
-//! group (openraft-multi's `GroupRouter`), and the per-group network openraft asks for, whose
-//! replication is a stream of AppendEntries on its own connection (`rpc::append_stream`), with
-//! several in flight.
+//! Outgoing Raft traffic: openraft-multi's `GroupRouter` over the node's `wire::Peers` (one
+//! reused channel per peer, shared by every group), and the per-group network openraft asks
+//! for, whose replication is a stream of AppendEntries on its own connection (framing in
+//! `wire::stream`, the follower's end in `rpc::append_stream`), with several in flight.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,131 +21,41 @@ use openraft::type_config::alias::{SnapshotOf, VoteOf};
 use openraft::{BasicNode, OptionalSend};
 use openraft_multi::GroupRouter;
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tonic::transport::{Channel, Endpoint};
+use tokio::io::AsyncWriteExt;
 
-use crate::raft::state_machine::SnapshotFile;
-use crate::raft::types::{GroupId, LogId, NodeId, TypeConfig};
-use crate::rpc::append_stream;
-use crate::rpc::convert::{decode, encode};
-use crate::rpc::pb;
-use crate::rpc::pb::node_service_client::NodeServiceClient;
-use crate::rpc::pb::raft_service_client::RaftServiceClient;
+use crate::raft::types::{GroupId, LogId, NodeId, SnapshotFile, TypeConfig};
+use crate::wire::convert::{decode, encode};
+use crate::wire::stream::{self as framing, FrameReader, Hello};
+use crate::wire::{PeerError, Peers, RaftRpc};
 
-/// Largest gRPC message either side accepts (an append of many entries can be large).
-pub const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
-const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
+/// The follower's frames on an append stream.
+type Answer = framing::Answer<StreamAppendResult<TypeConfig>>;
 
-/// Channels to every peer, created once at start and reused for all RPCs, and the peers'
-/// addresses for replication streams.
-#[derive(Clone)]
-pub struct Peers {
-    channels: Arc<BTreeMap<NodeId, Channel>>,
-    addrs: Arc<BTreeMap<NodeId, SocketAddr>>,
+fn rpc_error(e: PeerError) -> RPCError<TypeConfig> {
+    if e.unreachable() {
+        return RPCError::Unreachable(Unreachable::from_string(e.to_string()));
+    }
+    RPCError::Network(NetworkError::from_string(e.to_string()))
 }
 
-impl Peers {
-    pub fn new(addrs: &BTreeMap<NodeId, SocketAddr>) -> Result<Peers, tonic::transport::Error> {
-        let mut channels = BTreeMap::new();
-        for (&id, addr) in addrs {
-            let ch = Endpoint::from_shared(format!("http://{addr}"))?
-                .connect_timeout(Duration::from_millis(500))
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(5))
-                .keep_alive_timeout(Duration::from_secs(5))
-                .initial_stream_window_size(Some(8 << 20))
-                .initial_connection_window_size(Some(32 << 20))
-                .connect_lazy();
-            channels.insert(id, ch);
-        }
-        Ok(Peers {
-            channels: Arc::new(channels),
-            addrs: Arc::new(addrs.clone()),
-        })
-    }
-
-    fn channel<E>(&self, target: NodeId) -> Result<Channel, RPCError<TypeConfig, E>>
-    where
-        E: std::error::Error + 'static,
-    {
-        self.channels
-            .get(&target)
-            .cloned()
-            .ok_or_else(|| RPCError::Unreachable(Unreachable::from_string(format!("unknown node {target}"))))
-    }
-
-    pub fn raft_client(&self, target: NodeId) -> Option<RaftServiceClient<Channel>> {
-        self.channels.get(&target).map(|c| {
-            RaftServiceClient::new(c.clone())
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES)
-        })
-    }
-
-    pub fn node_client(&self, target: NodeId) -> Option<NodeServiceClient<Channel>> {
-        self.channels.get(&target).map(|c| {
-            NodeServiceClient::new(c.clone())
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES)
-        })
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.channels.keys().copied()
-    }
-}
-
-fn status_to_rpc_error(status: tonic::Status) -> RPCError<TypeConfig> {
-    match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-            RPCError::Unreachable(Unreachable::from_string(status.message()))
-        }
-        _ => RPCError::Network(NetworkError::from_string(status.to_string())),
-    }
-}
-
-fn with_timeout<T>(msg: T, option: &RPCOption) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(msg);
-    req.set_timeout(option.hard_ttl());
-    req
-}
-
-/// Decodes a `Payload` reply: the remote either answered or said why it could not.
-fn open_payload<T: serde::de::DeserializeOwned>(reply: pb::Payload) -> Result<T, RPCError<TypeConfig>> {
-    if !reply.error.is_empty() {
-        return Err(RPCError::Network(NetworkError::from_string(reply.error)));
-    }
-    decode(&reply.payload).map_err(|e| RPCError::Network(NetworkError::new(&e)))
-}
-
-impl Peers {
-    async fn call<Req, Resp, F, Fut>(
-        &self,
-        target: NodeId,
-        group: GroupId,
-        rpc: &Req,
-        option: &RPCOption,
-        f: F,
-    ) -> Result<Resp, RPCError<TypeConfig>>
-    where
-        Req: serde::Serialize,
-        Resp: serde::de::DeserializeOwned,
-        F: FnOnce(RaftServiceClient<Channel>, tonic::Request<pb::GroupMessage>) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<pb::Payload>, tonic::Status>>,
-    {
-        let ch = self.channel(target)?;
-        let client = RaftServiceClient::new(ch)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let msg = pb::GroupMessage {
-            group,
-            payload: encode(rpc),
-        };
-        let reply = f(client, with_timeout(msg, option))
-            .await
-            .map_err(status_to_rpc_error)?;
-        open_payload(reply.into_inner())
-    }
+/// One of a group's unary Raft RPCs to `target`, within openraft's time budget.
+async fn call<Req, Resp>(
+    peers: &Peers,
+    target: NodeId,
+    group: GroupId,
+    rpc: RaftRpc,
+    req: &Req,
+    option: &RPCOption,
+) -> Result<Resp, RPCError<TypeConfig>>
+where
+    Req: serde::Serialize,
+    Resp: serde::de::DeserializeOwned,
+{
+    let reply = peers
+        .raft(target, group, rpc, encode(req), option.hard_ttl())
+        .await
+        .map_err(rpc_error)?;
+    decode(&reply).map_err(|e| RPCError::Network(NetworkError::new(&e)))
 }
 
 impl GroupRouter<TypeConfig, GroupId> for Peers {
@@ -159,14 +68,7 @@ impl GroupRouter<TypeConfig, GroupId> for Peers {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(
-            target,
-            group,
-            &rpc,
-            &option,
-            |mut c, r| async move { c.append(r).await },
-        )
-        .await
+        call(self, target, group, RaftRpc::Append, &rpc, &option).await
     }
 
     async fn vote(
@@ -176,8 +78,7 @@ impl GroupRouter<TypeConfig, GroupId> for Peers {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(target, group, &rpc, &option, |mut c, r| async move { c.vote(r).await })
-            .await
+        call(self, target, group, RaftRpc::Vote, &rpc, &option).await
     }
 
     async fn pre_vote(
@@ -187,14 +88,7 @@ impl GroupRouter<TypeConfig, GroupId> for Peers {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(
-            target,
-            group,
-            &rpc,
-            &option,
-            |mut c, r| async move { c.pre_vote(r).await },
-        )
-        .await
+        call(self, target, group, RaftRpc::PreVote, &rpc, &option).await
     }
 
     async fn transfer_leader(
@@ -204,10 +98,7 @@ impl GroupRouter<TypeConfig, GroupId> for Peers {
         req: TransferLeaderRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(target, group, &req, &option, |mut c, r| async move {
-            c.transfer_leader(r).await
-        })
-        .await
+        call(self, target, group, RaftRpc::TransferLeader, &req, &option).await
     }
 
     async fn full_snapshot(
@@ -219,45 +110,19 @@ impl GroupRouter<TypeConfig, GroupId> for Peers {
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let unreachable = |m: String| StreamingError::Unreachable(Unreachable::from_string(m));
-        let Some(mut client) = self.raft_client(target) else {
-            return Err(unreachable(format!("unknown node {target}")));
-        };
-        let mut file = tokio::fs::File::open(&snapshot.snapshot.path)
+        let file = tokio::fs::File::open(&snapshot.snapshot.path)
             .await
             .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
         let header = encode(&(vote, snapshot.meta.clone()));
-        let (tx, rx) = tokio::sync::mpsc::channel::<pb::SnapshotChunk>(4);
-        let reader = async move {
-            let mut first = Some(header);
-            loop {
-                let mut buf = vec![0u8; SNAPSHOT_CHUNK_BYTES];
-                let n = file.read(&mut buf).await?;
-                buf.truncate(n);
-                let chunk = pb::SnapshotChunk {
-                    group,
-                    header: first.take().unwrap_or_default(),
-                    data: buf,
-                };
-                if tx.send(chunk).await.is_err() || n == 0 {
-                    return Ok::<(), std::io::Error>(());
-                }
-            }
-        };
-        let send = async move {
-            let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-            client.install_snapshot(stream).await
-        };
         let work = async move {
-            let (read, reply) = tokio::join!(reader, send);
-            read.map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
-            let reply = reply.map_err(|s| unreachable(s.to_string()))?;
-            let reply = reply.into_inner();
-            if !reply.error.is_empty() {
-                return Err(StreamingError::Network(NetworkError::from_string(reply.error)));
-            }
-            decode::<SnapshotResponse<TypeConfig>>(&reply.payload)
-                .map_err(|e| StreamingError::Network(NetworkError::new(&e)))
+            let reply = match self.install_snapshot(target, group, header, file).await {
+                Ok(reply) => reply,
+                Err(PeerError::Rpc(s)) => {
+                    return Err(StreamingError::Unreachable(Unreachable::from_string(s.to_string())));
+                }
+                Err(e) => return Err(StreamingError::Network(NetworkError::new(&e))),
+            };
+            decode::<SnapshotResponse<TypeConfig>>(&reply).map_err(|e| StreamingError::Network(NetworkError::new(&e)))
         };
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
@@ -341,7 +206,7 @@ fn send(sent: &Mutex<VecDeque<Sent>>, out: &mut Vec<u8>, request: &AppendEntries
         merged,
         prev: request.prev_log_id,
     });
-    append_stream::push_frame(out, request);
+    framing::push_frame(out, request);
 }
 
 /// The answers owed for a sent request that the follower answered `r`: first one for each
@@ -386,28 +251,28 @@ impl GroupPeer {
     where
         S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
     {
-        let Some(&addr) = self.peers.addrs.get(&self.target) else {
+        let Some(addr) = self.peers.addr(self.target) else {
             return Err(unreachable(format!("unknown node {}", self.target)));
         };
         let ttl = option.soft_ttl().max(STREAM_PROGRESS_FLOOR);
         let (frames, mut wr) = tokio::time::timeout(ttl, async {
             let tcp = tokio::net::TcpStream::connect(addr).await?;
-            append_stream::tune(&tcp);
+            framing::tune(&tcp);
             let (rd, mut wr) = tcp.into_split();
-            let mut hello = append_stream::MAGIC.to_vec();
-            append_stream::push_frame(
+            let mut hello = framing::MAGIC.to_vec();
+            framing::push_frame(
                 &mut hello,
-                &append_stream::Hello {
-                    version: append_stream::VERSION,
+                &Hello {
+                    version: framing::VERSION,
                     group: self.group,
                 },
             );
             wr.write_all(&hello).await?;
-            let mut frames = append_stream::FrameReader::new(rd);
-            match frames.next_decoded::<append_stream::Answer>().await? {
-                append_stream::Answer::Accepted => Ok((frames, wr)),
-                append_stream::Answer::Refused(why) => Err(std::io::Error::other(why)),
-                append_stream::Answer::Result(_) => Err(std::io::Error::other("an answer before any request")),
+            let mut frames = FrameReader::new(rd);
+            match frames.next_decoded::<Answer>().await? {
+                Answer::Accepted => Ok((frames, wr)),
+                Answer::Refused(why) => Err(std::io::Error::other(why)),
+                Answer::Result(_) => Err(std::io::Error::other("an answer before any request")),
             }
         })
         .await
@@ -433,7 +298,7 @@ impl GroupPeer {
                             if let Some(h) = held.take() {
                                 send(&sent, &mut out, &h.request, h.merged);
                             }
-                            if append_stream::write_out(&mut wr, &mut out).await.is_err() {
+                            if framing::write_out(&mut wr, &mut out).await.is_err() {
                                 return;
                             }
                             continue;
@@ -447,18 +312,18 @@ impl GroupPeer {
                 while let Some(r) = rpc.take() {
                     queue(&sent, &mut out, &mut held, r);
                     // A follower catching up is sent as fast as the log is read: in pieces.
-                    if out.len() >= append_stream::WRITE_AT_MOST {
+                    if out.len() >= framing::WRITE_AT_MOST {
                         break;
                     }
                     rpc = input.next().now_or_never().flatten();
                 }
-                if !out.is_empty() && append_stream::write_out(&mut wr, &mut out).await.is_err() {
+                if !out.is_empty() && framing::write_out(&mut wr, &mut out).await.is_err() {
                     return;
                 }
             }
             if let Some(h) = held.take() {
                 send(&sent, &mut out, &h.request, h.merged);
-                if append_stream::write_out(&mut wr, &mut out).await.is_err() {
+                if framing::write_out(&mut wr, &mut out).await.is_err() {
                     return;
                 }
             }
@@ -473,16 +338,16 @@ impl GroupPeer {
                     return Some((result, go_on.then_some((frames, unanswered, writer, ready))));
                 }
                 let result = match tokio::time::timeout(ttl, frames.next()).await {
-                    Ok(Ok(Some(frame))) => match decode::<append_stream::Answer>(&frame) {
-                        Ok(append_stream::Answer::Result(r)) => {
+                    Ok(Ok(Some(frame))) => match decode::<Answer>(&frame) {
+                        Ok(Answer::Result(r)) => {
                             let Some(s) = unanswered.lock().pop_front() else {
                                 return Some((Err(unreachable("append stream: an answer to no request")), None));
                             };
                             ready.extend(answers(&s, r).into_iter().map(Ok));
                             continue;
                         }
-                        Ok(append_stream::Answer::Refused(why)) => Err(unreachable(why)),
-                        Ok(append_stream::Answer::Accepted) => Err(unreachable("append stream: accepted twice")),
+                        Ok(Answer::Refused(why)) => Err(unreachable(why)),
+                        Ok(Answer::Accepted) => Err(unreachable("append stream: accepted twice")),
                         Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
                     },
                     Ok(Ok(None)) => return None,
@@ -605,7 +470,7 @@ mod tests {
 
     /// The requests written to `out`, read back as a follower reads them.
     async fn frames(out: &[u8]) -> Vec<AppendEntriesRequest<TypeConfig>> {
-        let mut reader = append_stream::FrameReader::new(out);
+        let mut reader = FrameReader::new(out);
         let mut got = Vec::new();
         while let Some(frame) = reader.next().await.unwrap() {
             got.push(decode(&frame).unwrap());

@@ -17,7 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::cmd;
-use crate::raft::types::{GroupId, LogId, Response, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::raft::types::{GroupId, LogId, Response, SnapshotFile, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::resp::frame::Frame;
 use crate::store::Store;
 
@@ -32,13 +32,6 @@ pub struct GroupState {
     pub clock_ms: u64,
     pub last_applied: Option<LogId>,
     pub last_membership: StoredMembership,
-}
-
-/// A snapshot on disk, as handed to openraft. The file holds the snapshot meta, the clock and
-/// the keyspace, so a received file is self-describing.
-#[derive(Debug, Clone)]
-pub struct SnapshotFile {
-    pub path: PathBuf,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -2,17 +2,14 @@
 //! what applying it returns, so the rest of the crate talks about `Request` and `Response`.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::resp::frame::Frame;
 
-/// A node of the cluster, as numbered in cluster.toml.
-pub type NodeId = u64;
-
-/// A Raft group, as numbered in cluster.toml; each owns some slot ranges.
-pub type GroupId = u64;
+pub use crate::ids::{GroupId, NodeId};
 
 /// One log entry's payload: a command's arguments plus the proposing leader's wall-clock time,
 /// so that applying it is a pure function of the entry (DESIGN.md, "Determinism").
@@ -201,7 +198,6 @@ impl<T: Send + 'static> openraft::raft::responder::Responder<TypeConfig, T> for 
     }
 }
 
-pub type Raft = openraft::Raft<TypeConfig, crate::raft::state_machine::GroupStateMachine>;
 pub type Entry = openraft::type_config::alias::EntryOf<TypeConfig>;
 pub type LogId = openraft::type_config::alias::LogIdOf<TypeConfig>;
 pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
@@ -258,4 +254,11 @@ mod tests {
             assert!(postcard::from_bytes::<Request>(&bytes).is_err(), "{packed:?}");
         }
     }
+}
+
+/// A snapshot on disk, as handed to openraft. The file holds the snapshot meta, the clock and
+/// the keyspace, so a received file is self-describing.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    pub path: PathBuf,
 }

@@ -2,7 +2,6 @@
 //! mode, and the leadership heartbeat.
 
 pub mod append_stream;
-pub mod convert;
 
 use std::sync::Arc;
 
@@ -12,17 +11,14 @@ use openraft::type_config::alias::VoteOf;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::cluster::view::LeaderClaim;
+use crate::exec::dispatch;
 use crate::node::Node;
-use crate::raft::network::MAX_MESSAGE_BYTES;
-use crate::raft::state_machine::SnapshotFile;
-use crate::raft::types::{GroupId, SnapshotMeta, TypeConfig};
-use crate::rpc::convert::{decode, encode};
-use crate::server::dispatch;
-
-/// Generated protobuf types and service stubs.
-pub mod pb {
-    tonic::include_proto!("slotraft");
-}
+use crate::raft::types::{GroupId, SnapshotFile, SnapshotMeta, TypeConfig};
+use crate::wire::MAX_MESSAGE_BYTES;
+use crate::wire::convert::{decode, encode};
+use crate::wire::pb;
+use crate::wire::peers::payload;
 
 /// Both services, over one shared node.
 #[derive(Clone)]
@@ -38,16 +34,7 @@ fn bad(e: impl std::fmt::Display) -> Status {
 }
 
 fn reply<T: serde::Serialize, E: std::fmt::Display>(r: Result<T, E>) -> Result<Response<pb::Payload>, Status> {
-    Ok(Response::new(match r {
-        Ok(v) => pb::Payload {
-            payload: encode(&v),
-            error: String::new(),
-        },
-        Err(e) => pb::Payload {
-            payload: Vec::new(),
-            error: e.to_string(),
-        },
-    }))
+    Ok(Response::new(payload(r)))
 }
 
 impl Services {
@@ -229,8 +216,12 @@ impl pb::node_service_server::NodeService for Services {
 
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatReply>, Status> {
         let m = req.into_inner();
-        crate::node::learn_claims(&self.node, m.from, &m.leads);
-        let leads = crate::node::leader_claims(&self.node);
+        let claims: Vec<LeaderClaim> = m.leads.into_iter().map(LeaderClaim::from).collect();
+        crate::node::learn_claims(&self.node, m.from, &claims);
+        let leads = crate::node::leader_claims(&self.node)
+            .into_iter()
+            .map(pb::LeaderClaim::from)
+            .collect();
         Ok(Response::new(pb::HeartbeatReply {
             from: self.node.id,
             leads,

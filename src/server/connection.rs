@@ -1,7 +1,6 @@
 //! One client connection: read, parse every buffered command, execute in order, write the
 //! replies back in one write per batch (so pipelining costs one syscall per round trip).
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,134 +11,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::cmd::CommandSpec;
-use crate::cmd::txn::Watch;
+use crate::exec::session::ConnState;
+use crate::exec::{data, dispatch};
 use crate::node::Node;
 use crate::node::clients::ClientHandle;
-use crate::node::pubsub::{self, Space, Subscriber};
-use crate::resp::encode::{Protocol, encode};
+use crate::node::pubsub;
+use crate::resp::encode::encode;
 use crate::resp::frame::Frame;
 use crate::resp::parse::{Limits, parse_command};
-use crate::server::dispatch;
-
-/// Per-connection state that commands can change.
-pub struct ConnState {
-    pub id: u64,
-    pub addr: SocketAddr,
-    /// This node's address the client connected to.
-    pub laddr: SocketAddr,
-    /// This connection in the node's client registry (none for forwarded commands).
-    pub client: Option<Arc<ClientHandle>>,
-    /// The last command run, with its subcommand for containers (CLIENT LIST's `cmd=`).
-    pub last_cmd: Option<(&'static CommandSpec, Option<Bytes>)>,
-    /// CLIENT REPLY OFF: no replies until CLIENT REPLY ON.
-    pub replies_off: bool,
-    /// CLIENT REPLY SKIP: replies still to drop (the SKIP's own and the next command's).
-    pub replies_to_skip: u8,
-    pub name: Option<Bytes>,
-    pub lib_name: Option<Bytes>,
-    pub lib_ver: Option<Bytes>,
-    pub readonly: bool,
-    pub asking: bool,
-    pub protocol: Protocol,
-    pub quit: bool,
-    pub created: Instant,
-    /// False for commands forwarded from another node: they must not be forwarded again.
-    pub may_forward: bool,
-    /// Inside MULTI: the commands queued so far.
-    pub multi: Option<Vec<Vec<Bytes>>>,
-    /// A command was refused while queueing: EXEC will answer EXECABORT.
-    pub multi_dirty: bool,
-    /// WATCHed keys, each with the modification clock it was watched at.
-    pub watched: Vec<Watch>,
-    /// Where Pub/Sub messages for this connection are queued (none for forwarded commands).
-    pub push: Option<Subscriber>,
-    /// Current subscriptions.
-    pub subscriptions: BTreeSet<(Space, Bytes)>,
-    /// Further reply frames of the last command, after the one it returned (SUBSCRIBE a b).
-    pub pending: Vec<Frame>,
-}
-
-impl ConnState {
-    pub fn new(id: u64, addr: SocketAddr) -> ConnState {
-        ConnState {
-            id,
-            addr,
-            laddr: SocketAddr::from(([0, 0, 0, 0], 0)),
-            client: None,
-            last_cmd: None,
-            replies_off: false,
-            replies_to_skip: 0,
-            name: None,
-            lib_name: None,
-            lib_ver: None,
-            readonly: false,
-            asking: false,
-            protocol: Protocol::Resp2,
-            quit: false,
-            created: Instant::now(),
-            may_forward: true,
-            multi: None,
-            multi_dirty: false,
-            watched: Vec::new(),
-            push: None,
-            subscriptions: BTreeSet::new(),
-            pending: Vec::new(),
-        }
-    }
-
-    /// RESET: back to a new connection's state, keeping its identity and its queue.
-    pub fn reset(&mut self) {
-        let mut fresh = ConnState::new(self.id, self.addr);
-        fresh.laddr = self.laddr;
-        fresh.client = self.client.take();
-        fresh.push = self.push.take();
-        fresh.may_forward = self.may_forward;
-        *self = fresh;
-    }
-
-    /// Copies what CLIENT LIST shows into the registry.
-    pub fn publish(&self) {
-        let Some(client) = &self.client else { return };
-        let mut i = client.info.lock();
-        i.name.clone_from(&self.name);
-        i.lib_name.clone_from(&self.lib_name);
-        i.lib_ver.clone_from(&self.lib_ver);
-        i.resp = if self.protocol == Protocol::Resp3 { 3 } else { 2 };
-        i.readonly = self.readonly;
-        i.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
-        (i.sub, i.psub, i.ssub) = (0, 0, 0);
-        for (space, _) in &self.subscriptions {
-            match space {
-                Space::Channel => i.sub += 1,
-                Space::Pattern => i.psub += 1,
-                Space::Shard => i.ssub += 1,
-            }
-        }
-        i.cmd = self.last_cmd.as_ref().map(|(spec, sub)| (spec.name, sub.clone()));
-    }
-
-    /// Remembers the command for CLIENT LIST (`cmd=`, with the key of a container command).
-    pub fn note_command(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
-        self.last_cmd = Some((
-            spec,
-            if spec.is_container() {
-                args.get(1).cloned()
-            } else {
-                None
-            },
-        ));
-    }
-
-    /// Whether the reply to the command just run is sent (CLIENT REPLY).
-    fn take_reply_turn(&mut self) -> bool {
-        if self.replies_to_skip > 0 {
-            self.replies_to_skip -= 1;
-            return false;
-        }
-        !self.replies_off
-    }
-}
 
 /// Flush when this much reply data is waiting, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
@@ -205,14 +84,14 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
             if args.is_empty() {
                 continue;
             }
-            if let Some((spec, writes)) = dispatch::pipelinable(&node, &state, &args) {
+            if let Some((spec, writes)) = data::pipelinable(&node, &state, &args) {
                 // Pipelined plain reads (or plain writes) run together, replies in order.
                 let mut batch = vec![(spec, args)];
                 let mut broken = None;
                 while batch.len() < MAX_BATCH {
                     match parse_command(&mut rbuf, &limits) {
                         Ok(Some(a)) if a.is_empty() => {}
-                        Ok(Some(a)) => match dispatch::pipelinable(&node, &state, &a) {
+                        Ok(Some(a)) => match data::pipelinable(&node, &state, &a) {
                             Some((spec, w)) if w == writes => batch.push((spec, a)),
                             _ => {
                                 parsed = Some(a);
@@ -237,10 +116,10 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 let run = async {
                     match batch.as_slice() {
                         [(spec, args)] => {
-                            vec![dispatch::execute_plain(&node, spec, args, readonly, true, protocol).await]
+                            vec![data::execute_plain(&node, spec, args, readonly, true, protocol).await]
                         }
-                        _ if writes => dispatch::execute_write_batch(&node, &batch, protocol).await,
-                        _ => dispatch::execute_read_batch(&node, &batch, readonly, protocol).await,
+                        _ if writes => data::execute_write_batch(&node, &batch, protocol).await,
+                        _ => data::execute_read_batch(&node, &batch, readonly, protocol).await,
                     }
                 };
                 let replies = tokio::select! {

@@ -1,13 +1,7 @@
-//! The RESP side of a node: accepting clients, one task per connection, and executing each
-//! command (`dispatch`) against the node.
+//! The RESP front door of a node: accepting clients, one task per connection that reads and
+//! parses requests and writes replies; each command goes to the executor (`exec`).
 
-pub mod blocking;
 pub mod connection;
-pub mod dispatch;
-pub mod keyspace;
-pub mod node_commands;
-pub mod pubsub;
-pub mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;

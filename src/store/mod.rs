@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::cluster::slots::{Slot, key_slot};
+use crate::slots::{Slot, key_slot};
 
 /// A value of one key; commands match on the variant they need and answer WRONGTYPE for the
 /// others.

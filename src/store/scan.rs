@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::{Store, mix64};
-use crate::cluster::slots::Slot;
+use crate::slots::Slot;
 
 /// Redis's `stringmatchlen` (case-sensitive): `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, and `\x`
 /// escapes; an unterminated `[` class runs to the end of the pattern.
@@ -182,7 +182,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::slots::key_slot;
+    use crate::slots::key_slot;
     use crate::store::Value;
 
     #[test]

@@ -282,7 +282,7 @@ impl Store {
         for _ in 0..r.count()? {
             let slot = u16::try_from(r.u64()?)
                 .ok()
-                .filter(|s| *s < crate::cluster::slots::SLOT_COUNT)
+                .filter(|s| *s < crate::slots::SLOT_COUNT)
                 .ok_or_else(|| invalid("bad slot"))?;
             let d = store.deleted.entry(slot).or_default();
             d.forgotten = r.u64()?;

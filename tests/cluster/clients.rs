@@ -205,7 +205,7 @@ async fn config_set_changes_what_the_node_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_client_is_moved_when_its_leader_loses_the_slot() {
     let c = Cluster::three("").await;
-    let slot = slotraft::cluster::slots::key_slot(b"{mv}q");
+    let slot = slotraft::slots::key_slot(b"{mv}q");
     let leader = c.leader_of_slot(1, slot).await.unwrap();
     let other = c.running().into_iter().find(|&n| n != leader).unwrap();
     let mut blocked = Raw::connect(&c.addr(leader)).await;

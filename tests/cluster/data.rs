@@ -212,10 +212,7 @@ async fn transactions_apply_atomically_and_honour_watch() {
 
     // MULTI ... EXEC: queued, then every reply in order, node commands in their place, an
     // error in one command not stopping the others. Exact bytes, as Redis sends them.
-    let leader = c
-        .leader_of_slot(1, slotraft::cluster::slots::key_slot(b"{t}x"))
-        .await
-        .unwrap();
+    let leader = c.leader_of_slot(1, slotraft::slots::key_slot(b"{t}x")).await.unwrap();
     let (reply, _) = raw_exchange(
         &c.addr(leader),
         b"MULTI\r\nSET {t}x 1\r\nINCR {t}x\r\nPING\r\nLPUSH {t}x v\r\nGET {t}x\r\nEXEC\r\n",
@@ -249,7 +246,7 @@ async fn transactions_apply_atomically_and_honour_watch() {
     assert_eq!(q(&mut a, &["EXISTS", "{t}y"]).await.unwrap(), Value::Int(0));
 
     // Keys of two slots in one transaction: CROSSSLOT at EXEC (both slots led here).
-    let slot = slotraft::cluster::slots::key_slot(b"{t}x");
+    let slot = slotraft::slots::key_slot(b"{t}x");
     let keys = keys_for_all_slots("cross");
     let neighbour = if slot == 0 { slot + 1 } else { slot - 1 };
     let (k1, k2) = (&keys[slot as usize], &keys[neighbour as usize]);
@@ -380,7 +377,7 @@ async fn expired_keys_leave_every_replica() {
     let mut writes = Vec::new();
     for t in 0..KEYS / PER_TX {
         let tag = format!("{{e{t}}}");
-        let slot = slotraft::cluster::slots::key_slot(tag.as_bytes());
+        let slot = slotraft::slots::key_slot(tag.as_bytes());
         let leader = c.leader_of_slot(1, slot).await.unwrap();
         let mut conn = leaders[&leader].clone();
         writes.push(tokio::spawn(async move {
@@ -501,7 +498,7 @@ async fn pubsub_reaches_every_node_and_cuts_off_slow_subscribers() {
     assert_eq!(numsub(&c, 1, "news").await, 1);
 
     // Shard channels: subscribed on a follower of the slot's group, published on the leader.
-    let slot = slotraft::cluster::slots::key_slot(b"{sh}c");
+    let slot = slotraft::slots::key_slot(b"{sh}c");
     let leader = c.leader_of_slot(1, slot).await.unwrap();
     let follower = c.running().into_iter().find(|&id| id != leader).unwrap();
     let mut shard = subscriber(&c.addr(follower), "SSUBSCRIBE {sh}c", b":1\r\n").await;
@@ -575,7 +572,7 @@ fn blocked_clients(info: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_pops_are_served_in_arrival_order() {
     let c = Cluster::three("").await;
-    let slot = slotraft::cluster::slots::key_slot(b"{b}q");
+    let slot = slotraft::slots::key_slot(b"{b}q");
     let leader = c.leader_of_slot(1, slot).await.unwrap();
     // Three clients block on the same list, one after the other.
     let mut waiting = Vec::new();

@@ -281,7 +281,7 @@ impl Cluster {
 
     /// The node id leading `key`'s slot, according to node 1.
     pub async fn leader_of_key(&self, key: &str) -> u64 {
-        let slot = slotraft::cluster::slots::key_slot(key.as_bytes());
+        let slot = slotraft::slots::key_slot(key.as_bytes());
         self.leader_of_slot(1, slot)
             .await
             .unwrap_or_else(|| panic!("slot {slot} of {key} has no leader"))
@@ -471,7 +471,7 @@ pub fn keys_for_all_slots(prefix: &str) -> Vec<String> {
     let mut n = 0u64;
     while missing > 0 {
         let k = format!("{prefix}{n}");
-        let slot = slotraft::cluster::slots::key_slot(k.as_bytes()) as usize;
+        let slot = slotraft::slots::key_slot(k.as_bytes()) as usize;
         if keys[slot].is_none() {
             keys[slot] = Some(k);
             missing -= 1;

@@ -6,16 +6,15 @@
 use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
-use crate::cluster::slots::key_slot;
 use crate::cmd::CommandSpec;
+use crate::errors::{CLUSTERDOWN, CROSSSLOT};
+use crate::exec::session::ConnState;
 use crate::node::Node;
 use crate::node::pubsub::Space;
 use crate::raft::types::NodeId;
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
-use crate::rpc::pb;
-use crate::server::connection::ConnState;
-use crate::server::dispatch::{CLUSTERDOWN, CROSSSLOT};
+use crate::slots::key_slot;
 
 /// Commands a RESP2 connection may send while subscribed.
 pub fn allowed_while_subscribed(spec: &CommandSpec) -> bool {
@@ -153,12 +152,9 @@ fn shard_route(node: &Node, channels: &[Bytes]) -> Result<Vec<NodeId>, Frame> {
     if group.members.contains(&node.id) {
         return Ok(group.members.clone());
     }
-    let ctx = RouteCtx {
-        is_write: true,
-        readonly: false,
-    };
+    let ctx = RouteCtx::write();
     match route(&view, &[slot], ctx) {
-        Route::Moved { slot, addr } => Err(Frame::Error(format!("MOVED {slot} {addr}"))),
+        Route::Moved { slot, addr } => Err(Frame::Error(crate::errors::moved(slot, addr))),
         // Proxy mode: publish to the group's members from here.
         Route::Forward { .. } => Ok(group.members.clone()),
         _ => Err(Frame::error(CLUSTERDOWN)),
@@ -168,18 +164,10 @@ fn shard_route(node: &Node, channels: &[Bytes]) -> Result<Vec<NodeId>, Frame> {
 /// Sends a message to the subscribers of other nodes, in the background.
 fn fan_out(node: &Node, to: impl Iterator<Item = NodeId>, channel: &Bytes, message: &Bytes, sharded: bool) {
     for peer in to.filter(|&p| p != node.id) {
-        let Some(mut client) = node.peers.node_client(peer) else {
-            continue;
-        };
-        let req = pb::PublishRequest {
-            channel: channel.to_vec(),
-            message: message.to_vec(),
-            sharded,
-        };
+        let (peers, channel, message) = (node.peers.clone(), channel.clone(), message.clone());
         tokio::spawn(async move {
-            let mut req = tonic::Request::new(req);
-            req.set_timeout(std::time::Duration::from_secs(5));
-            if let Err(e) = client.publish(req).await {
+            let timeout = std::time::Duration::from_secs(5);
+            if let Err(e) = peers.publish(peer, &channel, &message, sharded, timeout).await {
                 tracing::debug!(peer, "publish fan-out failed: {e}");
             }
         });

@@ -12,12 +12,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
-use crate::cluster::slots::key_slot;
 use crate::cmd;
+use crate::errors::CROSSSLOT;
+use crate::exec::data;
 use crate::node::{Node, now_ms};
 use crate::raft::types::GroupId;
 use crate::resp::frame::Frame;
-use crate::server::dispatch::{self, CROSSSLOT};
+use crate::slots::key_slot;
 
 /// How a twin's reply becomes the blocking command's reply.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -141,10 +142,7 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
         _ => keys.clone(),
     };
     let slots: Vec<_> = keys.iter().map(|k| key_slot(k)).collect();
-    let ctx = RouteCtx {
-        is_write: true,
-        readonly: false,
-    };
+    let ctx = RouteCtx::write();
     let deadline = blocking.timeout.map(|t| tokio::time::Instant::now() + t);
     let waiter = node.next_client_id();
     let mut joined: Option<GroupId> = None;
@@ -161,11 +159,11 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
             _ => {
                 break blocking
                     .shape
-                    .convert(dispatch::execute_data(node, &slots, &blocking.twin, ctx, may_forward).await);
+                    .convert(data::execute_data(node, &slots, &blocking.twin, ctx, may_forward).await);
             }
         };
         let Some(g) = node.groups.get(&group) else {
-            break dispatch::execute_data(node, &slots, &blocking.twin, ctx, may_forward).await;
+            break data::execute_data(node, &slots, &blocking.twin, ctx, may_forward).await;
         };
         let notified = g.sm.applied.notified();
         tokio::pin!(notified);
@@ -178,7 +176,7 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
                 .any(|k| state.store.get_live(k, now).is_some() && node.waiters.first(group, k, waiter))
         };
         if ready || joined.is_none() {
-            let reply = dispatch::execute_data(node, &slots, &blocking.twin, ctx, may_forward).await;
+            let reply = data::execute_data(node, &slots, &blocking.twin, ctx, may_forward).await;
             if !matches!(reply, Frame::Null | Frame::NullArray) {
                 break blocking.shape.convert(reply);
             }

@@ -7,17 +7,16 @@
 use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
-use crate::cluster::slots::{Slot, key_slot};
 use crate::cmd::txn::{Transaction, WATCH_CLOCK, Watch};
 use crate::cmd::{self, CommandSpec, Kind};
+use crate::errors::{CROSSSLOT, EXECABORT};
+use crate::exec::data;
+use crate::exec::session::ConnState;
+use crate::exec::{blocking, node_commands};
 use crate::node::Node;
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
-use crate::server::connection::ConnState;
-use crate::server::dispatch::{self, CROSSSLOT};
-use crate::server::{blocking, node_commands};
-
-const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+use crate::slots::{Slot, key_slot};
 
 /// Whether `spec` runs now even inside MULTI (everything else is queued).
 pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
@@ -43,14 +42,11 @@ fn slots_of(spec: &'static CommandSpec, args: &[Bytes]) -> Vec<Slot> {
 /// several slots, or whose slot is led elsewhere, is refused now and dooms the transaction.
 pub fn queue(node: &Node, conn: &mut ConnState, spec: &'static CommandSpec, args: Vec<Bytes>) -> Frame {
     if spec.kind != Kind::Node {
-        let ctx = RouteCtx {
-            is_write: true,
-            readonly: false,
-        };
+        let ctx = RouteCtx::write();
         match route(&node.view.read(), &slots_of(spec, &args), ctx) {
             Route::CrossSlot => return refuse(conn, Frame::error(CROSSSLOT)),
             Route::Moved { slot, addr } if conn.may_forward => {
-                return refuse(conn, Frame::Error(format!("MOVED {slot} {addr}")));
+                return refuse(conn, Frame::Error(crate::errors::moved(slot, addr)));
             }
             _ => {}
         }
@@ -97,11 +93,8 @@ async fn watch(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
     let Some(spec) = cmd::lookup_internal(WATCH_CLOCK.as_bytes()) else {
         return Frame::error("ERR WATCH is not available");
     };
-    let ctx = RouteCtx {
-        is_write: false,
-        readonly: false,
-    };
-    match dispatch::execute_data(node, &slots_of(spec, &internal), &internal, ctx, conn.may_forward).await {
+    let ctx = RouteCtx::read(false);
+    match data::execute_data(node, &slots_of(spec, &internal), &internal, ctx, conn.may_forward).await {
         Frame::Array(items) if items.len() == args.len() => {
             let Frame::Integer(seen) = items[0] else {
                 return Frame::error("ERR unexpected WATCH reply");
@@ -153,11 +146,8 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
         let Some(spec) = cmd::lookup_internal(&entry[0]) else {
             return Frame::error("ERR transactions are not available");
         };
-        let ctx = RouteCtx {
-            is_write: true,
-            readonly: false,
-        };
-        match dispatch::execute_data(node, &slots_of(spec, &entry), &entry, ctx, conn.may_forward).await {
+        let ctx = RouteCtx::write();
+        match data::execute_data(node, &slots_of(spec, &entry), &entry, ctx, conn.may_forward).await {
             Frame::Array(items) if items.len() == data.len() => {
                 for ((i, args), item) in data.iter().zip(items) {
                     // The reply shapes RESP3 changes, as outside a transaction.

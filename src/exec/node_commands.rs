@@ -8,13 +8,13 @@ use bytes::Bytes;
 use openraft::async_runtime::watch::WatchReceiver;
 
 use crate::cluster::replies;
-use crate::cluster::slots::{SLOT_COUNT, key_slot};
 use crate::cmd::{self, CommandSpec};
+use crate::exec::session::ConnState;
+use crate::exec::{keyspace, pubsub};
 use crate::node::{Node, now_ms};
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
-use crate::server::connection::ConnState;
-use crate::server::{keyspace, pubsub};
+use crate::slots::{SLOT_COUNT, key_slot};
 use crate::store::scan::glob_match_nocase;
 
 const REDIS_VERSION: &str = "7.2.0";

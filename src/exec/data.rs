@@ -1,72 +1,26 @@
-//! The path of one command (DESIGN.md): table lookup and arity check, then either the node
-//! itself answers, or `route` decides between serving from a local replica, redirecting the
-//! client, or forwarding to the leader.
+//! A data command — one that reads or writes keys of one slot — from its route to its reply:
+//! served by a local replica (a linearizable read, or a write proposed to the group's Raft
+//! log), redirected, or forwarded to the leader; pipelined reads and writes batched per group.
+//! Every redirect a client sees is decided by `cluster::route` (`route`, `to_leader`) and
+//! carried out by `follow`.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use openraft::error::{ForwardToLeader, LinearizableReadError, RaftError};
 
-use crate::cluster::route::{Route, RouteCtx, route};
-use crate::cluster::slots::{Slot, key_slot};
+use crate::cluster::route::{Route, RouteCtx, route, to_leader};
 use crate::cmd::{self, Kind};
 use crate::config::RedirectMode;
+use crate::errors::{self, CLUSTERDOWN, CROSSSLOT, TRYAGAIN, UNKNOWN_OUTCOME};
+use crate::exec::session::ConnState;
+use crate::node::Node;
 use crate::node::proposer::Proposed;
-use crate::node::{Node, now_ms};
 use crate::raft::types::{GroupId, NodeId, TypeConfig};
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
-use crate::rpc::convert::decode;
-use crate::rpc::pb;
-use crate::server::connection::ConnState;
-use crate::server::{blocking, node_commands, pubsub, transaction};
-
-pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
-pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
-pub const TRYAGAIN: &str = "TRYAGAIN The slot's leader is changing, please try again";
-/// A write that may or may not have been applied: never reported as "not done".
-pub const UNKNOWN_OUTCOME: &str = "UNKNOWN The write may or may not have been applied: leadership changed or the leader was lost while it was in flight";
-
-/// Executes one command for a client connection.
-pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Frame {
-    // Internal entries (EXEC's, WATCH's) only arrive forwarded from another node.
-    let found = if conn.may_forward {
-        cmd::lookup(&args[0])
-    } else {
-        cmd::lookup_internal(&args[0])
-    };
-    let Some(spec) = found else {
-        return transaction::refuse(conn, cmd::unknown_command(&args));
-    };
-    if let Err(e) = cmd::check_arity(spec, args.len()) {
-        return transaction::refuse(conn, e);
-    }
-    conn.note_command(spec, &args);
-    if let Some(e) = pubsub::subscribed_context_error(conn, spec) {
-        return e;
-    }
-    if conn.multi.is_some() && !transaction::runs_inside_multi(spec) {
-        return transaction::queue(node, conn, spec, args);
-    }
-    if spec.flags.contains(&"blocking") {
-        // CLIENT LIST shows a blocked client's command while it waits.
-        conn.publish();
-        return match blocking::parse(&args) {
-            Some(Ok(b)) => blocking::execute(node, conn.may_forward, b).await,
-            Some(Err(e)) => e,
-            None => cmd::unknown_command(&args),
-        };
-    }
-    if spec.group == "transactions" {
-        return transaction::execute(node, conn, spec, &args).await;
-    }
-    if spec.kind == Kind::Node {
-        return node_commands::execute(node, conn, spec, &args).await;
-    }
-    // ASK redirects come with slot migration; the flag lasts one command, as in Redis.
-    conn.asking = false;
-    execute_plain(node, spec, &args, conn.readonly, conn.may_forward, conn.protocol).await
-}
+use crate::slots::{Slot, key_slot};
+use crate::wire::PeerError;
 
 /// Whether a client's pipelined command may run alongside its neighbours (see
 /// `execute_read_batch`, `execute_write_batch`): a plain read or write of keys, outside MULTI
@@ -98,10 +52,7 @@ pub async fn execute_plain(
     may_forward: bool,
     protocol: Protocol,
 ) -> Frame {
-    let ctx = RouteCtx {
-        is_write: spec.kind == Kind::Write,
-        readonly,
-    };
+    let ctx = RouteCtx::new(spec.kind == Kind::Write, readonly);
     let reply = execute_data(node, &key_slots(spec, args), args, ctx, may_forward).await;
     shape(args, reply, protocol)
 }
@@ -132,10 +83,7 @@ pub async fn execute_read_batch(
     readonly: bool,
     protocol: Protocol,
 ) -> Vec<Frame> {
-    let ctx = RouteCtx {
-        is_write: false,
-        readonly,
-    };
+    let ctx = RouteCtx::read(readonly);
     let mut by_group: std::collections::BTreeMap<GroupId, Vec<usize>> = Default::default();
     {
         let view = node.view.read();
@@ -151,17 +99,15 @@ pub async fn execute_read_batch(
         if !readonly || g.raft.is_leader() {
             g.read_barrier().await.ok()?;
         }
-        let state = g.sm.state.read();
-        let now = now_ms().max(state.clock_ms);
-        Some(
+        Some(g.read(|store, now| {
             indexes
                 .into_iter()
                 .map(|i| {
                     let args = &batch[i].1;
-                    (i, shape(args, cmd::execute_read(&state.store, args, now), protocol))
+                    (i, shape(args, cmd::execute_read(store, args, now), protocol))
                 })
-                .collect::<Vec<_>>(),
-        )
+                .collect::<Vec<_>>()
+        }))
     });
     let mut replies: Vec<Option<Frame>> = vec![None; batch.len()];
     for (i, reply) in futures::future::join_all(served).await.into_iter().flatten().flatten() {
@@ -179,10 +125,7 @@ pub async fn execute_write_batch(
     batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
     protocol: Protocol,
 ) -> Vec<Frame> {
-    let ctx = RouteCtx {
-        is_write: true,
-        readonly: false,
-    };
+    let ctx = RouteCtx::write();
     let mut replies: Vec<Option<Frame>> = vec![None; batch.len()];
     let mut by_group: std::collections::BTreeMap<GroupId, Vec<usize>> = Default::default();
     {
@@ -263,26 +206,14 @@ fn leader_wait(node: &Node) -> Duration {
 
 /// Routes a data command by its slots and runs it: here, on the leader (proxy), or answers
 /// with a redirect. Waits out a leaderless group for a while before `-CLUSTERDOWN`.
-pub(crate) async fn execute_data(
-    node: &Node,
-    slots: &[Slot],
-    args: &[Bytes],
-    ctx: RouteCtx,
-    may_forward: bool,
-) -> Frame {
+pub async fn execute_data(node: &Node, slots: &[Slot], args: &[Bytes], ctx: RouteCtx, may_forward: bool) -> Frame {
     let slot = slots.first().copied().unwrap_or(0);
     let deadline = tokio::time::Instant::now() + leader_wait(node);
     loop {
         let decision = route(&node.view.read(), slots, ctx);
         let attempt = match decision {
             Route::Here(group) => run_local(node, group, slot, args, ctx, may_forward).await,
-            Route::Moved { slot, addr } if may_forward => Attempt::Reply(Frame::Error(format!("MOVED {slot} {addr}"))),
-            Route::Ask { slot, addr } if may_forward => Attempt::Reply(Frame::Error(format!("ASK {slot} {addr}"))),
-            Route::Forward { group, leader } if may_forward => forward(node, group, leader, args, ctx.is_write).await,
-            // A forwarded command reached a node that is not the leader: the proxy re-routes.
-            Route::Moved { .. } | Route::Ask { .. } | Route::Forward { .. } => Attempt::Reply(Frame::error(TRYAGAIN)),
-            Route::CrossSlot => Attempt::Reply(Frame::error(CROSSSLOT)),
-            Route::ClusterDown => Attempt::Retry,
+            elsewhere => follow(node, elsewhere, args, ctx, may_forward).await,
         };
         match attempt {
             Attempt::Reply(frame) => return frame,
@@ -292,6 +223,20 @@ pub(crate) async fn execute_data(
             Attempt::Retry if may_forward => return Frame::error(CLUSTERDOWN),
             Attempt::Retry => return Frame::error(TRYAGAIN),
         }
+    }
+}
+
+/// Carries out a decision to serve a command elsewhere: the redirect, the forward, or the
+/// refusal it stands for.
+async fn follow(node: &Node, decision: Route, args: &[Bytes], ctx: RouteCtx, may_forward: bool) -> Attempt {
+    match decision {
+        Route::Moved { slot, addr } if may_forward => Attempt::Reply(Frame::Error(errors::moved(slot, addr))),
+        Route::Ask { slot, addr } if may_forward => Attempt::Reply(Frame::Error(errors::ask(slot, addr))),
+        Route::Forward { group, leader } if may_forward => forward(node, group, leader, args, ctx.is_write).await,
+        // A forwarded command reached a node that is not the leader: the proxy re-routes.
+        Route::Moved { .. } | Route::Ask { .. } | Route::Forward { .. } => Attempt::Reply(Frame::error(TRYAGAIN)),
+        Route::CrossSlot => Attempt::Reply(Frame::error(CROSSSLOT)),
+        Route::ClusterDown | Route::Here(_) => Attempt::Retry,
     }
 }
 
@@ -309,15 +254,8 @@ async fn not_leader(
     let Some(leader) = f.leader_id.filter(|&l| l != node.id) else {
         return Attempt::Retry;
     };
-    if !may_forward {
-        return Attempt::Reply(Frame::error(TRYAGAIN));
-    }
-    let addr = node.view.read().nodes.get(&leader).map(|n| n.resp);
-    match (node.config.redirect, addr) {
-        (RedirectMode::Moved, Some(addr)) => Attempt::Reply(Frame::Error(format!("MOVED {slot} {addr}"))),
-        (RedirectMode::Proxy, Some(_)) => Box::pin(forward(node, group, leader, args, ctx.is_write)).await,
-        (_, None) => Attempt::Retry,
-    }
+    let decision = to_leader(&node.view.read(), slot, group, leader);
+    Box::pin(follow(node, decision, args, ctx, may_forward)).await
 }
 
 async fn run_local(
@@ -346,14 +284,10 @@ async fn run_local(
     }
     if ctx.readonly && !g.raft.is_leader() {
         // READONLY connection on a follower: possibly stale, as on Redis Cluster replicas.
-        let state = g.sm.state.read();
-        return Attempt::Reply(cmd::execute_read(&state.store, args, now_ms().max(state.clock_ms)));
+        return Attempt::Reply(g.read(|store, now| cmd::execute_read(store, args, now)));
     }
     match g.read_barrier().await {
-        Ok(_) => {
-            let state = g.sm.state.read();
-            Attempt::Reply(cmd::execute_read(&state.store, args, now_ms().max(state.clock_ms)))
-        }
+        Ok(_) => Attempt::Reply(g.read(|store, now| cmd::execute_read(store, args, now))),
         Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
             not_leader(node, group, slot, args, &f, ctx, may_forward).await
         }
@@ -364,53 +298,17 @@ async fn run_local(
     }
 }
 
-/// True when the RPC certainly never reached the peer (the connection could not be made).
-fn never_sent(status: &tonic::Status) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && matches!(io.kind(), std::io::ErrorKind::ConnectionRefused)
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    status.code() == tonic::Code::Unavailable && status.message().contains("connect")
-}
-
 /// Proxy mode: runs the command on the leader and relays its reply. Refusals that prove nothing
 /// was applied (TRYAGAIN or CLUSTERDOWN from the far side, no connection) are retried.
 async fn forward(node: &Node, group: GroupId, leader: NodeId, args: &[Bytes], is_write: bool) -> Attempt {
-    let Some(mut client) = node.peers.node_client(leader) else {
-        return Attempt::Retry;
-    };
-    let msg = pb::ForwardRequest {
-        group,
-        args: args.iter().map(|a| a.to_vec()).collect(),
-    };
-    let mut req = tonic::Request::new(msg);
-    req.set_timeout(Duration::from_secs(10));
-    match client.forward(req).await {
-        Ok(reply) => match decode::<Frame>(&reply.into_inner().frame) {
-            Ok(Frame::Error(e)) if e.starts_with("TRYAGAIN") || e.starts_with("CLUSTERDOWN") => Attempt::Retry,
-            Ok(frame) => Attempt::Reply(frame),
-            Err(_) => Attempt::Reply(Frame::error("ERR bad reply from the leader")),
-        },
-        Err(status) if is_write && !never_sent(&status) => {
-            tracing::debug!(group, leader, "forwarded write failed: {status}");
+    match node.peers.forward(leader, group, args, Duration::from_secs(10)).await {
+        Ok(Frame::Error(e)) if e.starts_with("TRYAGAIN") || e.starts_with("CLUSTERDOWN") => Attempt::Retry,
+        Ok(frame) => Attempt::Reply(frame),
+        Err(PeerError::Decode(_)) => Attempt::Reply(Frame::error("ERR bad reply from the leader")),
+        Err(e) if is_write && !e.never_sent() => {
+            tracing::debug!(group, leader, "forwarded write failed: {e}");
             Attempt::Reply(Frame::error(UNKNOWN_OUTCOME))
         }
         Err(_) => Attempt::Retry,
     }
-}
-
-/// Runs a command forwarded by another node (proxy mode) as if a client had sent it here,
-/// without forwarding it again.
-pub async fn execute_forwarded(node: &Node, _group: GroupId, args: Vec<Bytes>) -> Frame {
-    if args.is_empty() {
-        return Frame::error("ERR empty command");
-    }
-    let mut conn = ConnState::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-    conn.may_forward = false;
-    execute(node, &mut conn, args).await
 }

@@ -6,13 +6,13 @@
 use bytes::Bytes;
 use openraft::error::{ClientWriteError, RaftError};
 
-use crate::cluster::slots::SLOT_COUNT;
 use crate::cmd::parse::{Cursor, SYNTAX_ERROR};
 use crate::cmd::{self, FLUSH_ENTRY, ScanOpts};
+use crate::errors::{TRYAGAIN, UNKNOWN_OUTCOME};
 use crate::node::{Group, Node, now_ms};
 use crate::raft::types::{GroupId, Request};
 use crate::resp::frame::Frame;
-use crate::server::dispatch::{TRYAGAIN, UNKNOWN_OUTCOME};
+use crate::slots::SLOT_COUNT;
 
 pub async fn execute(node: &Node, name: &str, args: &[Bytes]) -> Frame {
     let reply = match name {
