@@ -16,9 +16,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::cluster::slots::{SLOT_COUNT, Slot};
-use crate::resp::frame::Frame;
-use crate::resp::parse::parse_frame;
+use slotraft::cluster::slots::{SLOT_COUNT, Slot};
+use slotraft::resp::frame::Frame;
+use slotraft::resp::parse::parse_frame;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
