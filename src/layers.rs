@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["raft"],
     &["node"],
     &["exec"],
-    &["server", "rpc", "check"],
+    &["server", "rpc"],
 ];
 
 /// The modules that may name protobuf types (`wire::pb`).

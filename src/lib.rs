@@ -2,7 +2,6 @@
 //! See DESIGN.md for the path of one command through these modules.
 #![deny(unsafe_code)]
 
-pub mod check;
 pub mod cluster;
 pub mod cmd;
 pub mod config;

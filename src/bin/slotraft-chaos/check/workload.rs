@@ -25,8 +25,8 @@ use super::Outcome;
 use super::client::{Client, Conn, Failure, arg, number, numbers};
 use super::history::{ABORTED, Op, Record};
 use super::list_append::Mop;
-use crate::resp::frame::Frame;
-use crate::slots::{Slot, key_slot};
+use slotraft::resp::frame::Frame;
+use slotraft::slots::{Slot, key_slot};
 
 #[derive(Clone, Debug)]
 pub struct Options {

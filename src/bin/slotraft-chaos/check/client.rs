@@ -16,9 +16,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::resp::frame::Frame;
-use crate::resp::parse::parse_frame;
-use crate::slots::{SLOT_COUNT, Slot};
+use slotraft::resp::frame::Frame;
+use slotraft::resp::parse::parse_frame;
+use slotraft::slots::{SLOT_COUNT, Slot};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {

@@ -1,13 +1,18 @@
 //! `slotraft-chaos`: the workload and the checker of scripts/chaos.sh, usable alone.
 //!   slotraft-chaos run --seeds 10.77.0.1:7001 --time 60 --out history.jsonl
 //!   slotraft-chaos check --history history.jsonl [--nemesis nemesis.log]
+//!
+//! The workload, its cluster client and the checkers are this binary's own modules (`check`),
+//! not the server library's; their unit tests run with `cargo test --bin slotraft-chaos`.
+
+mod check;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use check::{history, report, workload};
 use clap::{Parser, Subcommand};
-use slotraft::check::{history, report, workload};
 
 #[derive(Parser)]
 #[command(
