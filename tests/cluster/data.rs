@@ -609,12 +609,42 @@ async fn blocking_pops_are_served_in_arrival_order() {
     let t = std::time::Instant::now();
     assert_eq!(q(&mut pusher, &["BRPOP", "{b}none", "0.3"]).await.unwrap(), Value::Nil);
     assert!(t.elapsed() >= Duration::from_millis(300));
-    let mut popper = leader_conn(&c, "{b}q").await;
+    // BLMOVE must block on the empty source, and only the push may wake it. Push once the node
+    // the popper is connected to shows it blocked: CLIENT LIST shows its BLMOVE (a blocking
+    // command is shown while it waits) and INFO counts one blocked client (the popper,
+    // registered as a waiter once it found the source empty).
+    let popper_node = c.leader_of_key("{b}src").await;
+    let popper_addr = c.addr(popper_node);
+    let mut popper = crate::harness::plain_conn(&redis::Client::open(c.url(popper_node)).unwrap())
+        .await
+        .unwrap();
+    let Value::Int(popper_id) = q(&mut popper, &["CLIENT", "ID"]).await.unwrap() else {
+        panic!("CLIENT ID answers an integer")
+    };
+    let popper_id = popper_id.to_string();
+    let info = command(&popper_addr, &["INFO", "clients"]).await.unwrap();
+    assert_eq!(blocked_clients(&info), 0, "nobody blocked yet: {info}");
     let blmove =
-        tokio::spawn(async move { q(&mut popper, &["BLMOVE", "{b}src", "{b}dst", "LEFT", "RIGHT", "5"]).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::spawn(async move { q(&mut popper, &["BLMOVE", "{b}src", "{b}dst", "LEFT", "RIGHT", "10"]).await });
+    let list_popper = ["CLIENT", "LIST", "ID", popper_id.as_str()];
+    let seen = std::sync::Mutex::new(String::new());
+    let blocked = crate::harness::wait_until(Duration::from_secs(5), || async {
+        let line = command(&popper_addr, &list_popper).await.unwrap_or_default();
+        let waiting = blocked_clients(&command(&popper_addr, &["INFO", "clients"]).await.unwrap_or_default());
+        *seen.lock().unwrap() = format!("CLIENT LIST: {line:?}, blocked_clients: {waiting}");
+        line.starts_with(&format!("id={popper_id} ")) && line.contains(" cmd=blmove ") && waiting == 1
+    })
+    .await;
+    assert!(
+        blocked,
+        "BLMOVE on an empty list should block; last seen: {}",
+        seen.lock().unwrap()
+    );
+    assert!(!blmove.is_finished(), "a blocked BLMOVE has not answered yet");
     q(&mut pusher, &["RPUSH", "{b}src", "moved"]).await.unwrap();
     assert_eq!(blmove.await.unwrap().unwrap(), bulk("moved"));
+    let info = command(&popper_addr, &["INFO", "clients"]).await.unwrap();
+    assert_eq!(blocked_clients(&info), 0, "the push served the blocked client: {info}");
     assert_eq!(
         q(&mut pusher, &["LRANGE", "{b}dst", "0", "-1"]).await.unwrap(),
         Value::Array(vec![bulk("moved")])

@@ -27,37 +27,89 @@ async fn digests(c: &Cluster, id: u64) -> Option<BTreeMap<u64, (u64, String)>> {
         .collect()
 }
 
-/// Waits until every running node reports, for every group, the same applied index; fails at
-/// once if two replicas at the same index disagree on the digest.
-async fn wait_identical(c: &Cluster) -> BTreeMap<u64, (u64, String)> {
+/// Waits (up to a deadline) until every node of the cluster runs, hosts every one of the
+/// `groups` groups, and, group by group, all replicas report the same applied index; then
+/// asserts that, for every group, all replicas report the same digest at that index. Two
+/// replicas seen at the same index with different digests fail at once.
+async fn wait_identical(c: &Cluster, groups: u64) -> BTreeMap<u64, (u64, String)> {
+    let nodes = c.running();
+    assert_eq!(
+        nodes.len(),
+        c.resp.len(),
+        "every replica must be running to be compared"
+    );
+    let last = parking_lot::Mutex::new(String::new());
     let agreed = parking_lot::Mutex::new(BTreeMap::new());
     let ok = wait_until(Duration::from_secs(60), || async {
-        let mut all = Vec::new();
-        for id in c.running() {
-            match digests(c, id).await {
-                Some(d) => all.push((id, d)),
-                None => return false,
+        // group → node → (applied index, digest)
+        let mut by_group: BTreeMap<u64, BTreeMap<u64, (u64, String)>> = BTreeMap::new();
+        for &id in &nodes {
+            let Some(d) = digests(c, id).await else {
+                *last.lock() = format!("node {id} did not answer DEBUG DIGEST");
+                return false;
+            };
+            if !d.keys().copied().eq(1..=groups) {
+                *last.lock() = format!("node {id} reports groups {:?}, not 1..={groups}", d.keys());
+                return false;
+            }
+            for (group, at) in d {
+                by_group.entry(group).or_default().insert(id, at);
             }
         }
-        let (first_id, first) = &all[0];
-        for (id, d) in &all[1..] {
-            for (group, (index, digest)) in d {
-                let Some((i0, d0)) = first.get(group) else { return false };
-                if i0 != index {
-                    return false;
-                }
+        let mut seen = BTreeMap::new();
+        for (group, replicas) in &by_group {
+            let (first_id, (index, digest)) = replicas.first_key_value().unwrap();
+            if replicas.values().any(|(i, _)| i != index) {
+                *last.lock() = format!("group {group}: replicas at different applied indexes {replicas:?}");
+                return false;
+            }
+            for (id, (_, d)) in replicas {
                 assert_eq!(
-                    d0, digest,
+                    d, digest,
                     "group {group} at index {index}: node {first_id} and node {id} hold different data"
                 );
             }
+            seen.insert(*group, (*index, digest.clone()));
         }
-        *agreed.lock() = first.clone();
+        *agreed.lock() = seen;
         true
     })
     .await;
-    assert!(ok, "replicas did not reach the same applied index");
-    agreed.into_inner()
+    assert!(
+        ok,
+        "replicas did not all report every group at one applied index within 60 s; last check: {}",
+        last.lock()
+    );
+    let agreed = agreed.into_inner();
+    assert_eq!(agreed.len() as u64, groups, "{agreed:?}");
+    agreed
+}
+
+/// Waits until no key of any group has a deadline left (INFO keyspace's `expires`, summed over
+/// the leaders): from then on active expiry proposes nothing, and the replicated state only
+/// changes if a client writes.
+async fn wait_no_deadlines(c: &Cluster) {
+    let last = parking_lot::Mutex::new(String::new());
+    let ok = wait_until(Duration::from_secs(60), || async {
+        for id in c.running() {
+            let Ok(info) = crate::harness::command(&c.addr(id), &["INFO", "keyspace"]).await else {
+                return false;
+            };
+            let expires = info
+                .lines()
+                .filter_map(|l| l.strip_prefix("db0:"))
+                .flat_map(|l| l.split(','))
+                .filter_map(|kv| kv.strip_prefix("expires=")?.parse::<u64>().ok())
+                .sum::<u64>();
+            if expires > 0 {
+                *last.lock() = format!("node {id}: {info}");
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert!(ok, "keys with a deadline remain after 60 s: {}", last.lock());
 }
 
 /// One random command on one of a few hot keys of a hash tag (so multi-key commands stay in
@@ -190,7 +242,8 @@ fn random_command(rng: &mut StdRng) -> redis::Cmd {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_mix_leaves_every_replica_identical() {
-    let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "snapshot_every = 200");
+    const GROUPS: u64 = 3;
+    let mut c = Cluster::configure(3, &even_groups(GROUPS, &[1, 2, 3]), "snapshot_every = 200");
     c.start_all();
     c.wait_ready().await;
     let conn = c.cluster_client().await;
@@ -229,7 +282,16 @@ async fn random_mix_leaves_every_replica_identical() {
     for t in tasks {
         t.await.unwrap();
     }
-    let before = wait_identical(&c).await;
+    // Let every deadline run out and its deletion be applied, with each group led by its
+    // preferred leader (so INFO keyspace on the leaders covers every group once): from then on
+    // nothing but a client write may change a group's digest.
+    c.wait_ready().await;
+    assert!(
+        c.wait_balanced(1, Duration::from_secs(60)).await,
+        "each node should lead one group again"
+    );
+    wait_no_deadlines(&c).await;
+    let before = wait_identical(&c, GROUPS).await;
     println!("after {total} random commands: {before:?}");
     // DEBUG RAFT-STATS shows, per group, how Raft batched that work.
     let stats = crate::harness::command(&c.addr(1), &["DEBUG", "RAFT-STATS"])
@@ -250,13 +312,16 @@ async fn random_mix_leaves_every_replica_identical() {
     c.kill(3);
     c.start(3);
     c.wait_ready().await;
-    let after = wait_identical(&c).await;
+    let after = wait_identical(&c, GROUPS).await;
+    // Every group, whether or not its leader changed (a new leader's first entry moves the
+    // applied index but not the data): the same data as before the restart.
     for (group, (index, digest)) in &before {
         let (i, d) = &after[group];
         assert!(i >= index, "group {group} went back from {index} to {i}");
-        if i == index {
-            assert_eq!(d, digest, "group {group}: state changed across a restart");
-        }
+        assert_eq!(
+            d, digest,
+            "group {group}: state changed across a restart (applied index {index} -> {i})"
+        );
     }
     let info = crate::harness::command(&c.addr(3), &["INFO", "raft"]).await.unwrap();
     assert!(
