@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ids::{GroupId, NodeId};
+use crate::resp::Limits;
 use crate::slots::{SLOT_COUNT, Slot};
 
 /// When the log is fsynced (cluster.toml `fsync`).
@@ -98,8 +99,7 @@ fn default_redirect() -> RedirectMode {
     RedirectMode::Moved
 }
 /// ~64 MiB of log per group for SETs of 100-byte values, as Redis's `auto-aof-rewrite-min-size`:
-/// at 100,000, 180,000 pipelined SETs/s over three groups snapshotted each group every 1.7 s,
-/// 7-10% of the nodes' CPU per write (docs/performance.md).
+/// fewer made snapshots a noticeable share of the CPU per write (docs/performance.md).
 fn default_snapshot_every() -> u64 {
     500_000
 }
@@ -110,33 +110,6 @@ fn default_heartbeat_ms() -> u64 {
 /// a randomised 1–1.5 × this), so a crashed leader is replaced in about 1.3–1.6 s.
 fn default_election_timeout_ms() -> u64 {
     500
-}
-
-/// Request-size limits, with Redis's defaults (see DESIGN.md, "Bad input and limits").
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    pub proto_max_bulk_len: usize,
-    pub max_multibulk_len: usize,
-    pub max_inline_len: usize,
-    pub client_query_buffer_limit: usize,
-    pub maxclients: usize,
-    /// Bytes of undelivered messages a Pub/Sub subscriber may have queued before it is
-    /// disconnected (Redis's `client-output-buffer-limit pubsub` hard limit).
-    pub pubsub_output_buffer_limit: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            proto_max_bulk_len: 512 * 1024 * 1024,
-            max_multibulk_len: i32::MAX as usize,
-            max_inline_len: 64 * 1024,
-            client_query_buffer_limit: 1024 * 1024 * 1024,
-            maxclients: 10_000,
-            pubsub_output_buffer_limit: 32 * 1024 * 1024,
-        }
-    }
 }
 
 /// One node of the cluster.
@@ -326,9 +299,8 @@ impl Config {
 
     /// Worker threads for `node`'s runtime on a machine of `cores` cores: `threads` if set,
     /// else the cores shared out among the nodes of this file that run on the node's host (its
-    /// RESP address's IP), one at least. Nodes sharing a machine each with a thread per core
-    /// wake and preempt each other's threads: three local nodes on 2 cores did 7-8% more SETs
-    /// with one worker each than with two (docs/performance.md).
+    /// RESP address's IP), one at least: nodes sharing a machine each with a thread per core
+    /// wake and preempt each other's threads (docs/performance.md).
     pub fn threads_for(&self, node: NodeId, cores: usize) -> usize {
         if self.threads > 0 {
             return self.threads;

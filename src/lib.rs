@@ -1,5 +1,5 @@
 //! slotraft: a Redis-compatible key-value cluster whose data is replicated with Raft.
-//! See DESIGN.md for the path of one command through these modules.
+//! docs/architecture.md gives the layers these modules form and the path of one command.
 #![deny(unsafe_code)]
 
 pub mod cluster;

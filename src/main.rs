@@ -15,21 +15,10 @@ use slotraft::node::Node;
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 // jemalloc's settings, read at its start (`_RJEM_MALLOC_CONF` in the environment still applies
-// on top). Memory freed in bulk (a slot's table copied while a snapshot held it, purged log
-// entries) goes back to the system after about a second, from one background thread, instead
-// of staying resident until later allocations happen to trigger a purge: 950,000 keys took
-// 431 resident bytes per key per copy without this, 406 with it (scripts/bench.sh).
-// Thread caches keep freed blocks up to 128 KiB (jemalloc's default stops at 32 KiB): the log
-// writer's journal compresses each entry of over 4 KiB into a new zeroed buffer, and a zeroed
-// block of that size taken back from the arena was zeroed with madvise, so a page fault and a
-// TLB shootdown per page; SET -P 16 went 137,080-141,945 -> 142,066-147,362 rps, 11.9-12.5 ->
-// 11.2-11.8 us of node CPU per write (`scripts/ab.sh`, three runs each).
-// Huge pages for the heap (`thp:always`: jemalloc asks for them with madvise, which Debian's
-// default `transparent_hugepage=madvise` grants): a write touches a few cache lines at random
-// over the whole keyspace, and with 4 KiB pages nearly each of them also missed the TLB.
-// SET -P 16 of 4,000,000 requests over 100,000 keys after loading them, two runs each on fresh
-// clusters: 165,741-182,991 -> 173,257-199,342 rps; ~115 MB more resident over the three
-// nodes at 100,000 keys (a partly used huge page is resident whole).
+// on top): memory freed in bulk goes back to the system within a second, from one background
+// thread; thread caches keep blocks up to 128 KiB (the journal's buffers for large entries);
+// huge pages for the heap, since writes touch cache lines at random over the whole keyspace.
+// The measurements behind each: docs/performance.md, "Figures behind the code".
 #[allow(non_upper_case_globals)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: &[u8; 114] =
@@ -145,8 +134,7 @@ fn main() -> ExitCode {
             let threads = config.threads_for(node, cores);
             tracing::info!(threads, cores, "runtime worker threads");
             // One thread: tokio's current-thread scheduler, the same single thread without the
-            // multi-thread scheduler's work-stealing queues and its worker spawned on the blocking
-            // pool (unpipelined SET ~5% faster, ~6% less CPU per write, three local nodes).
+            // multi-thread scheduler's work-stealing queues and its worker on the blocking pool.
             let mut builder = if threads == 1 {
                 tokio::runtime::Builder::new_current_thread()
             } else {

@@ -95,6 +95,80 @@ pub struct Group {
 }
 
 impl Group {
+    /// Starts this node's replica of group `id` over its loaded state machine: its Raft core
+    /// (initialised with cluster.toml's membership when the log is pristine and the group is
+    /// not being rejoined), its proposer, and its rebuild state.
+    #[allow(clippy::too_many_arguments)]
+    async fn start(
+        config: &Config,
+        me: NodeId,
+        id: GroupId,
+        sm: GroupStateMachine,
+        engine: &Arc<LogEngine>,
+        peers: &Peers,
+        raft_config: &Arc<openraft::Config>,
+        rejoining: &Rejoining,
+    ) -> Result<Group, StartError> {
+        let log = engine.group(id).map_err(|e| StartError::Log(e.to_string()))?;
+        tracing::info!(
+            group = id,
+            snapshot_index = sm.snapshot_index.load(Ordering::Relaxed),
+            keys = sm.state.read().store.len(),
+            log_purged = ?log.last_purged_index(),
+            log_last = ?log.last_log_index(),
+            "recovering group"
+        );
+        let network = GroupNetwork {
+            peers: peers.clone(),
+            group: id,
+        };
+        let raft = Raft::new(me, raft_config.clone(), network, log.clone(), sm.clone())
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let rejoined = rejoining.rejoined.get(&id);
+        if !initialized && rejoined.is_none() {
+            let members: BTreeMap<NodeId, BasicNode> = config.groups[&id]
+                .members
+                .iter()
+                .filter_map(|m| config.nodes.get(m).map(|n| (*m, BasicNode::new(n.rpc.to_string()))))
+                .collect();
+            if let Err(e) = raft.initialize(members).await {
+                tracing::debug!(group = id, "initialize: {e}");
+            }
+        }
+        let preferred_leader = config
+            .preferred_leaders()
+            .get(&id)
+            .copied()
+            .unwrap_or(config.groups[&id].members[0]);
+        Ok(Group {
+            id,
+            sm,
+            log,
+            preferred_leader,
+            me,
+            metrics: raft.metrics(),
+            proposer: proposer::Proposer::start(id, raft.clone()),
+            read_lease: Duration::from_millis(raft_config.election_timeout_max / 2),
+            transfer_term: AtomicU64::new(0),
+            transfer_until_ms: AtomicU64::new(0),
+            clock: Instant::now(),
+            lease_reads: AtomicU64::new(0),
+            core_reads: AtomicU64::new(0),
+            rebuild_until: AtomicU64::new(match rejoined {
+                Some(Rejoin::Allowed(last) | Rejoin::Awaiting(last)) => (*last).max(1),
+                Some(Rejoin::Fresh { .. }) | None => 0,
+            }),
+            awaiting_revert: AtomicBool::new(matches!(rejoined, Some(Rejoin::Awaiting(_)))),
+            unconfirmed: AtomicBool::new(rejoining.unconfirmed.contains(&id)),
+            raft,
+        })
+    }
+
     /// True while this replica is being rebuilt (see `rebuild_until`, `awaiting_revert`); false
     /// for good once its log (or the snapshot it was given) reaches what its leader had when
     /// the rebuild began.
@@ -229,6 +303,58 @@ impl Group {
     pub fn applied_index(&self) -> u64 {
         self.sm.state.read().last_applied.map_or(0, |l| l.index)
     }
+
+    /// Runs `f` on the applied keyspace and the index it is at, under one lock (DEBUG DIGEST,
+    /// INFO keyspace): no time is involved.
+    pub fn read_applied<R>(&self, f: impl FnOnce(&Store, u64) -> R) -> R {
+        let state = self.sm.state.read();
+        f(&state.store, state.last_applied.map_or(0, |l| l.index))
+    }
+
+    /// Completes at the next entry applied; enable it before looking at the state, so an entry
+    /// applied in between is not missed.
+    pub fn next_apply(&self) -> tokio::sync::futures::Notified<'_> {
+        self.sm.applied.notified()
+    }
+
+    /// The group's Raft replica, for what openraft itself answers (RPCs, metrics).
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Whether this replica leads the group now (its Raft core's view).
+    pub fn is_leader(&self) -> bool {
+        self.raft.is_leader()
+    }
+
+    /// Proposes client writes through the group-commit queue (`proposer`).
+    pub async fn propose(&self, commands: Vec<Vec<bytes::Bytes>>) -> proposer::Proposed {
+        self.proposer.propose(commands).await
+    }
+
+    /// Proposals made and writes they carried (INFO raft `proposals`, `proposed_writes`).
+    pub fn proposals(&self) -> (u64, u64) {
+        let s = self.proposer.stats();
+        (s.proposals.load(Ordering::Relaxed), s.writes.load(Ordering::Relaxed))
+    }
+
+    /// Linearizable reads served on the lease alone, and through the Raft core.
+    pub fn read_counts(&self) -> (u64, u64) {
+        (
+            self.lease_reads.load(Ordering::Relaxed),
+            self.core_reads.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Where a snapshot sent by the leader is received before it is installed.
+    pub fn incoming_snapshot_path(&self) -> PathBuf {
+        self.sm.incoming_path()
+    }
+
+    /// The node that should lead this group when it is up and caught up.
+    pub fn preferred_leader(&self) -> NodeId {
+        self.preferred_leader
+    }
 }
 
 /// Counters shown by INFO.
@@ -349,40 +475,23 @@ async fn rejoin(peers: &Peers, me: NodeId, groups: &[GroupId]) -> BTreeMap<Group
     out
 }
 
-impl Node {
-    /// Opens the data directory, starts a Raft replica for every group this node is a member of
-    /// (initialising pristine ones with the membership from the config), and spawns the
-    /// background tasks. Serving RESP and gRPC is started by the caller.
-    pub async fn start(config: Config, id: NodeId, data_dir: Option<PathBuf>) -> Result<Arc<Node>, StartError> {
-        if !config.nodes.contains_key(&id) {
-            return Err(StartError::UnknownNode(id));
-        }
-        let data_dir = data_dir.unwrap_or_else(|| config.data_dir.join(format!("node-{id}")));
-        let dir_err = |path: &Path, source| StartError::DataDir {
-            path: path.to_path_buf(),
-            source,
-        };
-        std::fs::create_dir_all(&data_dir).map_err(|e| dir_err(&data_dir, e))?;
-        let engine =
-            LogEngine::open(&data_dir.join("log"), config.fsync).map_err(|e| StartError::Log(e.to_string()))?;
-        let peer_addrs = config
-            .nodes
-            .values()
-            .filter(|n| n.id != id)
-            .map(|n| (n.id, n.rpc))
-            .collect();
-        let peers = Peers::new(&peer_addrs).map_err(|e| StartError::Net(e.to_string()))?;
-        let local: Vec<_> = config
-            .groups
-            .values()
-            .filter(|g| g.members.contains(&id))
-            .cloned()
-            .collect();
-        let local_ids: Vec<GroupId> = local.iter().map(|g| g.id).collect();
-        // Groups whose leader will replicate them to this node from the beginning: their
-        // membership and data come from that leader, not from cluster.toml.
+/// The groups a node that starts on an empty data directory may not treat as new, as `rejoin`
+/// found them.
+struct Rejoining {
+    /// Groups whose leader replicates them to this node from the beginning, or that some peer
+    /// shows have had a leader: their membership and data come from that leader, not from
+    /// cluster.toml.
+    rejoined: BTreeMap<GroupId, Rejoin>,
+    /// Groups no peer that answered knows history of, while not every other member answered:
+    /// a new cluster cannot be told from lost data yet.
+    unconfirmed: BTreeSet<GroupId>,
+}
+
+impl Rejoining {
+    /// Asks the peers about `groups` when this node's log is empty (nothing to ask otherwise).
+    async fn ask(config: &Config, engine: &LogEngine, peers: &Peers, id: NodeId, groups: &[GroupId]) -> Rejoining {
         let asked = if engine.is_empty() {
-            rejoin(&peers, id, &local_ids).await
+            rejoin(peers, id, groups).await
         } else {
             BTreeMap::new()
         };
@@ -407,122 +516,107 @@ impl Node {
                 "empty data directory while the other nodes already hold these groups' logs (a node started after the others on a new cluster, or one that lost its data): each group's leader replicates it to this node from the beginning; until it has, the node grants no votes"
             );
         }
+        Rejoining { rejoined, unconfirmed }
+    }
+}
 
-        let raft_config = openraft::Config {
-            cluster_name: "slotraft".into(),
-            heartbeat_interval: config.heartbeat_ms,
-            // openraft's leader lease is `election_timeout_max`, and a follower campaigns only
-            // once the lease and then its randomised timeout have passed without a word from
-            // the leader: 2.5–3 × election_timeout_ms. A wider spread (2×) made that 3–4 ×,
-            // ~1.85 s of failover for 500 ms, to spread two followers' campaigns that pre-vote
-            // already keeps apart.
-            election_timeout_min: config.election_timeout_ms,
-            election_timeout_max: config.election_timeout_ms * 3 / 2,
-            // openraft counts entries, and an entry may carry many writes (group commit): the
-            // node asks for snapshots itself, by writes and keys (state_machine::
-            // snapshot_threshold, tasks::snapshot_by_writes; every entry but a blank or a
-            // membership change holds a write, so this bounds the entries too), and keeps at
-            // most a quarter of `snapshot_every` entries behind a snapshot.
-            snapshot_policy: openraft::SnapshotPolicy::Never,
-            max_in_snapshot_log_to_keep: 1000.min(config.snapshot_every / 4),
-            install_snapshot_timeout: 10_000,
-            ..Default::default()
-        };
-        let raft_config = Arc::new(raft_config.validate().map_err(|e| StartError::Raft(e.to_string()))?);
+/// openraft's settings for every group, from cluster.toml.
+fn raft_config(config: &Config) -> Result<Arc<openraft::Config>, StartError> {
+    let raft_config = openraft::Config {
+        cluster_name: "slotraft".into(),
+        heartbeat_interval: config.heartbeat_ms,
+        // openraft's leader lease is `election_timeout_max`, and a follower campaigns only once
+        // the lease and then its randomised timeout have passed without a word from the leader:
+        // 2.5–3 × election_timeout_ms. A narrow spread keeps that short; pre-vote already keeps
+        // two followers' campaigns apart.
+        election_timeout_min: config.election_timeout_ms,
+        election_timeout_max: config.election_timeout_ms * 3 / 2,
+        // openraft counts entries, and an entry may carry many writes (group commit): the node
+        // asks for snapshots itself, by writes and keys (state_machine::snapshot_threshold,
+        // tasks::snapshot_by_writes; every entry but a blank or a membership change holds a
+        // write, so this bounds the entries too), and keeps at most a quarter of
+        // `snapshot_every` entries behind a snapshot.
+        snapshot_policy: openraft::SnapshotPolicy::Never,
+        max_in_snapshot_log_to_keep: 1000.min(config.snapshot_every / 4),
+        install_snapshot_timeout: 10_000,
+        ..Default::default()
+    };
+    Ok(Arc::new(
+        raft_config.validate().map_err(|e| StartError::Raft(e.to_string()))?,
+    ))
+}
 
-        // Each group's newest snapshot is read on a thread of its own: a restart with 950,000
-        // keys in three groups read them one after another for ~1.5 s of its ~1.9 s.
-        let snap_dir = |g: GroupId| data_dir.join("snapshots").join(format!("group-{g}"));
-        let mut machines: BTreeMap<GroupId, std::io::Result<GroupStateMachine>> = std::thread::scope(|scope| {
-            let opening: Vec<_> = config
-                .groups
-                .values()
-                .filter(|g| g.members.contains(&id))
-                .map(|g| {
-                    let dir = snap_dir(g.id);
-                    let every = config.snapshot_every;
-                    (g.id, scope.spawn(move || GroupStateMachine::open(g.id, &dir, every)))
-                })
-                .collect();
-            opening
-                .into_iter()
-                .map(|(g, t)| {
-                    (
-                        g,
-                        t.join()
-                            .unwrap_or_else(|_| Err(std::io::Error::other("panicked while loading"))),
-                    )
-                })
-                .collect()
-        });
-        let mut groups = BTreeMap::new();
-        let preferred = config.preferred_leaders();
-        for g in config.groups.values() {
-            let Some(sm) = machines.remove(&g.id) else {
-                continue;
-            };
-            let sm = sm.map_err(|e| dir_err(&snap_dir(g.id), e))?;
-            let log = engine.group(g.id).map_err(|e| StartError::Log(e.to_string()))?;
-            {
-                let state = sm.state.read();
-                tracing::info!(
-                    group = g.id,
-                    snapshot_index = sm.snapshot_index.load(std::sync::atomic::Ordering::Relaxed),
-                    keys = state.store.len(),
-                    log_purged = ?log.last_purged_index(),
-                    log_last = ?log.last_log_index(),
-                    "recovering group"
-                );
-            }
-            let network = GroupNetwork {
-                peers: peers.clone(),
-                group: g.id,
-            };
-            let raft = Raft::new(id, raft_config.clone(), network, log.clone(), sm.clone())
-                .await
-                .map_err(|e| StartError::Raft(e.to_string()))?;
-            let initialized = raft
-                .is_initialized()
-                .await
-                .map_err(|e| StartError::Raft(e.to_string()))?;
-            if !initialized && !rejoined.contains_key(&g.id) {
-                let members: BTreeMap<NodeId, BasicNode> = g
-                    .members
-                    .iter()
-                    .filter_map(|m| config.nodes.get(m).map(|n| (*m, BasicNode::new(n.rpc.to_string()))))
-                    .collect();
-                if let Err(e) = raft.initialize(members).await {
-                    tracing::debug!(group = g.id, "initialize: {e}");
-                }
-            }
-            let preferred_leader = preferred.get(&g.id).copied().unwrap_or(g.members[0]);
-            groups.insert(
-                g.id,
-                Group {
-                    id: g.id,
-                    sm,
-                    log,
-                    preferred_leader,
-                    me: id,
-                    metrics: raft.metrics(),
-                    proposer: proposer::Proposer::start(g.id, raft.clone()),
-                    read_lease: Duration::from_millis(raft_config.election_timeout_max / 2),
-                    transfer_term: AtomicU64::new(0),
-                    transfer_until_ms: AtomicU64::new(0),
-                    clock: Instant::now(),
-                    lease_reads: AtomicU64::new(0),
-                    core_reads: AtomicU64::new(0),
-                    rebuild_until: AtomicU64::new(match rejoined.get(&g.id) {
-                        Some(Rejoin::Allowed(last) | Rejoin::Awaiting(last)) => (*last).max(1),
-                        Some(Rejoin::Fresh { .. }) | None => 0,
-                    }),
-                    awaiting_revert: AtomicBool::new(matches!(rejoined.get(&g.id), Some(Rejoin::Awaiting(_)))),
-                    unconfirmed: AtomicBool::new(unconfirmed.contains(&g.id)),
-                    raft,
-                },
-            );
+/// Each local group's state machine, loaded from its newest snapshot, each on a thread of its
+/// own: a restart's time is mostly reading snapshots, and groups need not wait for each other.
+fn open_state_machines(
+    config: &Config,
+    id: NodeId,
+    data_dir: &Path,
+) -> BTreeMap<GroupId, Result<GroupStateMachine, StartError>> {
+    let snap_dir = |g: GroupId| data_dir.join("snapshots").join(format!("group-{g}"));
+    std::thread::scope(|scope| {
+        let opening: Vec<_> = config
+            .groups
+            .values()
+            .filter(|g| g.members.contains(&id))
+            .map(|g| {
+                let dir = snap_dir(g.id);
+                let every = config.snapshot_every;
+                (g.id, scope.spawn(move || GroupStateMachine::open(g.id, &dir, every)))
+            })
+            .collect();
+        opening
+            .into_iter()
+            .map(|(g, t)| {
+                let opened = t
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("panicked while loading")));
+                let opened = opened.map_err(|source| StartError::DataDir {
+                    path: snap_dir(g),
+                    source,
+                });
+                (g, opened)
+            })
+            .collect()
+    })
+}
+
+impl Node {
+    /// Opens the data directory, starts a Raft replica for every group this node is a member of
+    /// (initialising pristine ones with the membership from the config), and spawns the
+    /// background tasks. Serving RESP and gRPC is started by the caller.
+    pub async fn start(config: Config, id: NodeId, data_dir: Option<PathBuf>) -> Result<Arc<Node>, StartError> {
+        if !config.nodes.contains_key(&id) {
+            return Err(StartError::UnknownNode(id));
         }
-        tracing::info!(node = id, groups = ?local.iter().map(|g| g.id).collect::<BTreeSet<_>>(), dir = %data_dir.display(), "node started");
+        let data_dir = data_dir.unwrap_or_else(|| config.data_dir.join(format!("node-{id}")));
+        std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let engine =
+            LogEngine::open(&data_dir.join("log"), config.fsync).map_err(|e| StartError::Log(e.to_string()))?;
+        let peer_addrs = config
+            .nodes
+            .values()
+            .filter(|n| n.id != id)
+            .map(|n| (n.id, n.rpc))
+            .collect();
+        let peers = Peers::new(&peer_addrs).map_err(|e| StartError::Net(e.to_string()))?;
+        let local: Vec<GroupId> = config
+            .groups
+            .values()
+            .filter(|g| g.members.contains(&id))
+            .map(|g| g.id)
+            .collect();
+        let rejoining = Rejoining::ask(&config, &engine, &peers, id, &local).await;
+        let raft_config = raft_config(&config)?;
+        let mut groups = BTreeMap::new();
+        for (g, sm) in open_state_machines(&config, id, &data_dir) {
+            let group = Group::start(&config, id, g, sm?, &engine, &peers, &raft_config, &rejoining).await?;
+            groups.insert(g, group);
+        }
+        tracing::info!(node = id, groups = ?local, dir = %data_dir.display(), "node started");
 
         let (shutdown_tx, _) = watch::channel(false);
         let tunables = Tunables::new(&config);

@@ -3,16 +3,13 @@
 //!
 //! Each Raft entry costs fixed work however little it carries: a message to the group's core,
 //! a log append, an AppendEntries to each follower and its answer, an apply, on every replica.
-//! A connection's pipeline used to become one entry per command; now it is one entry, and so
-//! are the pipelines and single writes of other connections that queued meanwhile: the
-//! proposer task takes everything queued for the group each time it proposes. Before it takes
-//! a batch it yields to the runtime while that brings more writes (at most `MAX_YIELDS`
-//! times): the connections woken by the same readiness of their sockets then queue theirs
-//! too. It waits for no timer, and keeps up to `MAX_IN_FLIGHT` proposals in flight: holding
-//! proposals back (one or two in flight) made entries of 8 single writes at 50 clients but
-//! lengthened each write's wait by as much, and measured no faster; yielding made entries of
-//! ~9 unpipelined writes (from ~1.7) and cut the nodes' CPU per write by a fifth. Outcomes go
-//! to the callers from where openraft learns them (`Callback`), not through this task. A batch
+//! So the proposer task takes everything queued for the group each time it proposes: a
+//! connection's pipeline and the writes of other connections that queued meanwhile. Before it
+//! takes a batch it yields to the runtime while that brings more writes (at most `MAX_YIELDS`
+//! times), so connections woken by the same readiness of their sockets queue theirs too. It
+//! waits for no timer, and keeps up to `MAX_IN_FLIGHT` proposals in flight (measurements:
+//! docs/performance.md, "Figures behind the code"). Outcomes go to the callers from where
+//! openraft learns them (`Callback`), not through this task. A batch
 //! is one `slotraft.batch` entry (`cmd::txn`): its commands applied in order at the entry's
 //! time, one reply each, so each write still takes effect between its request and its reply.
 

@@ -68,10 +68,7 @@ pub trait LogRead: Send + Sync {
 }
 
 /// Tables flushed from memory that fjall keeps side by side before it merges them (its default
-/// is 4). Most of a log is purged within a few snapshot intervals, so the later a merge comes,
-/// the less of what it reads is still alive to be written again: with 16, a node wrote 31% fewer
-/// bytes during 600,000 pipelined SETs (272 -> 187 MB). Reading an entry back (a lagging
-/// follower) may look into more tables; entries are mostly served from the cache.
+/// is 4): most of a log is purged within a few snapshot intervals, so a later merge rewrites less.
 const L0_TABLES_BEFORE_COMPACTION: u8 = 16;
 
 /// fjall: one keyspace, keys `group ++ kind ++ [index]`.
@@ -88,8 +85,7 @@ impl FjallBackend {
         // Entries are read back only when they have left the cache (a lagging follower, replay
         // at start), so fjall needs little memory: small memtables (its default, 64 MiB, is held
         // twice while one is flushed) and a small block cache. One background worker: with more,
-        // fjall 3.1's first worker re-queues every compaction request for the others and spins
-        // on its queue meanwhile (a core's worth of CPU under write load, measured).
+        // fjall 3.1's first worker spins re-queueing compaction requests for the others.
         let db = fjall::Database::builder(dir)
             .manual_journal_persist(true)
             .cache_size(4 * 1024 * 1024)
@@ -104,8 +100,7 @@ impl FjallBackend {
                     // their memtable is flushed, and the tables keep their keys and where they
                     // lie: a merge of tables rewrites those pointers, not the entries again,
                     // and a blob file whose entries have all been purged is deleted whole.
-                    // During SET -P 16 fjall's worker went from 14% of the nodes' CPU (10.6%
-                    // merging) to 5% (1.4%). Uncompressed: values are the users' bytes. Blob
+                    // Uncompressed: values are the users' bytes. Blob
                     // files of 16 MiB at most (fjall's default is 64), so a file holding both
                     // purged and live entries is small. A keyspace keeps the options it was
                     // created with: a data directory made before this keeps its layout.

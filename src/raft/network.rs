@@ -22,6 +22,7 @@ use openraft::{BasicNode, OptionalSend};
 use openraft_multi::GroupRouter;
 use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::raft::types::{GroupId, LogId, NodeId, SnapshotFile, TypeConfig};
 use crate::wire::convert::{decode, encode};
@@ -242,129 +243,151 @@ fn queue(
     }
 }
 
+type Requests = AppendEntriesRequest<TypeConfig>;
+type Answers = BoxStream<'static, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>;
+
+/// Connects an append stream for `group` to `addr` and waits for the follower to accept it.
+async fn connect(
+    addr: std::net::SocketAddr,
+    group: GroupId,
+) -> std::io::Result<(FrameReader<OwnedReadHalf>, OwnedWriteHalf)> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    framing::tune(&tcp);
+    let (rd, mut wr) = tcp.into_split();
+    let mut hello = framing::MAGIC.to_vec();
+    framing::push_frame(
+        &mut hello,
+        &Hello {
+            version: framing::VERSION,
+            group,
+        },
+    );
+    wr.write_all(&hello).await?;
+    let mut frames = FrameReader::new(rd);
+    match frames.next_decoded::<Answer>().await? {
+        Answer::Accepted => Ok((frames, wr)),
+        Answer::Refused(why) => Err(std::io::Error::other(why)),
+        Answer::Result(_) => Err(std::io::Error::other("an answer before any request")),
+    }
+}
+
+/// The leader's writer: every request ready goes out in one write, entry-less ones held back
+/// (`HOLD_ENTRYLESS`); the end of `input` closes the connection's sending side, and the
+/// follower closes once it has answered all.
+async fn write_requests<S>(input: S, mut wr: OwnedWriteHalf, sent: Arc<Mutex<VecDeque<Sent>>>)
+where
+    S: Stream<Item = Requests> + Unpin,
+{
+    // Fused: a look for more ready requests may find the input's end.
+    let mut input = input.fuse();
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut held: Option<Held> = None;
+    loop {
+        let next = match held {
+            None => input.next().await,
+            Some(_) => match tokio::time::timeout(HOLD_ENTRYLESS, input.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // Nothing came to carry its commit: it goes alone.
+                    if let Some(h) = held.take() {
+                        send(&sent, &mut out, &h.request, h.merged);
+                    }
+                    if framing::write_out(&mut wr, &mut out).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(first) = next else { break };
+        // Let the tasks woken with this request make theirs ready too.
+        tokio::task::yield_now().await;
+        let mut rpc = Some(first);
+        while let Some(r) = rpc.take() {
+            queue(&sent, &mut out, &mut held, r);
+            // A follower catching up is sent as fast as the log is read: in pieces.
+            if out.len() >= framing::WRITE_AT_MOST {
+                break;
+            }
+            rpc = input.next().now_or_never().flatten();
+        }
+        if !out.is_empty() && framing::write_out(&mut wr, &mut out).await.is_err() {
+            return;
+        }
+    }
+    if let Some(h) = held.take() {
+        send(&sent, &mut out, &h.request, h.merged);
+        if framing::write_out(&mut wr, &mut out).await.is_err() {
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// The follower's answers as openraft wants them, one per request sent (merged ones
+/// included), in order; the stream ends at the first refusal or error, or when the follower
+/// goes silent while an answer is more than `ttl` overdue.
+fn read_answers(
+    frames: FrameReader<OwnedReadHalf>,
+    unanswered: Arc<Mutex<VecDeque<Sent>>>,
+    writer: AbortOnDrop,
+    ttl: Duration,
+) -> Answers {
+    let state = (frames, unanswered, writer, VecDeque::new());
+    let out = futures::stream::unfold(Some(state), move |state| async move {
+        let (mut frames, unanswered, writer, mut ready) = state?;
+        loop {
+            if let Some(result) = ready.pop_front() {
+                let go_on = matches!(result, Ok(Ok(_)));
+                return Some((result, go_on.then_some((frames, unanswered, writer, ready))));
+            }
+            let result = match tokio::time::timeout(ttl, frames.next()).await {
+                Ok(Ok(Some(frame))) => match decode::<Answer>(&frame) {
+                    Ok(Answer::Result(r)) => {
+                        let Some(s) = unanswered.lock().pop_front() else {
+                            return Some((Err(unreachable("append stream: an answer to no request")), None));
+                        };
+                        ready.extend(answers(&s, r).into_iter().map(Ok));
+                        continue;
+                    }
+                    Ok(Answer::Refused(why)) => Err(unreachable(why)),
+                    Ok(Answer::Accepted) => Err(unreachable("append stream: accepted twice")),
+                    Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
+                },
+                Ok(Ok(None)) => return None,
+                Ok(Err(e)) => Err(unreachable(format!("append stream: {e}"))),
+                Err(_) => {
+                    // Silence is fine while nothing is owed; an answer overdue is not.
+                    let overdue = unanswered.lock().front().is_some_and(|s| s.at.elapsed() >= ttl);
+                    if !overdue {
+                        continue;
+                    }
+                    Err(unreachable("append stream: follower stopped answering"))
+                }
+            };
+            return Some((result, None));
+        }
+    });
+    Box::pin(out.fuse())
+}
+
 impl GroupPeer {
-    async fn open_stream<S>(
-        &mut self,
-        input: S,
-        option: RPCOption,
-    ) -> Result<BoxStream<'static, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>
+    async fn open_stream<S>(&mut self, input: S, option: RPCOption) -> Result<Answers, RPCError<TypeConfig>>
     where
-        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
+        S: Stream<Item = Requests> + OptionalSend + Unpin + 'static,
     {
         let Some(addr) = self.peers.addr(self.target) else {
             return Err(unreachable(format!("unknown node {}", self.target)));
         };
         let ttl = option.soft_ttl().max(STREAM_PROGRESS_FLOOR);
-        let (frames, mut wr) = tokio::time::timeout(ttl, async {
-            let tcp = tokio::net::TcpStream::connect(addr).await?;
-            framing::tune(&tcp);
-            let (rd, mut wr) = tcp.into_split();
-            let mut hello = framing::MAGIC.to_vec();
-            framing::push_frame(
-                &mut hello,
-                &Hello {
-                    version: framing::VERSION,
-                    group: self.group,
-                },
-            );
-            wr.write_all(&hello).await?;
-            let mut frames = FrameReader::new(rd);
-            match frames.next_decoded::<Answer>().await? {
-                Answer::Accepted => Ok((frames, wr)),
-                Answer::Refused(why) => Err(std::io::Error::other(why)),
-                Answer::Result(_) => Err(std::io::Error::other("an answer before any request")),
-            }
-        })
-        .await
-        .map_err(|_| unreachable(format!("append stream to {addr}: no answer")))?
-        .map_err(|e| unreachable(format!("append stream to {addr}: {e}")))?;
+        let (frames, wr) = tokio::time::timeout(ttl, connect(addr, self.group))
+            .await
+            .map_err(|_| unreachable(format!("append stream to {addr}: no answer")))?
+            .map_err(|e| unreachable(format!("append stream to {addr}: {e}")))?;
         // The requests sent and not answered yet, oldest first.
         let unanswered: Arc<Mutex<VecDeque<Sent>>> = Arc::default();
-        let sent = unanswered.clone();
-        // Every request ready goes out in one write; the leader's end of input closes the
-        // connection's sending side, and the follower closes once it has answered all.
-        let writer = tokio::spawn(async move {
-            // Fused: a look for more ready requests may find the input's end.
-            let mut input = input.fuse();
-            let mut out = Vec::with_capacity(64 * 1024);
-            let mut held: Option<Held> = None;
-            loop {
-                let next = match held {
-                    None => input.next().await,
-                    Some(_) => match tokio::time::timeout(HOLD_ENTRYLESS, input.next()).await {
-                        Ok(next) => next,
-                        Err(_) => {
-                            // Nothing came to carry its commit: it goes alone.
-                            if let Some(h) = held.take() {
-                                send(&sent, &mut out, &h.request, h.merged);
-                            }
-                            if framing::write_out(&mut wr, &mut out).await.is_err() {
-                                return;
-                            }
-                            continue;
-                        }
-                    },
-                };
-                let Some(first) = next else { break };
-                // Let the tasks woken with this request make theirs ready too.
-                tokio::task::yield_now().await;
-                let mut rpc = Some(first);
-                while let Some(r) = rpc.take() {
-                    queue(&sent, &mut out, &mut held, r);
-                    // A follower catching up is sent as fast as the log is read: in pieces.
-                    if out.len() >= framing::WRITE_AT_MOST {
-                        break;
-                    }
-                    rpc = input.next().now_or_never().flatten();
-                }
-                if !out.is_empty() && framing::write_out(&mut wr, &mut out).await.is_err() {
-                    return;
-                }
-            }
-            if let Some(h) = held.take() {
-                send(&sent, &mut out, &h.request, h.merged);
-                if framing::write_out(&mut wr, &mut out).await.is_err() {
-                    return;
-                }
-            }
-            let _ = wr.shutdown().await;
-        });
-        let state = (frames, unanswered, AbortOnDrop(writer), VecDeque::new());
-        let out = futures::stream::unfold(Some(state), move |state| async move {
-            let (mut frames, unanswered, writer, mut ready) = state?;
-            loop {
-                if let Some(result) = ready.pop_front() {
-                    let go_on = matches!(result, Ok(Ok(_)));
-                    return Some((result, go_on.then_some((frames, unanswered, writer, ready))));
-                }
-                let result = match tokio::time::timeout(ttl, frames.next()).await {
-                    Ok(Ok(Some(frame))) => match decode::<Answer>(&frame) {
-                        Ok(Answer::Result(r)) => {
-                            let Some(s) = unanswered.lock().pop_front() else {
-                                return Some((Err(unreachable("append stream: an answer to no request")), None));
-                            };
-                            ready.extend(answers(&s, r).into_iter().map(Ok));
-                            continue;
-                        }
-                        Ok(Answer::Refused(why)) => Err(unreachable(why)),
-                        Ok(Answer::Accepted) => Err(unreachable("append stream: accepted twice")),
-                        Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
-                    },
-                    Ok(Ok(None)) => return None,
-                    Ok(Err(e)) => Err(unreachable(format!("append stream: {e}"))),
-                    Err(_) => {
-                        // Silence is fine while nothing is owed; an answer overdue is not.
-                        let overdue = unanswered.lock().front().is_some_and(|s| s.at.elapsed() >= ttl);
-                        if !overdue {
-                            continue;
-                        }
-                        Err(unreachable("append stream: follower stopped answering"))
-                    }
-                };
-                return Some((result, None));
-            }
-        });
-        Ok(Box::pin(out.fuse()))
+        let writer = tokio::spawn(write_requests(input, wr, unanswered.clone()));
+        Ok(read_answers(frames, unanswered, AbortOnDrop(writer), ttl))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The RESP wire protocol (DESIGN.md: client protocol): parsing requests and replies,
+//! The RESP wire protocol (docs/architecture.md, layer 0): parsing requests and replies,
 //! and encoding `Frame`s as RESP2 or RESP3. Pure byte work, no I/O, so the connection
 //! loop and the tests share it.
 

@@ -19,27 +19,36 @@ const MAX_PREALLOC: usize = 1024;
 /// stack overflow.
 const MAX_REPLY_DEPTH: usize = 128;
 
-/// How much one client may make us buffer. Configurable per DESIGN.md "Bad input and
-/// limits"; the defaults are Redis's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How much clients may make a node hold: the parser's request limits, connections and
+/// subscribers' queues. One type for cluster.toml's `[limits]` and the parser; the defaults are
+/// Redis's (docs/architecture.md, "Limits").
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest `$N` a request may declare (Redis `proto-max-bulk-len`).
-    pub max_bulk_len: usize,
+    pub proto_max_bulk_len: usize,
     /// Largest `*N` a request may declare (Redis: `INT_MAX`).
     pub max_multibulk_len: usize,
     /// Longest unterminated inline request or header line (Redis `PROTO_INLINE_MAX_SIZE`).
     pub max_inline_len: usize,
     /// Most bytes an incomplete request may occupy (Redis `client-query-buffer-limit`).
-    pub max_query_buffer: usize,
+    pub client_query_buffer_limit: usize,
+    /// Connections served at once (Redis `maxclients`).
+    pub maxclients: usize,
+    /// Bytes of undelivered messages a Pub/Sub subscriber may have queued before it is
+    /// disconnected (Redis's `client-output-buffer-limit pubsub` hard limit).
+    pub pubsub_output_buffer_limit: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_bulk_len: 512 * 1024 * 1024,
+            proto_max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: i32::MAX as usize,
             max_inline_len: 64 * 1024,
-            max_query_buffer: 1024 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            maxclients: 10_000,
+            pubsub_output_buffer_limit: 32 * 1024 * 1024,
         }
     }
 }
@@ -84,7 +93,7 @@ pub fn parse_command(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<B
     } else {
         parse_inline(buf, limits)?
     };
-    if parsed.is_none() && buf.len() > limits.max_query_buffer {
+    if parsed.is_none() && buf.len() > limits.client_query_buffer_limit {
         return Err(ProtocolError::QueryBufferLimit);
     }
     Ok(parsed)
@@ -139,7 +148,7 @@ fn scan_multibulk(
         }
         let len = parse_i64(&data[pos + 1..cr])
             .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n <= limits.max_bulk_len)
+            .filter(|&n| n <= limits.proto_max_bulk_len)
             .ok_or(ProtocolError::InvalidBulkLength)?;
         let start = cr + 2;
         let end = start.checked_add(len).ok_or(ProtocolError::InvalidBulkLength)?;
@@ -624,7 +633,7 @@ mod tests {
     #[test]
     fn incomplete_request_beyond_query_buffer_limit_is_an_error() {
         let limits = Limits {
-            max_query_buffer: 40,
+            client_query_buffer_limit: 40,
             ..Limits::default()
         };
         let mut partial = b"*1\r\n$100\r\n".to_vec();
@@ -640,7 +649,7 @@ mod tests {
     #[test]
     fn custom_limits_apply() {
         let limits = Limits {
-            max_bulk_len: 3,
+            proto_max_bulk_len: 3,
             max_multibulk_len: 2,
             ..Limits::default()
         };
@@ -735,10 +744,10 @@ mod tests {
     #[test]
     fn default_limits_are_redis_defaults() {
         let limits = Limits::default();
-        assert_eq!(limits.max_bulk_len, 536_870_912);
+        assert_eq!(limits.proto_max_bulk_len, 536_870_912);
         assert_eq!(limits.max_multibulk_len, 2_147_483_647);
         assert_eq!(limits.max_inline_len, 65_536);
-        assert_eq!(limits.max_query_buffer, 1_073_741_824);
+        assert_eq!(limits.client_query_buffer_limit, 1_073_741_824);
     }
 
     #[test]

@@ -64,7 +64,7 @@ async fn serve(node: Arc<Node>, tcp: TcpStream) -> io::Result<()> {
         ))
     };
     let raft = match group {
-        Ok(group) => group.raft.clone(),
+        Ok(group) => group.raft().clone(),
         Err(why) => {
             push_frame(&mut out, &Answer::Refused(why));
             write_out(&mut wr, &mut out).await?;

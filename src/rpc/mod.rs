@@ -86,7 +86,7 @@ impl pb::raft_service_server::RaftService for Services {
     async fn append(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
         let m = req.into_inner();
         let rpc: AppendEntriesRequest<TypeConfig> = decode(&m.payload).map_err(bad)?;
-        reply(self.group_to_replicate(m.group)?.raft.append_entries(rpc).await)
+        reply(self.group_to_replicate(m.group)?.raft().append_entries(rpc).await)
     }
 
     async fn vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
@@ -96,7 +96,7 @@ impl pb::raft_service_server::RaftService for Services {
         if group.rebuilding() {
             return reply::<(), _>(Err(REBUILDING));
         }
-        reply(group.raft.vote(rpc).await)
+        reply(group.raft().vote(rpc).await)
     }
 
     async fn pre_vote(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
@@ -106,7 +106,7 @@ impl pb::raft_service_server::RaftService for Services {
         if group.rebuilding() {
             return reply::<(), _>(Err(REBUILDING));
         }
-        reply(group.raft.pre_vote(rpc).await)
+        reply(group.raft().pre_vote(rpc).await)
     }
 
     async fn transfer_leader(&self, req: Request<pb::GroupMessage>) -> Result<Response<pb::Payload>, Status> {
@@ -117,7 +117,7 @@ impl pb::raft_service_server::RaftService for Services {
         if group.rebuilding() {
             return reply::<(), _>(Err(REBUILDING));
         }
-        reply(group.raft.handle_transfer_leader(rpc).await)
+        reply(group.raft().handle_transfer_leader(rpc).await)
     }
 
     async fn install_snapshot(
@@ -133,7 +133,7 @@ impl pb::raft_service_server::RaftService for Services {
             .map_err(|s| Status::aborted(s.to_string()))?;
         let group = self.group_to_replicate(first.group)?;
         let (vote, meta): (VoteOf<TypeConfig>, SnapshotMeta) = decode(&first.header).map_err(bad)?;
-        let path = group.sm.incoming_path();
+        let path = group.incoming_snapshot_path();
         let io = |e: std::io::Error| Status::internal(e.to_string());
         let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
         let mut chunk = Some(first);
@@ -157,7 +157,7 @@ impl pb::raft_service_server::RaftService for Services {
             meta,
             snapshot: SnapshotFile { path },
         };
-        reply(group.raft.install_full_snapshot(vote, snapshot).await)
+        reply(group.raft().install_full_snapshot(vote, snapshot).await)
     }
 }
 
@@ -190,7 +190,7 @@ impl pb::node_service_server::NodeService for Services {
         for id in m.groups {
             let Some(g) = self.node.groups.get(&id) else { continue };
             let (leader, last_log) = {
-                let m = g.raft.metrics();
+                let m = g.raft().metrics();
                 let m = m.borrow_watched();
                 (m.current_leader, m.last_log_index.unwrap_or(0))
             };
@@ -202,7 +202,7 @@ impl pb::node_service_server::NodeService for Services {
             if leader != Some(self.node.id) {
                 continue;
             }
-            if let Ok(Ok(())) = g.raft.trigger().allow_next_revert(&m.node, true).await {
+            if let Ok(Ok(())) = g.raft().trigger().allow_next_revert(&m.node, true).await {
                 tracing::warn!(
                     group = id,
                     node = m.node,

@@ -18,7 +18,7 @@ use crate::node::clients::ClientHandle;
 use crate::node::pubsub;
 use crate::resp::encode::encode;
 use crate::resp::frame::Frame;
-use crate::resp::parse::{Limits, parse_command};
+use crate::resp::parse::parse_command;
 
 /// Flush when this much reply data is waiting, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
@@ -46,14 +46,8 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     let registration = node.clients.register(state.id, addr, state.laddr);
     let handle = registration.handle.clone();
     state.client = Some(handle.clone());
-    let l = &node.config.limits;
-    let mut limits = Limits {
-        max_bulk_len: l.proto_max_bulk_len,
-        max_multibulk_len: l.max_multibulk_len,
-        max_inline_len: l.max_inline_len,
-        max_query_buffer: l.client_query_buffer_limit,
-    };
-    let (push, mut inbox) = pubsub::queue(state.id, l.pubsub_output_buffer_limit);
+    let mut limits = node.config.limits.clone();
+    let (push, mut inbox) = pubsub::queue(state.id, limits.pubsub_output_buffer_limit);
     state.push = Some(push);
     // What ends a connection from outside, made once and kept: waiting for each request
     // registers nothing anew (GET's path polls them only while the socket has nothing).
@@ -65,8 +59,8 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     'conn: loop {
         // CONFIG SET applies to connected clients too.
-        limits.max_bulk_len = node.tunables.proto_max_bulk_len.load(Ordering::Relaxed);
-        limits.max_query_buffer = node.tunables.client_query_buffer_limit.load(Ordering::Relaxed);
+        limits.proto_max_bulk_len = node.tunables.proto_max_bulk_len.load(Ordering::Relaxed);
+        limits.client_query_buffer_limit = node.tunables.client_query_buffer_limit.load(Ordering::Relaxed);
         // A command parsed while gathering a batch that does not belong to it: runs next.
         let mut parsed: Option<Vec<Bytes>> = None;
         loop {

@@ -1,4 +1,4 @@
-//! The in-memory keyspace of one Raft group (DESIGN.md: "store/"). Keys are grouped per
+//! The in-memory keyspace of one Raft group (docs/architecture.md, layer 1). Keys are grouped per
 //! slot so slot-level questions (COUNTKEYSINSLOT, GETKEYSINSLOT, moving a slot) never scan
 //! the whole group, and deadlines live in an ordered index so active expiry is cheap.
 //!

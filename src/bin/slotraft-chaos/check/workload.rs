@@ -2,9 +2,9 @@
 //! operations (GET, SET, compare-and-set) and list-append transactions on a few hot keys,
 //! recording every operation with its invocation and completion times and its outcome.
 //!
-//! Outcomes are classified as the server's replies allow (DESIGN.md, "what a client may
-//! assume"): `-MOVED`, `-TRYAGAIN` and `-CLUSTERDOWN` mean the command was refused before it
-//! was proposed, so the operation is retried (and is `fail` if its time runs out);
+//! Outcomes are classified as the server's replies allow (docs/architecture.md, "The path of
+//! one write", and the README's "Using it"): `-MOVED`, `-TRYAGAIN` and `-CLUSTERDOWN` mean the
+//! command was refused before it was proposed, so the operation is retried (and is `fail` if its time runs out);
 //! `-UNKNOWN`, a timeout or a lost connection after EXEC or SET was sent make it `info`; an
 //! error reply the workload does not know is `info` as well, never `fail`. A compare-and-set
 //! or transaction that fails before its EXEC was sent was certainly not applied.
