@@ -54,11 +54,11 @@ pub struct Group {
     pub id: GroupId,
     pub raft: Raft,
     pub sm: GroupStateMachine,
-    pub log: GroupLog,
+    log: GroupLog,
     /// Client writes go through it: proposed together while earlier ones are in flight.
     pub proposer: proposer::Proposer,
     /// Preferred leader, so that leadership spreads evenly over the nodes.
-    pub preferred_leader: NodeId,
+    preferred_leader: NodeId,
     /// This node's id, which the lease check compares the vote's leader with.
     me: NodeId,
     /// Raft's metrics as its core last published them: the lease check reads them.
