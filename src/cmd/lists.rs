@@ -94,17 +94,21 @@ fn mpop_layout(args: &[Bytes]) -> Reply<(usize, usize)> {
     Ok((n, where_idx))
 }
 
-/// Key indexes of commands whose keys follow a numkeys argument (LMPOP), which the
-/// table's first/last/step cannot describe: what routing and apply-time expiry must use.
-/// None for other commands; an empty list when numkeys is unusable (the command's own
-/// parse then answers with Redis's error).
-pub fn numkeys_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
-    match name {
-        "lmpop" => Some(match args.get(1).map(|_| mpop_layout(args)) {
-            Some(Ok((n, _))) => (2..2 + n).collect(),
-            _ => Vec::new(),
-        }),
-        _ => None,
+/// Key positions of LMPOP (`numkeys key [key ...] LEFT|RIGHT`), which the table's
+/// first/last/step cannot say: what routing and apply-time expiry use. Empty when numkeys is
+/// unusable (the command's own parse then answers with Redis's error).
+pub fn lmpop_keys(args: &[Bytes]) -> Vec<usize> {
+    match args.get(1).map(|_| mpop_layout(args)) {
+        Some(Ok((n, _))) => (2..2 + n).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Key positions of BLMPOP: LMPOP's after the timeout.
+pub fn blmpop_keys(args: &[Bytes]) -> Vec<usize> {
+    match args.get(1..) {
+        Some(rest) if !rest.is_empty() => lmpop_keys(rest).into_iter().map(|k| k + 1).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -824,12 +828,15 @@ mod tests {
             Frame::Array(vec![bulk("{l}b"), arr(&["y"])])
         );
         assert_eq!(store.len(), 0);
-        assert_eq!(super::numkeys_positions("lmpop", &req), Some(vec![2, 3]));
+        assert_eq!(super::lmpop_keys(&req), vec![2, 3]);
         assert_eq!(
-            super::numkeys_positions("lmpop", &args(&["lmpop", "9", "a", "left"])),
-            Some(vec![])
+            super::lmpop_keys(&args(&["lmpop", "9", "a", "left"])),
+            Vec::<usize>::new()
         );
-        assert_eq!(super::numkeys_positions("lpush", &args(&["lpush", "a", "b"])), None);
+        assert_eq!(
+            super::blmpop_keys(&args(&["blmpop", "0", "2", "a", "b", "left"])),
+            vec![3, 4]
+        );
     }
 
     #[test]

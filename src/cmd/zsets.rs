@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
+use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, numkeys_keys, parse_i64};
 use super::sets::{Picker, ScanOpts, args_hash, parse_cursor, rand_count, scan_reply};
 use crate::errors::{MUST_BE_POSITIVE, NOT_A_FLOAT};
 use crate::resp::frame::Frame;
@@ -24,26 +24,20 @@ const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
 const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
 
-/// The real key indexes of the commands whose keys follow a `numkeys` argument (the
-/// table's first/last/step cannot express them; Redis reports them as `movablekeys`).
-/// `None` for every other command, whose table row is exact. Routing and COMMAND GETKEYS
-/// should hash all of these.
-pub fn numkeys_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
-    let lower = name.to_ascii_lowercase();
-    let (fixed, numkeys_at): (&[usize], usize) = match lower.as_str() {
-        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "zmpop" => (&[], 1),
-        "zunionstore" | "zinterstore" | "zdiffstore" => (&[1], 2),
-        _ => return None,
-    };
-    let mut out: Vec<usize> = fixed.iter().copied().filter(|i| *i < args.len()).collect();
-    let n = args
-        .get(numkeys_at)
-        .and_then(|a| parse_i64(a))
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0);
-    let first = numkeys_at + 1;
-    out.extend((first..first.saturating_add(n)).take_while(|i| *i < args.len()));
-    Some(out)
+/// Key positions of ZUNION, ZINTER, ZDIFF, ZINTERCARD and ZMPOP: `numkeys key [key ...]`
+/// (Redis reports them as `movablekeys`; the table's first/last/step cannot say where).
+pub fn numkeys_at_1(args: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(args, &[], 1)
+}
+
+/// Key positions of ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE: `destination numkeys key ...`.
+pub fn destination_and_numkeys(args: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(args, &[1], 2)
+}
+
+/// Key positions of BZMPOP: `timeout numkeys key ...`.
+pub fn bzmpop_keys(args: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(args, &[], 2)
 }
 
 fn zset_of(entry: Option<&Entry>) -> Reply<Option<&SortedSet>> {
@@ -1702,23 +1696,16 @@ mod tests {
     fn numkeys_positions_cover_every_key() {
         let a = |v: &[&str]| args(v);
         assert_eq!(
-            numkeys_positions("zunion", &a(&["zunion", "2", "x", "y", "weights", "1", "2"])),
-            Some(vec![2, 3])
+            numkeys_at_1(&a(&["zunion", "2", "x", "y", "weights", "1", "2"])),
+            vec![2, 3]
         );
         assert_eq!(
-            numkeys_positions("ZINTERSTORE", &a(&["zinterstore", "d", "2", "x", "y"])),
-            Some(vec![1, 3, 4])
+            destination_and_numkeys(&a(&["zinterstore", "d", "2", "x", "y"])),
+            vec![1, 3, 4]
         );
-        assert_eq!(
-            numkeys_positions("zmpop", &a(&["zmpop", "1", "x", "min"])),
-            Some(vec![2])
-        );
-        assert_eq!(
-            numkeys_positions("sintercard", &a(&["sintercard", "5", "x"])),
-            Some(vec![2])
-        );
-        assert_eq!(numkeys_positions("zdiff", &a(&["zdiff", "x", "y"])), Some(vec![]));
-        assert_eq!(numkeys_positions("zadd", &a(&["zadd", "k", "1", "m"])), None);
+        assert_eq!(numkeys_at_1(&a(&["zmpop", "1", "x", "min"])), vec![2]);
+        assert_eq!(bzmpop_keys(&a(&["bzmpop", "0", "2", "x", "y", "min"])), vec![3, 4]);
+        assert_eq!(numkeys_at_1(&a(&["zdiff", "x", "y"])), Vec::<usize>::new());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use openraft::async_runtime::watch::WatchReceiver;
 
 use crate::cluster::replies;
-use crate::cmd::{self, CommandSpec};
+use crate::cmd::{self, Prepared};
 use crate::exec::session::ConnState;
 use crate::exec::{keyspace, pubsub};
 use crate::node::{Node, now_ms};
@@ -38,7 +38,8 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args: &[Bytes]) -> Frame {
+pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) -> Frame {
+    let spec = p.spec;
     match spec.name {
         // A subscribed RESP2 connection gets PING's answer in the shape of a message.
         "ping" if conn.protocol == Protocol::Resp2 && !conn.subscriptions.is_empty() => Frame::Array(vec![

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
-use crate::cmd::CommandSpec;
+use crate::cmd::{CommandSpec, Flag};
 use crate::errors::{CLUSTERDOWN, CROSSSLOT};
 use crate::exec::session::ConnState;
 use crate::node::Node;
@@ -16,25 +16,9 @@ use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::slots::key_slot;
 
-/// Commands a RESP2 connection may send while subscribed.
-pub fn allowed_while_subscribed(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
-
 /// A RESP2 connection with subscriptions only takes (un)subscribe, PING, QUIT and RESET.
 pub fn subscribed_context_error(conn: &ConnState, spec: &CommandSpec) -> Option<Frame> {
-    (conn.protocol == Protocol::Resp2 && !conn.subscriptions.is_empty() && !allowed_while_subscribed(spec)).then(|| {
+    (conn.protocol == Protocol::Resp2 && !conn.subscriptions.is_empty() && !spec.has(Flag::WhileSubscribed)).then(|| {
         Frame::Error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
