@@ -595,4 +595,36 @@ mod tests {
         assert_eq!(key, &bulk("subcommands"));
         assert!(subs.iter().any(|(name, _)| *name == bulk("client|setinfo")));
     }
+
+    /// COMMAND GETKEYS names the keys the executor routes on (`prepare`), for every form.
+    #[test]
+    fn getkeys_agrees_with_the_executor() {
+        let cases: &[&[&str]] = &[
+            &["mset", "a", "1", "b", "2"],
+            &["del", "a", "b", "c"],
+            &["blpop", "a", "b", "0"],
+            &["blmove", "a", "b", "left", "left", "1"],
+            &["blmpop", "0", "2", "a", "b", "left", "count", "2"],
+            &["bzmpop", "0", "1", "a", "min"],
+            &["lmpop", "1", "a", "right"],
+            &["zinterstore", "d", "2", "a", "b"],
+            &["zintercard", "2", "a", "b", "limit", "3"],
+            &["sintercard", "3", "a", "b", "c"],
+            &["sort", "a", "by", "w_*", "store", "d"],
+            &["sort_ro", "a", "alpha"],
+            &["object", "freq", "k"],
+            &["watch", "a", "b"],
+            &["ssubscribe", "ch"],
+        ];
+        for req in cases {
+            let a = args(req);
+            let p = super::super::prepare(&a).unwrap();
+            let want = Frame::Array(p.keys.iter().map(|&i| Frame::Bulk(a[i].clone())).collect());
+            assert_eq!(
+                command_reply(&args(&[&["command", "getkeys"], *req].concat())),
+                want,
+                "{req:?}"
+            );
+        }
+    }
 }
