@@ -511,30 +511,29 @@ fn sort_reply(rows: Vec<Option<Bytes>>) -> Frame {
     Frame::Array(rows.into_iter().map(|r| r.map_or(Frame::Null, Frame::Bulk)).collect())
 }
 
-/// Key indexes of SORT (the STORE destination moves with the options) and OBJECT (its key
-/// follows the subcommand), which the table's first/last/step cannot describe.
-pub fn movable_key_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
-    match name {
-        "sort" => {
-            let mut keys = vec![1];
-            let mut j = 2;
-            while j < args.len() {
-                let opt = &args[j];
-                if opt.eq_ignore_ascii_case(b"limit") {
-                    j += 2;
-                } else if opt.eq_ignore_ascii_case(b"by") || opt.eq_ignore_ascii_case(b"get") {
-                    j += 1;
-                } else if opt.eq_ignore_ascii_case(b"store") && j + 1 < args.len() {
-                    keys.push(j + 1);
-                    j += 1;
-                }
-                j += 1;
-            }
-            Some(keys)
+/// Key positions of SORT: the sorted key, and the STORE destination, which moves with the
+/// options (the table's first/last/step cannot say where).
+pub fn sort_keys(args: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut j = 2;
+    while j < args.len() {
+        let opt = &args[j];
+        if opt.eq_ignore_ascii_case(b"limit") {
+            j += 2;
+        } else if opt.eq_ignore_ascii_case(b"by") || opt.eq_ignore_ascii_case(b"get") {
+            j += 1;
+        } else if opt.eq_ignore_ascii_case(b"store") && j + 1 < args.len() {
+            keys.push(j + 1);
+            j += 1;
         }
-        "object" => Some(if args.len() > 2 { vec![2] } else { Vec::new() }),
-        _ => None,
+        j += 1;
     }
+    keys
+}
+
+/// Key positions of SORT_RO: the sorted key only (it has no STORE).
+pub fn sort_ro_keys(args: &[Bytes]) -> Vec<usize> {
+    if args.len() > 1 { vec![1] } else { Vec::new() }
 }
 
 /// How Redis 7.2 would encode a value this small or large, with default thresholds.
@@ -1111,16 +1110,8 @@ mod tests {
     #[test]
     fn movable_keys() {
         let a = args(&["sort", "l", "by", "store", "limit", "0", "1", "store", "d", "get", "x"]);
-        assert_eq!(super::movable_key_positions("sort", &a), Some(vec![1, 8]));
-        assert_eq!(
-            super::movable_key_positions("object", &args(&["object", "help"])),
-            Some(vec![])
-        );
-        assert_eq!(
-            super::movable_key_positions("object", &args(&["object", "encoding", "k"])),
-            Some(vec![2])
-        );
-        assert_eq!(super::movable_key_positions("get", &args(&["get", "k"])), None);
+        assert_eq!(super::sort_keys(&a), vec![1, 8]);
+        assert_eq!(super::sort_ro_keys(&args(&["sort_ro", "l", "get", "x"])), vec![1]);
         assert_eq!(super::pattern_slot(b"{s}w_*"), Some(crate::slots::key_slot(b"s")));
         assert_eq!(super::pattern_slot(b"w_*{s}"), None);
         assert_eq!(super::pattern_slot(b"{}x{s}"), Some(crate::slots::key_slot(b"{}x{s}")));

@@ -94,17 +94,21 @@ fn mpop_layout(args: &[Bytes]) -> Reply<(usize, usize)> {
     Ok((n, where_idx))
 }
 
-/// Key indexes of commands whose keys follow a numkeys argument (LMPOP), which the
-/// table's first/last/step cannot describe: what routing and apply-time expiry must use.
-/// None for other commands; an empty list when numkeys is unusable (the command's own
-/// parse then answers with Redis's error).
-pub fn numkeys_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
-    match name {
-        "lmpop" => Some(match args.get(1).map(|_| mpop_layout(args)) {
-            Some(Ok((n, _))) => (2..2 + n).collect(),
-            _ => Vec::new(),
-        }),
-        _ => None,
+/// Key positions of LMPOP (`numkeys key [key ...] LEFT|RIGHT`), which the table's
+/// first/last/step cannot say: what routing and apply-time expiry use. Empty when numkeys is
+/// unusable (the command's own parse then answers with Redis's error).
+pub fn lmpop_keys(args: &[Bytes]) -> Vec<usize> {
+    match args.get(1).map(|_| mpop_layout(args)) {
+        Some(Ok((n, _))) => (2..2 + n).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Key positions of BLMPOP: LMPOP's after the timeout.
+pub fn blmpop_keys(args: &[Bytes]) -> Vec<usize> {
+    match args.get(1..) {
+        Some(rest) if !rest.is_empty() => lmpop_keys(rest).into_iter().map(|k| k + 1).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -214,183 +218,207 @@ impl Write {
                 items,
                 left,
                 only_existing,
-            } => {
-                if list_of(store.get(&key))?.is_none() {
-                    if only_existing {
-                        return Ok(Frame::Integer(0));
-                    }
-                    store.insert(&key, Value::List(Box::default()), None);
-                }
-                let Some(Value::List(l)) = store.value_mut(&key) else {
-                    return Err(Frame::error(WRONGTYPE));
-                };
-                for item in items {
-                    let item = Bytes::copy_from_slice(&item);
-                    if left {
-                        l.push_front(item);
-                    } else {
-                        l.push_back(item);
-                    }
-                }
-                Ok(Frame::Integer(l.len() as i64))
-            }
-            Write::Pop { key, count, left } => {
-                if list_of(store.get(&key))?.is_none() {
-                    return Ok(if count.is_some() { Frame::NullArray } else { Frame::Null });
-                }
-                if count == Some(0) {
-                    return Ok(Frame::Array(Vec::new()));
-                }
-                let Some(Value::List(l)) = store.value_mut(&key) else {
-                    return Err(Frame::error(WRONGTYPE));
-                };
-                let n = count.unwrap_or(1).min(l.len());
-                let popped: Vec<Frame> = (0..n)
-                    .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
-                    .map(Frame::Bulk)
-                    .collect();
-                store.remove_if_empty(&key);
-                Ok(match count {
-                    Some(_) => Frame::Array(popped),
-                    None => popped.into_iter().next().unwrap_or(Frame::Null),
-                })
-            }
-            Write::Set { key, index, value } => {
-                if list_of(store.get(&key))?.is_none() {
-                    return Err(Frame::error("ERR no such key"));
-                }
-                let Some(Value::List(l)) = store.value_mut(&key) else {
-                    return Err(Frame::error(WRONGTYPE));
-                };
-                let slot = resolve(l.len(), index).and_then(|i| l.get_mut(i));
-                let Some(slot) = slot else {
-                    return Err(Frame::error("ERR index out of range"));
-                };
-                *slot = Bytes::copy_from_slice(&value);
-                Ok(Frame::ok())
-            }
+            } => push(store, key, items, left, only_existing),
+            Write::Pop { key, count, left } => pop(store, key, count, left),
+            Write::Set { key, index, value } => set(store, key, index, value),
             Write::Insert {
                 key,
                 before,
                 pivot,
                 value,
-            } => {
-                if list_of(store.get(&key))?.is_none() {
-                    return Ok(Frame::Integer(0));
-                }
-                let Some(Value::List(l)) = store.value_mut(&key) else {
-                    return Err(Frame::error(WRONGTYPE));
-                };
-                let Some(at) = l.iter().position(|e| *e == pivot) else {
-                    return Ok(Frame::Integer(-1));
-                };
-                l.insert(if before { at } else { at + 1 }, Bytes::copy_from_slice(&value));
-                Ok(Frame::Integer(l.len() as i64))
-            }
-            Write::Rem { key, count, value } => {
-                if list_of(store.get(&key))?.is_none() {
-                    return Ok(Frame::Integer(0));
-                }
-                let Some(Value::List(l)) = store.value_mut(&key) else {
-                    return Err(Frame::error(WRONGTYPE));
-                };
-                let limit = if count == 0 {
-                    usize::MAX
-                } else {
-                    count.unsigned_abs() as usize
-                };
-                let mut removed = 0;
-                let mut kept: VecDeque<Bytes> = VecDeque::with_capacity(l.len());
-                if count >= 0 {
-                    for e in l.drain(..) {
-                        if removed < limit && e == value {
-                            removed += 1;
-                        } else {
-                            kept.push_back(e);
-                        }
-                    }
-                } else {
-                    for e in l.drain(..).rev() {
-                        if removed < limit && e == value {
-                            removed += 1;
-                        } else {
-                            kept.push_front(e);
-                        }
-                    }
-                }
-                **l = kept;
-                store.remove_if_empty(&key);
-                Ok(Frame::Integer(removed as i64))
-            }
-            Write::Trim { key, start, stop } => {
-                if list_of(store.get(&key))?.is_none() {
-                    return Ok(Frame::ok());
-                }
-                let Some(Value::List(l)) = store.value_mut(&key) else {
-                    return Err(Frame::error(WRONGTYPE));
-                };
-                let len = l.len() as i64;
-                let start = if start < 0 { len.saturating_add(start) } else { start }.max(0);
-                let stop = if stop < 0 { len.saturating_add(stop) } else { stop };
-                if start > stop || start >= len {
-                    l.clear();
-                } else {
-                    let stop = stop.min(len - 1);
-                    l.truncate(stop as usize + 1);
-                    l.drain(..start as usize);
-                }
-                store.remove_if_empty(&key);
-                Ok(Frame::ok())
-            }
+            } => insert(store, key, before, pivot, value),
+            Write::Rem { key, count, value } => rem(store, key, count, value),
+            Write::Trim { key, start, stop } => trim(store, key, start, stop),
             Write::Move {
                 from,
                 to,
                 from_left,
                 to_left,
-            } => {
-                if list_of(store.get(&from))?.is_none() {
-                    return Ok(Frame::Null);
-                }
-                list_of(store.get(&to))?;
-                let Some(Value::List(l)) = store.value_mut(&from) else {
-                    return Err(Frame::error(WRONGTYPE));
-                };
-                let Some(item) = (if from_left { l.pop_front() } else { l.pop_back() }) else {
-                    return Ok(Frame::Null);
-                };
-                if store.get(&to).is_none() {
-                    store.insert(&to, Value::List(Box::default()), None);
-                }
-                if let Some(Value::List(d)) = store.value_mut(&to) {
-                    if to_left {
-                        d.push_front(item.clone());
-                    } else {
-                        d.push_back(item.clone());
-                    }
-                }
-                store.remove_if_empty(&from);
-                Ok(Frame::Bulk(item))
+            } => move_between(store, from, to, from_left, to_left),
+            Write::MPop { keys, left, count } => mpop(store, keys, left, count),
+        }
+    }
+}
+
+/// LPUSH, RPUSH, LPUSHX, RPUSHX: the new length.
+fn push(store: &mut Store, key: Bytes, items: Vec<Bytes>, left: bool, only_existing: bool) -> Reply<Frame> {
+    if list_of(store.get(&key))?.is_none() {
+        if only_existing {
+            return Ok(Frame::Integer(0));
+        }
+        store.insert(&key, Value::List(Box::default()), None);
+    }
+    let Some(Value::List(l)) = store.value_mut(&key) else {
+        return Err(Frame::error(WRONGTYPE));
+    };
+    for item in items {
+        let item = Bytes::copy_from_slice(&item);
+        if left {
+            l.push_front(item);
+        } else {
+            l.push_back(item);
+        }
+    }
+    Ok(Frame::Integer(l.len() as i64))
+}
+
+/// LPOP, RPOP: one element (bulk) or up to `count` (array).
+fn pop(store: &mut Store, key: Bytes, count: Option<usize>, left: bool) -> Reply<Frame> {
+    if list_of(store.get(&key))?.is_none() {
+        return Ok(if count.is_some() { Frame::NullArray } else { Frame::Null });
+    }
+    if count == Some(0) {
+        return Ok(Frame::Array(Vec::new()));
+    }
+    let Some(Value::List(l)) = store.value_mut(&key) else {
+        return Err(Frame::error(WRONGTYPE));
+    };
+    let n = count.unwrap_or(1).min(l.len());
+    let popped: Vec<Frame> = (0..n)
+        .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
+        .map(Frame::Bulk)
+        .collect();
+    store.remove_if_empty(&key);
+    Ok(match count {
+        Some(_) => Frame::Array(popped),
+        None => popped.into_iter().next().unwrap_or(Frame::Null),
+    })
+}
+
+/// LSET.
+fn set(store: &mut Store, key: Bytes, index: i64, value: Bytes) -> Reply<Frame> {
+    if list_of(store.get(&key))?.is_none() {
+        return Err(Frame::error("ERR no such key"));
+    }
+    let Some(Value::List(l)) = store.value_mut(&key) else {
+        return Err(Frame::error(WRONGTYPE));
+    };
+    let slot = resolve(l.len(), index).and_then(|i| l.get_mut(i));
+    let Some(slot) = slot else {
+        return Err(Frame::error("ERR index out of range"));
+    };
+    *slot = Bytes::copy_from_slice(&value);
+    Ok(Frame::ok())
+}
+
+/// LINSERT: the new length, -1 without the pivot, 0 without the list.
+fn insert(store: &mut Store, key: Bytes, before: bool, pivot: Bytes, value: Bytes) -> Reply<Frame> {
+    if list_of(store.get(&key))?.is_none() {
+        return Ok(Frame::Integer(0));
+    }
+    let Some(Value::List(l)) = store.value_mut(&key) else {
+        return Err(Frame::error(WRONGTYPE));
+    };
+    let Some(at) = l.iter().position(|e| *e == pivot) else {
+        return Ok(Frame::Integer(-1));
+    };
+    l.insert(if before { at } else { at + 1 }, Bytes::copy_from_slice(&value));
+    Ok(Frame::Integer(l.len() as i64))
+}
+
+/// LREM: `count` > 0 from the head, < 0 from the tail, 0 all.
+fn rem(store: &mut Store, key: Bytes, count: i64, value: Bytes) -> Reply<Frame> {
+    if list_of(store.get(&key))?.is_none() {
+        return Ok(Frame::Integer(0));
+    }
+    let Some(Value::List(l)) = store.value_mut(&key) else {
+        return Err(Frame::error(WRONGTYPE));
+    };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut removed = 0;
+    let mut kept: VecDeque<Bytes> = VecDeque::with_capacity(l.len());
+    if count >= 0 {
+        for e in l.drain(..) {
+            if removed < limit && e == value {
+                removed += 1;
+            } else {
+                kept.push_back(e);
             }
-            Write::MPop { keys, left, count } => {
-                for key in keys {
-                    if list_of(store.get(&key))?.is_none_or(VecDeque::is_empty) {
-                        continue;
-                    }
-                    let Some(Value::List(l)) = store.value_mut(&key) else {
-                        return Err(Frame::error(WRONGTYPE));
-                    };
-                    let n = count.min(l.len());
-                    let popped: Vec<Frame> = (0..n)
-                        .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
-                        .map(Frame::Bulk)
-                        .collect();
-                    store.remove_if_empty(&key);
-                    return Ok(Frame::Array(vec![Frame::Bulk(key), Frame::Array(popped)]));
-                }
-                Ok(Frame::NullArray)
+        }
+    } else {
+        for e in l.drain(..).rev() {
+            if removed < limit && e == value {
+                removed += 1;
+            } else {
+                kept.push_front(e);
             }
         }
     }
+    **l = kept;
+    store.remove_if_empty(&key);
+    Ok(Frame::Integer(removed as i64))
+}
+
+/// LTRIM.
+fn trim(store: &mut Store, key: Bytes, start: i64, stop: i64) -> Reply<Frame> {
+    if list_of(store.get(&key))?.is_none() {
+        return Ok(Frame::ok());
+    }
+    let Some(Value::List(l)) = store.value_mut(&key) else {
+        return Err(Frame::error(WRONGTYPE));
+    };
+    let len = l.len() as i64;
+    let start = if start < 0 { len.saturating_add(start) } else { start }.max(0);
+    let stop = if stop < 0 { len.saturating_add(stop) } else { stop };
+    if start > stop || start >= len {
+        l.clear();
+    } else {
+        let stop = stop.min(len - 1);
+        l.truncate(stop as usize + 1);
+        l.drain(..start as usize);
+    }
+    store.remove_if_empty(&key);
+    Ok(Frame::ok())
+}
+
+/// LMOVE and RPOPLPUSH: the element moved, null when the source is empty.
+fn move_between(store: &mut Store, from: Bytes, to: Bytes, from_left: bool, to_left: bool) -> Reply<Frame> {
+    if list_of(store.get(&from))?.is_none() {
+        return Ok(Frame::Null);
+    }
+    list_of(store.get(&to))?;
+    let Some(Value::List(l)) = store.value_mut(&from) else {
+        return Err(Frame::error(WRONGTYPE));
+    };
+    let Some(item) = (if from_left { l.pop_front() } else { l.pop_back() }) else {
+        return Ok(Frame::Null);
+    };
+    if store.get(&to).is_none() {
+        store.insert(&to, Value::List(Box::default()), None);
+    }
+    if let Some(Value::List(d)) = store.value_mut(&to) {
+        if to_left {
+            d.push_front(item.clone());
+        } else {
+            d.push_back(item.clone());
+        }
+    }
+    store.remove_if_empty(&from);
+    Ok(Frame::Bulk(item))
+}
+
+/// LMPOP: from the first non-empty list of `keys`.
+fn mpop(store: &mut Store, keys: Vec<Bytes>, left: bool, count: usize) -> Reply<Frame> {
+    for key in keys {
+        if list_of(store.get(&key))?.is_none_or(VecDeque::is_empty) {
+            continue;
+        }
+        let Some(Value::List(l)) = store.value_mut(&key) else {
+            return Err(Frame::error(WRONGTYPE));
+        };
+        let n = count.min(l.len());
+        let popped: Vec<Frame> = (0..n)
+            .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
+            .map(Frame::Bulk)
+            .collect();
+        store.remove_if_empty(&key);
+        return Ok(Frame::Array(vec![Frame::Bulk(key), Frame::Array(popped)]));
+    }
+    Ok(Frame::NullArray)
 }
 
 /// A list index as Redis reads it (negative from the end); None when out of range.
@@ -824,12 +852,15 @@ mod tests {
             Frame::Array(vec![bulk("{l}b"), arr(&["y"])])
         );
         assert_eq!(store.len(), 0);
-        assert_eq!(super::numkeys_positions("lmpop", &req), Some(vec![2, 3]));
+        assert_eq!(super::lmpop_keys(&req), vec![2, 3]);
         assert_eq!(
-            super::numkeys_positions("lmpop", &args(&["lmpop", "9", "a", "left"])),
-            Some(vec![])
+            super::lmpop_keys(&args(&["lmpop", "9", "a", "left"])),
+            Vec::<usize>::new()
         );
-        assert_eq!(super::numkeys_positions("lpush", &args(&["lpush", "a", "b"])), None);
+        assert_eq!(
+            super::blmpop_keys(&args(&["blmpop", "0", "2", "a", "b", "left"])),
+            vec![3, 4]
+        );
     }
 
     #[test]

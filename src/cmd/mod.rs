@@ -3,6 +3,8 @@
 //! group's `Store`. Writes are pure functions of (store, args, time_ms) so every replica
 //! applies a log entry identically.
 
+pub mod blocking;
+mod command;
 mod float;
 mod hashes;
 mod keys;
@@ -10,6 +12,11 @@ mod lists;
 pub mod parse;
 mod sets;
 pub(crate) use sets::{ScanOpts, parse_cursor};
+mod spec;
+pub use spec::{
+    Begin, CommandSpec, Family, Find, Flag, Flags, KeyFlag, KeySpec, Kind, RequestPolicy, Resp3, ResponsePolicy, Tip,
+    Twin, TwinArgs, TwinReply,
+};
 mod strings;
 mod table;
 pub mod txn;
@@ -18,40 +25,9 @@ mod zsets;
 use bytes::Bytes;
 
 use crate::resp::frame::Frame;
+use crate::slots::{Slot, key_slot};
 use crate::store::Store;
 use parse::Reply;
-
-/// Where a command is served.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Reads a group's store (after a linearizable-read check on the leader).
-    Read,
-    /// Goes through the group's Raft log, then `apply_write`.
-    Write,
-    /// Answered by the node itself (PING, INFO, CLUSTER ...), never by a store.
-    Node,
-}
-
-/// One row of the command table: everything dispatch needs to know before running a
-/// command, and what COMMAND tells clients.
-#[derive(Debug)]
-pub struct CommandSpec {
-    /// Lowercase, as Redis reports it.
-    pub name: &'static str,
-    /// Redis convention: N exactly, -N at least N (the name counts).
-    pub arity: i32,
-    /// Redis command flags, e.g. `["write", "denyoom", "fast"]`.
-    pub flags: &'static [&'static str],
-    pub first_key: i32,
-    /// Negative counts from the end: -1 is the last argument.
-    pub last_key: i32,
-    pub step: i32,
-    pub kind: Kind,
-    /// Redis's doc group: "string", "hash", "list", "generic", "server", "connection", "cluster".
-    pub group: &'static str,
-    pub summary: &'static str,
-    pub since: &'static str,
-}
 
 /// The internal write the leader's expiry task proposes: `SLOTRAFT.EXPIRED key [key ...]`
 /// deletes each key only if it is still expired at the entry's time. Hidden from clients.
@@ -76,18 +52,6 @@ pub fn lookup_internal(name: &[u8]) -> Option<&'static CommandSpec> {
     lookup_any(name)
 }
 
-impl CommandSpec {
-    /// CLIENT, CONFIG, OBJECT…: the real command is the subcommand (`client|list`).
-    pub fn is_container(&self) -> bool {
-        self.summary.starts_with("A container for")
-    }
-
-    /// Log entries the node makes itself (expiry, EXEC); clients can neither see nor send them.
-    pub fn is_internal(&self) -> bool {
-        self.name.starts_with("slotraft.")
-    }
-}
-
 /// Redis's arity rule, with its exact error text.
 pub fn check_arity(spec: &CommandSpec, argc: usize) -> Result<(), Frame> {
     let argc = i64::try_from(argc).unwrap_or(i64::MAX);
@@ -103,18 +67,17 @@ fn arity_error(name: &str) -> Frame {
 }
 
 /// Indexes of the key arguments: the table's first/last/step, or for `movablekeys` rows
-/// (numkeys forms, SORT ... STORE, OBJECT) the family's own reading of the arguments.
+/// (numkeys forms, SORT ... STORE, the log entries) the family's own key finder. A
+/// container's keys are its subcommand's (OBJECT ENCODING key).
 pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
-    if spec.flags.contains(&"movablekeys") {
-        let movable = match spec.group {
-            "transaction" => Some(txn::key_positions(args)),
-            "list" => lists::numkeys_positions(spec.name, args),
-            "generic" => keys::movable_key_positions(spec.name, args),
-            _ => zsets::numkeys_positions(spec.name, args),
+    if spec.is_container() {
+        return match args.get(1).and_then(|sub| spec.subcommand(sub)) {
+            Some(sub) => key_positions(sub, args),
+            None => Vec::new(),
         };
-        if let Some(keys) = movable {
-            return keys;
-        }
+    }
+    if let Some(find) = spec.find_keys {
+        return find(args);
     }
     table_key_positions(spec, args.len())
 }
@@ -178,13 +141,13 @@ enum WriteCmd<'a> {
 }
 
 fn parse_write<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Reply<WriteCmd<'a>> {
-    match spec.group {
-        "string" | "bitmap" => strings::parse_write(spec.name, args).map(WriteCmd::Strings),
-        "generic" => keys::parse_write(spec.name, args).map(WriteCmd::Keys),
-        "hash" => hashes::parse_write(spec.name, args).map(WriteCmd::Hashes),
-        "list" => lists::parse_write(spec.name, args).map(WriteCmd::Lists),
-        "set" => sets::parse_write(spec.name, args).map(WriteCmd::Sets),
-        "sorted-set" => zsets::parse_write(spec.name, args).map(WriteCmd::ZSets),
+    match spec.family {
+        Family::String | Family::Bitmap => strings::parse_write(spec.name, args).map(WriteCmd::Strings),
+        Family::Generic => keys::parse_write(spec.name, args).map(WriteCmd::Keys),
+        Family::Hash => hashes::parse_write(spec.name, args).map(WriteCmd::Hashes),
+        Family::List => lists::parse_write(spec.name, args).map(WriteCmd::Lists),
+        Family::Set => sets::parse_write(spec.name, args).map(WriteCmd::Sets),
+        Family::SortedSet => zsets::parse_write(spec.name, args).map(WriteCmd::ZSets),
         _ => Err(not_served(spec.name)),
     }
 }
@@ -193,10 +156,104 @@ fn not_served(name: &str) -> Frame {
     Frame::Error(format!("ERR command '{name}' is not served by a group's store"))
 }
 
-/// Parses a write without executing it, so syntax errors are answered before anything is
-/// proposed to Raft. Other kinds pass (after the table checks).
-pub fn validate(args: &[Bytes]) -> Result<(), Frame> {
-    let spec = checked_spec(args)?;
+/// A command as the table reads it, once, before it runs: everything the executor asks `cmd`
+/// about it later (its row, its subcommand's, where its keys are and their slots). Built
+/// where the command arrives and carried along to the path that runs it, so the table is
+/// read once per command on the node that serves it. The apply on every replica reads the
+/// log entry afresh (`apply_write`), never this.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The row the command names (`config` for CONFIG GET).
+    pub spec: &'static CommandSpec,
+    /// A container's subcommand row (`config|get`); `None` for other commands.
+    pub sub: Option<&'static CommandSpec>,
+    /// Positions of the key arguments, in order.
+    pub keys: Vec<usize>,
+    /// The slot of each key, in the same order.
+    pub slots: Vec<Slot>,
+}
+
+impl Prepared {
+    /// The row that decides how the command runs: the subcommand's, else the command's.
+    pub fn row(&self) -> &'static CommandSpec {
+        self.sub.unwrap_or(self.spec)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.spec.kind
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.spec.kind == Kind::Write
+    }
+
+    /// One of the node's own log entries (`slotraft.exec`, `slotraft.watch`) built by the
+    /// executor, routed to `slots`: the entry's own arguments are not read again for its keys.
+    pub fn entry(name: &str, slots: Vec<Slot>) -> Result<Prepared, Frame> {
+        let spec = lookup_any(name.as_bytes()).ok_or_else(|| Frame::Error(format!("ERR {name} is not available")))?;
+        Ok(Prepared {
+            spec,
+            sub: None,
+            keys: Vec::new(),
+            slots,
+        })
+    }
+
+    /// The reply as a RESP3 client wants it (see `reshape_for_resp3`).
+    pub fn reshape_for_resp3(&self, args: &[Bytes], reply: Frame) -> Frame {
+        reshape_for_resp3(self.spec, args, reply)
+    }
+}
+
+/// Reads a client's command against the table: its row (and a container's subcommand row),
+/// Redis's arity rule for both, and its keys' positions and slots. The errors are Redis's:
+/// unknown command, unknown subcommand, wrong number of arguments.
+pub fn prepare(args: &[Bytes]) -> Result<Prepared, Frame> {
+    let spec = args
+        .first()
+        .and_then(|n| lookup(n))
+        .ok_or_else(|| unknown_command(args))?;
+    prepare_row(spec, args)
+}
+
+/// As `prepare`, for a command another node forwarded: the node's own log entries
+/// (`slotraft.exec`, `slotraft.watch`) are known too.
+pub fn prepare_internal(args: &[Bytes]) -> Result<Prepared, Frame> {
+    let spec = args
+        .first()
+        .and_then(|n| lookup_any(n))
+        .ok_or_else(|| unknown_command(args))?;
+    prepare_row(spec, args)
+}
+
+fn prepare_row(spec: &'static CommandSpec, args: &[Bytes]) -> Result<Prepared, Frame> {
+    check_arity(spec, args.len())?;
+    let sub = match args.get(1) {
+        Some(name) if spec.is_container() => {
+            let sub = spec.subcommand(name).ok_or_else(|| unknown_subcommand(spec, name))?;
+            check_arity(sub, args.len())?;
+            Some(sub)
+        }
+        _ => None,
+    };
+    let keys = key_positions(sub.unwrap_or(spec), args);
+    let slots = keys.iter().map(|&i| key_slot(&args[i])).collect();
+    Ok(Prepared { spec, sub, keys, slots })
+}
+
+/// Redis 7's reply to a subcommand a container does not have (the name cut at 128 bytes).
+fn unknown_subcommand(container: &CommandSpec, sub: &[u8]) -> Frame {
+    Frame::Error(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        container.name.to_ascii_uppercase()
+    ))
+}
+
+/// Parses a prepared write without executing it, so syntax errors are answered before
+/// anything is proposed to Raft. Other kinds pass (the table's checks were `prepare`'s).
+pub fn validate(prepared: &Prepared, args: &[Bytes]) -> Result<(), Frame> {
+    let spec = prepared.spec;
     if spec.name == txn::EXEC_ENTRY {
         txn::Transaction::decode(args)?;
     } else if spec.name == txn::BATCH_ENTRY {
@@ -219,21 +276,25 @@ fn checked_spec(args: &[Bytes]) -> Result<&'static CommandSpec, Frame> {
 /// Runs a Read command. Keys past their deadline at `now_ms` are absent (lazy expiry
 /// without mutation, since reads do not go through the log).
 pub fn execute_read(store: &Store, args: &[Bytes], now_ms: u64) -> Frame {
-    let spec = match checked_spec(args) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
+    match checked_spec(args) {
+        Ok(spec) => read(store, spec, args, now_ms),
+        Err(e) => e,
+    }
+}
+
+/// Runs a Read command whose row is known (`Prepared::spec`).
+pub fn read(store: &Store, spec: &CommandSpec, args: &[Bytes], now_ms: u64) -> Frame {
     if spec.kind != Kind::Read {
         return not_served(spec.name);
     }
-    let reply = match spec.group {
-        "string" | "bitmap" => strings::read(spec.name, store, args, now_ms),
-        "generic" => keys::read(spec.name, store, args, now_ms),
-        "hash" => hashes::read(spec.name, store, args, now_ms),
-        "list" => lists::read(spec.name, store, args, now_ms),
-        "set" => sets::read(spec.name, store, args, now_ms),
-        "sorted-set" => zsets::read(spec.name, store, args, now_ms),
-        "transaction" if spec.name == txn::WATCH_CLOCK => {
+    let reply = match spec.family {
+        Family::String | Family::Bitmap => strings::read(spec.name, store, args, now_ms),
+        Family::Generic => keys::read(spec.name, store, args, now_ms),
+        Family::Hash => hashes::read(spec.name, store, args, now_ms),
+        Family::List => lists::read(spec.name, store, args, now_ms),
+        Family::Set => sets::read(spec.name, store, args, now_ms),
+        Family::SortedSet => zsets::read(spec.name, store, args, now_ms),
+        Family::Internal if spec.name == txn::WATCH_CLOCK => {
             let clock = Frame::Integer(i64::try_from(store.watch_seen()).unwrap_or(i64::MAX));
             let expired = args[1..]
                 .iter()
@@ -254,7 +315,7 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
         Err(e) => return e,
     };
     match spec.kind {
-        Kind::Read => return execute_read(store, args, time_ms),
+        Kind::Read => return read(store, spec, args, time_ms),
         Kind::Node => return not_served(spec.name),
         Kind::Write if spec.name == txn::EXEC_ENTRY => return txn::apply(store, args, time_ms),
         Kind::Write if spec.name == txn::BATCH_ENTRY => return txn::apply_batch(store, args, time_ms),
@@ -288,17 +349,14 @@ pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
 }
 
 /// RESP3 clients get (member, score) and (field, value) replies as pairs, as Redis 7 sends
-/// them: the flat reply every replica computes is nested here, at the connection's edge.
-pub fn reshape_for_resp3(args: &[Bytes], reply: Frame) -> Frame {
+/// them: the flat reply every replica computes is nested here, at the connection's edge, as
+/// the row's `resp3` says.
+pub fn reshape_for_resp3(spec: &CommandSpec, args: &[Bytes], reply: Frame) -> Frame {
     let Frame::Array(items) = reply else { return reply };
-    let name = args[0].to_ascii_lowercase();
-    let has = |flag: &[u8]| args[1..].iter().any(|a| a.eq_ignore_ascii_case(flag));
-    let paired = match &name[..] {
-        b"zrange" | b"zrangebyscore" | b"zrevrangebyscore" | b"zrevrange" | b"zunion" | b"zinter" | b"zdiff"
-        | b"zrandmember" => has(b"withscores"),
-        b"hrandfield" => has(b"withvalues"),
-        b"zpopmin" | b"zpopmax" => args.len() == 3,
-        _ => false,
+    let paired = match spec.resp3 {
+        Resp3::Flat => false,
+        Resp3::PairsWith(option) => args[1..].iter().any(|a| a.eq_ignore_ascii_case(option.as_bytes())),
+        Resp3::PairsWithCount => args.len() == 3,
     };
     if !paired || items.len() % 2 != 0 {
         return Frame::Array(items);
@@ -313,7 +371,14 @@ pub fn reshape_for_resp3(args: &[Bytes], reply: Frame) -> Frame {
 
 /// COMMAND (full list), COMMAND COUNT / INFO / DOCS / LIST / GETKEYS, from the table.
 pub fn command_reply(args: &[Bytes]) -> Frame {
-    table::command_reply(args)
+    command::command_reply(args)
+}
+
+/// Every client-visible row, subcommands included: for tests that check the table whole.
+pub fn all_rows() -> impl Iterator<Item = &'static CommandSpec> {
+    table::COMMANDS
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
 }
 
 /// Time arithmetic shared by the families: a log time as Redis's signed milliseconds.
@@ -352,6 +417,11 @@ pub(crate) mod testing {
 
     pub const WRONGTYPE: &str = parse::WRONGTYPE;
 
+    /// `prepare` then `validate`, as the executor runs them on a write.
+    pub fn validate_args(args: &[Bytes]) -> Result<(), Frame> {
+        prepare_internal(args).and_then(|p| validate(&p, args))
+    }
+
     /// Runs each `(request, RESP2 bytes, RESP3 bytes)` in order against one store and checks
     /// the reply's exact bytes in both protocols (RESP3 reshaped as the connection does).
     pub fn run_wire(cases: &[(&[&str], &str, &str)]) {
@@ -368,7 +438,7 @@ pub(crate) mod testing {
             let mut two = bytes::BytesMut::new();
             encode(&frame, Protocol::Resp2, &mut two);
             let mut three = bytes::BytesMut::new();
-            encode(&reshape_for_resp3(&a, frame), Protocol::Resp3, &mut three);
+            encode(&reshape_for_resp3(spec, &a, frame), Protocol::Resp3, &mut three);
             assert_eq!(String::from_utf8_lossy(&two), *want2, "case {i}: {req:?} in RESP2");
             assert_eq!(String::from_utf8_lossy(&three), *want3, "case {i}: {req:?} in RESP3");
         }
@@ -384,7 +454,7 @@ pub(crate) mod testing {
                 None => unknown_command(&a),
                 Some(spec) => match check_arity(spec, a.len()) {
                     Err(e) => e,
-                    Ok(()) if spec.kind == Kind::Write => match validate(&a) {
+                    Ok(()) if spec.kind == Kind::Write => match validate_args(&a) {
                         Err(e) => {
                             // apply must agree with validate on a bad request.
                             let mut copy = store.clone();
@@ -415,21 +485,22 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let b = |s: &str| Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+        let reshape = |args: &[Bytes], reply| reshape_for_resp3(lookup(&args[0]).unwrap(), args, reply);
         let flat = Frame::Array(vec![b("m"), Frame::Double(1.5), b("n"), Frame::Double(2.0)]);
         let pairs = Frame::Array(vec![
             Frame::Array(vec![b("m"), Frame::Double(1.5)]),
             Frame::Array(vec![b("n"), Frame::Double(2.0)]),
         ]);
         assert_eq!(
-            reshape_for_resp3(&a(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]), flat.clone()),
+            reshape(&a(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]), flat.clone()),
             pairs
         );
-        assert_eq!(reshape_for_resp3(&a(&["zpopmin", "z", "2"]), flat.clone()), pairs);
+        assert_eq!(reshape(&a(&["zpopmin", "z", "2"]), flat.clone()), pairs);
         // Without the flag, or a single ZPOPMIN, the reply stays flat.
-        assert_eq!(reshape_for_resp3(&a(&["zrange", "z", "0", "-1"]), flat.clone()), flat);
-        assert_eq!(reshape_for_resp3(&a(&["zpopmin", "z"]), flat.clone()), flat);
+        assert_eq!(reshape(&a(&["zrange", "z", "0", "-1"]), flat.clone()), flat);
+        assert_eq!(reshape(&a(&["zpopmin", "z"]), flat.clone()), flat);
         assert_eq!(
-            reshape_for_resp3(&a(&["zrange", "z", "0", "-1", "withscores"]), Frame::Null),
+            reshape(&a(&["zrange", "z", "0", "-1", "withscores"]), Frame::Null),
             Frame::Null
         );
     }
@@ -536,10 +607,10 @@ mod tests {
             err("ERR command 'set' is not served by a group's store")
         );
         assert_eq!(
-            validate(&args(&["set", "a", "b", "nx", "xx"])),
+            validate_args(&args(&["set", "a", "b", "nx", "xx"])),
             Err(err("ERR syntax error"))
         );
-        assert_eq!(validate(&args(&["get", "a"])), Ok(()));
+        assert_eq!(validate_args(&args(&["get", "a"])), Ok(()));
         // apply_write also answers reads, at the entry's time.
         assert_eq!(apply_write(&mut s, &args(&["get", "a"]), 0), Frame::Null);
     }
@@ -597,5 +668,47 @@ mod tests {
         assert_eq!(replies_a, replies_b);
         assert_eq!(probe(&a), probe(&b));
         assert_eq!(probe(&a)[..2], [Frame::Simple("string".into()), Frame::Integer(-1)]);
+    }
+
+    #[test]
+    fn prepare_reads_the_table_once_with_redis_errors() {
+        let p = prepare(&args(&["CONFIG", "get", "timeout"])).unwrap();
+        assert_eq!((p.spec.name, p.row().name), ("config", "config|get"));
+        assert_eq!(
+            prepare(&args(&["config", "get"])).unwrap_err(),
+            err("ERR wrong number of arguments for 'config|get' command")
+        );
+        assert_eq!(
+            prepare(&args(&["config"])).unwrap_err(),
+            err("ERR wrong number of arguments for 'config' command")
+        );
+        assert_eq!(
+            prepare(&args(&["config", "Nope"])).unwrap_err(),
+            err("ERR unknown subcommand 'Nope'. Try CONFIG HELP.")
+        );
+        assert_eq!(
+            prepare(&args(&["client", "setname"])).unwrap_err(),
+            err("ERR wrong number of arguments for 'client|setname' command")
+        );
+        assert_eq!(
+            prepare(&args(&["object", "encoding"])).unwrap_err(),
+            err("ERR wrong number of arguments for 'object|encoding' command")
+        );
+        // COMMAND alone is a command of its own; with an argument, a subcommand.
+        assert!(prepare(&args(&["command"])).unwrap().sub.is_none());
+        let p = prepare(&args(&["mset", "a", "1", "b", "2"])).unwrap();
+        assert_eq!(p.keys, vec![1, 3]);
+        assert_eq!(
+            p.slots,
+            vec![crate::slots::key_slot(b"a"), crate::slots::key_slot(b"b")]
+        );
+        let p = prepare(&args(&["blmpop", "0", "2", "{t}a", "{t}b", "left"])).unwrap();
+        assert_eq!(p.keys, vec![3, 4]);
+        assert!(prepare(&args(&[EXPIRED_DELETE, "k"])).is_err());
+        assert!(prepare_internal(&args(&[EXPIRED_DELETE, "k"])).is_ok());
+        assert_eq!(
+            prepare(&args(&["nosuch"])).unwrap_err(),
+            unknown_command(&args(&["nosuch"]))
+        );
     }
 }

@@ -93,6 +93,22 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The key positions of a command whose keys follow a `numkeys` argument at `numkeys_at`,
+/// after the keys at `fixed` (ZUNIONSTORE's destination): what the table's first/last/step
+/// cannot say. Positions past the end are left out, and an unusable count gives no keys
+/// after it (the command's own parse then answers with Redis's error).
+pub fn numkeys_keys(args: &[Bytes], fixed: &[usize], numkeys_at: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = fixed.iter().copied().filter(|i| *i < args.len()).collect();
+    let n = args
+        .get(numkeys_at)
+        .and_then(|a| parse_i64(a))
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let first = numkeys_at + 1;
+    out.extend((first..first.saturating_add(n)).take_while(|i| *i < args.len()));
+    out
+}
+
 /// Redis's `string2ll`: optional `-`, no `+`, no spaces, no leading zeros (only "0" itself),
 /// no "-0", and no overflow.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {

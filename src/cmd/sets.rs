@@ -8,10 +8,16 @@
 
 use bytes::Bytes;
 
-use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
+use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, numkeys_keys, parse_i64};
 use crate::resp::frame::Frame;
 use crate::store::scan::glob_match;
 use crate::store::{Entry, MemberSet, Store, Value, mix64};
+
+/// Key positions of SINTERCARD: `numkeys key [key ...] [LIMIT limit]`, which the table's
+/// first/last/step cannot say (Redis reports it as `movablekeys`).
+pub fn sintercard_keys(args: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(args, &[], 1)
+}
 
 pub(super) fn set_of(entry: Option<&Entry>) -> Reply<Option<&MemberSet>> {
     match entry.map(|e| &e.value) {
@@ -876,5 +882,14 @@ mod tests {
             (&["spop", "{w}missing"], "$-1\r\n", "_\r\n"),
             (&["srandmember", "{w}missing"], "$-1\r\n", "_\r\n"),
         ]);
+    }
+
+    #[test]
+    fn sintercard_keys_follow_numkeys() {
+        assert_eq!(super::sintercard_keys(&args(&["sintercard", "5", "x"])), vec![2]);
+        assert_eq!(
+            super::sintercard_keys(&args(&["sintercard", "2", "a", "b", "limit", "1"])),
+            vec![2, 3]
+        );
     }
 }

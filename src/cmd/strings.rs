@@ -335,37 +335,8 @@ impl Write<'_> {
                 }
                 Ok(Frame::ok())
             }
-            Write::IncrBy { key, delta } => {
-                let cur = match string_of(store.get(key))? {
-                    None => 0,
-                    Some(s) => parse_i64(s).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?,
-                };
-                let new = cur
-                    .checked_add(delta)
-                    .ok_or_else(|| Frame::error("ERR increment or decrement would overflow"))?;
-                let text = new.to_string().into_bytes();
-                match store.value_mut(key) {
-                    // Keeps the deadline, as Redis does.
-                    Some(v) => *v = Value::String(text.into()),
-                    None => store.insert(key, Value::String(text.into()), None),
-                }
-                Ok(Frame::Integer(new))
-            }
-            Write::Append { key, value } => {
-                let cur_len = string_of(store.get(key))?.map(|s| s.len());
-                let total = cur_len.unwrap_or(0).saturating_add(value.len());
-                if total > MAX_STRING {
-                    return Err(Frame::error(
-                        "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
-                    ));
-                }
-                match store.value_mut(key) {
-                    // Grows in place, so repeated APPENDs are amortized rather than quadratic.
-                    Some(Value::String(s)) => s.append(value),
-                    _ => store.insert(key, Value::String(Str::copy_from(value)), None),
-                }
-                Ok(Frame::Integer(total as i64))
-            }
+            Write::IncrBy { key, delta } => incr_by(store, key, delta),
+            Write::Append { key, value } => append(store, key, value),
             Write::GetSet { key, value } => {
                 let old = string_of(store.get(key))?.map_or(Frame::Null, |v| Frame::Bulk(v.to_bytes()));
                 store.insert(key, Value::String(Str::copy_from(value)), None);
@@ -376,30 +347,7 @@ impl Write<'_> {
                 store.remove(key);
                 Ok(old)
             }
-            Write::GetEx { key, ttl } => {
-                let now = ms_i64(time_ms);
-                let deadline = match ttl {
-                    GetExTtl::Relative(ms) => Some(ms.checked_add(now).ok_or_else(|| invalid_expire("getex"))?),
-                    GetExTtl::Absolute(ms) => Some(ms),
-                    GetExTtl::Unchanged | GetExTtl::Persist => None,
-                };
-                let Some(v) = string_of(store.get(key))?.map(Str::to_bytes) else {
-                    return Ok(Frame::Null);
-                };
-                match (ttl, deadline) {
-                    (_, Some(d)) if d <= now => {
-                        store.remove(key);
-                    }
-                    (_, Some(d)) => {
-                        store.set_deadline(key, u64::try_from(d).ok());
-                    }
-                    (GetExTtl::Persist, _) => {
-                        store.set_deadline(key, None);
-                    }
-                    _ => {}
-                }
-                Ok(Frame::Bulk(v))
-            }
+            Write::GetEx { key, ttl } => getex(store, key, ttl, time_ms),
             Write::SetNx { key, value } => {
                 if store.get(key).is_some() {
                     return Ok(Frame::Integer(0));
@@ -421,57 +369,127 @@ impl Write<'_> {
                 }
                 Ok(Frame::Integer(1))
             }
-            Write::IncrByFloat { key, by } => {
-                let cur = match string_of(store.get(key))? {
-                    None => float::Parsed::zero(),
-                    Some(s) => float::parse(s).ok_or_else(|| Frame::error(NOT_A_FLOAT))?,
-                };
-                let text = float::incr(cur, by).ok_or_else(|| Frame::error(NAN_OR_INF))?;
-                let text = Bytes::from(text);
-                match store.value_mut(key) {
-                    Some(v) => *v = Value::String(Str::copy_from(&text)),
-                    None => store.insert(key, Value::String(Str::copy_from(&text)), None),
-                }
-                Ok(Frame::Bulk(text))
-            }
-            Write::SetRange { key, offset, value } => {
-                let cur = string_of(store.get(key))?;
-                let cur_len = cur.map_or(0, |s| s.len());
-                if value.is_empty() {
-                    return Ok(Frame::Integer(cur_len as i64));
-                }
-                if offset.saturating_add(value.len()) > MAX_STRING {
-                    return Err(Frame::error(TOO_BIG));
-                }
-                let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
-                let end = offset + value.len();
-                if buf.len() < end {
-                    buf.resize(end, 0);
-                }
-                buf[offset..end].copy_from_slice(value);
-                let len = buf.len();
-                put_string(store, key, buf);
-                Ok(Frame::Integer(len as i64))
-            }
-            Write::SetBit { key, offset, on } => {
-                let cur = string_of(store.get(key))?;
-                let byte = offset >> 3;
-                let mask = 1u8 << (7 - (offset & 7));
-                let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
-                if buf.len() <= byte {
-                    buf.resize(byte + 1, 0);
-                }
-                let old = buf[byte] & mask != 0;
-                if on {
-                    buf[byte] |= mask;
-                } else {
-                    buf[byte] &= !mask;
-                }
-                put_string(store, key, buf);
-                Ok(Frame::Integer(old.into()))
-            }
+            Write::IncrByFloat { key, by } => incr_by_float(store, key, by),
+            Write::SetRange { key, offset, value } => setrange(store, key, offset, value),
+            Write::SetBit { key, offset, on } => setbit(store, key, offset, on),
         }
     }
+}
+
+/// INCR, DECR, INCRBY, DECRBY: the new value, the key's deadline kept.
+fn incr_by(store: &mut Store, key: &Bytes, delta: i64) -> Reply<Frame> {
+    let cur = match string_of(store.get(key))? {
+        None => 0,
+        Some(s) => parse_i64(s).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?,
+    };
+    let new = cur
+        .checked_add(delta)
+        .ok_or_else(|| Frame::error("ERR increment or decrement would overflow"))?;
+    let text = new.to_string().into_bytes();
+    match store.value_mut(key) {
+        // Keeps the deadline, as Redis does.
+        Some(v) => *v = Value::String(text.into()),
+        None => store.insert(key, Value::String(text.into()), None),
+    }
+    Ok(Frame::Integer(new))
+}
+
+/// APPEND: the new length.
+fn append(store: &mut Store, key: &Bytes, value: &Bytes) -> Reply<Frame> {
+    let cur_len = string_of(store.get(key))?.map(|s| s.len());
+    let total = cur_len.unwrap_or(0).saturating_add(value.len());
+    if total > MAX_STRING {
+        return Err(Frame::error(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    match store.value_mut(key) {
+        // Grows in place, so repeated APPENDs are amortized rather than quadratic.
+        Some(Value::String(s)) => s.append(value),
+        _ => store.insert(key, Value::String(Str::copy_from(value)), None),
+    }
+    Ok(Frame::Integer(total as i64))
+}
+
+/// GETEX: the value, its deadline changed as the options say (at the entry's time).
+fn getex(store: &mut Store, key: &Bytes, ttl: GetExTtl, time_ms: u64) -> Reply<Frame> {
+    let now = ms_i64(time_ms);
+    let deadline = match ttl {
+        GetExTtl::Relative(ms) => Some(ms.checked_add(now).ok_or_else(|| invalid_expire("getex"))?),
+        GetExTtl::Absolute(ms) => Some(ms),
+        GetExTtl::Unchanged | GetExTtl::Persist => None,
+    };
+    let Some(v) = string_of(store.get(key))?.map(Str::to_bytes) else {
+        return Ok(Frame::Null);
+    };
+    match (ttl, deadline) {
+        (_, Some(d)) if d <= now => {
+            store.remove(key);
+        }
+        (_, Some(d)) => {
+            store.set_deadline(key, u64::try_from(d).ok());
+        }
+        (GetExTtl::Persist, _) => {
+            store.set_deadline(key, None);
+        }
+        _ => {}
+    }
+    Ok(Frame::Bulk(v))
+}
+
+/// INCRBYFLOAT: the new value as Redis prints it.
+fn incr_by_float(store: &mut Store, key: &Bytes, by: float::Parsed) -> Reply<Frame> {
+    let cur = match string_of(store.get(key))? {
+        None => float::Parsed::zero(),
+        Some(s) => float::parse(s).ok_or_else(|| Frame::error(NOT_A_FLOAT))?,
+    };
+    let text = float::incr(cur, by).ok_or_else(|| Frame::error(NAN_OR_INF))?;
+    let text = Bytes::from(text);
+    match store.value_mut(key) {
+        Some(v) => *v = Value::String(Str::copy_from(&text)),
+        None => store.insert(key, Value::String(Str::copy_from(&text)), None),
+    }
+    Ok(Frame::Bulk(text))
+}
+
+/// SETRANGE: the new length.
+fn setrange(store: &mut Store, key: &Bytes, offset: usize, value: &Bytes) -> Reply<Frame> {
+    let cur = string_of(store.get(key))?;
+    let cur_len = cur.map_or(0, |s| s.len());
+    if value.is_empty() {
+        return Ok(Frame::Integer(cur_len as i64));
+    }
+    if offset.saturating_add(value.len()) > MAX_STRING {
+        return Err(Frame::error(TOO_BIG));
+    }
+    let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
+    let end = offset + value.len();
+    if buf.len() < end {
+        buf.resize(end, 0);
+    }
+    buf[offset..end].copy_from_slice(value);
+    let len = buf.len();
+    put_string(store, key, buf);
+    Ok(Frame::Integer(len as i64))
+}
+
+/// SETBIT: the bit's old value.
+fn setbit(store: &mut Store, key: &Bytes, offset: usize, on: bool) -> Reply<Frame> {
+    let cur = string_of(store.get(key))?;
+    let byte = offset >> 3;
+    let mask = 1u8 << (7 - (offset & 7));
+    let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
+    if buf.len() <= byte {
+        buf.resize(byte + 1, 0);
+    }
+    let old = buf[byte] & mask != 0;
+    if on {
+        buf[byte] |= mask;
+    } else {
+        buf[byte] &= !mask;
+    }
+    put_string(store, key, buf);
+    Ok(Frame::Integer(old.into()))
 }
 
 /// Replaces a string's bytes, keeping its deadline; creates the key without one.

@@ -287,7 +287,7 @@ mod tests {
         let ranges = decode_batch(&entry).unwrap();
         let decoded: Vec<Vec<Bytes>> = ranges.into_iter().map(|r| entry[r].to_vec()).collect();
         assert_eq!(decoded, commands);
-        assert_eq!(super::super::validate(&entry), Ok(()));
+        assert_eq!(super::super::testing::validate_args(&entry), Ok(()));
         let positions: Vec<Bytes> = key_positions(&entry).into_iter().map(|i| entry[i].clone()).collect();
         assert_eq!(positions, a(&["a", "a", "a", "b", "c"]));
 
@@ -306,7 +306,7 @@ mod tests {
         assert!(decode_batch(&a(&[BATCH_ENTRY, "0"])).is_err());
         assert!(decode_batch(&a(&[BATCH_ENTRY, "-1", "get"])).is_err());
         assert!(decode_batch(&a(&[BATCH_ENTRY, "x", "get"])).is_err());
-        assert!(super::super::validate(&a(&[BATCH_ENTRY, "3", "set", "k"])).is_err());
+        assert!(super::super::testing::validate_args(&a(&[BATCH_ENTRY, "3", "set", "k"])).is_err());
         assert!(matches!(
             super::super::apply_write(&mut store, &a(&[BATCH_ENTRY, "2", "get"]), 100),
             Frame::Error(_)

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
+use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, numkeys_keys, parse_i64};
 use super::sets::{Picker, ScanOpts, args_hash, parse_cursor, rand_count, scan_reply};
 use crate::errors::{MUST_BE_POSITIVE, NOT_A_FLOAT};
 use crate::resp::frame::Frame;
@@ -24,26 +24,20 @@ const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
 const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
 
-/// The real key indexes of the commands whose keys follow a `numkeys` argument (the
-/// table's first/last/step cannot express them; Redis reports them as `movablekeys`).
-/// `None` for every other command, whose table row is exact. Routing and COMMAND GETKEYS
-/// should hash all of these.
-pub fn numkeys_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
-    let lower = name.to_ascii_lowercase();
-    let (fixed, numkeys_at): (&[usize], usize) = match lower.as_str() {
-        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "zmpop" => (&[], 1),
-        "zunionstore" | "zinterstore" | "zdiffstore" => (&[1], 2),
-        _ => return None,
-    };
-    let mut out: Vec<usize> = fixed.iter().copied().filter(|i| *i < args.len()).collect();
-    let n = args
-        .get(numkeys_at)
-        .and_then(|a| parse_i64(a))
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0);
-    let first = numkeys_at + 1;
-    out.extend((first..first.saturating_add(n)).take_while(|i| *i < args.len()));
-    Some(out)
+/// Key positions of ZUNION, ZINTER, ZDIFF, ZINTERCARD and ZMPOP: `numkeys key [key ...]`
+/// (Redis reports them as `movablekeys`; the table's first/last/step cannot say where).
+pub fn numkeys_at_1(args: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(args, &[], 1)
+}
+
+/// Key positions of ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE: `destination numkeys key ...`.
+pub fn destination_and_numkeys(args: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(args, &[1], 2)
+}
+
+/// Key positions of BZMPOP: `timeout numkeys key ...`.
+pub fn bzmpop_keys(args: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(args, &[], 2)
 }
 
 fn zset_of(entry: Option<&Entry>) -> Reply<Option<&SortedSet>> {
@@ -862,16 +856,7 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
         _ => None,
     };
     if let Some(op) = combine_op {
-        let card = name == "zintercard";
-        let combine = parse_combine(name, &mut c, op, false, card)?;
-        let map = combine.compute(store, now_ms)?;
-        if card {
-            let n = map.len();
-            let n = if combine.limit > 0 { n.min(combine.limit) } else { n };
-            return Ok(Frame::Integer(n as i64));
-        }
-        let z = Combine::to_zset(&map);
-        return Ok(scored(z.iter_from(0), combine.withscores));
+        return combined(name, store, &mut c, op, now_ms);
     }
     let key = c.next_bytes()?;
     let range_form = match name {
@@ -890,105 +875,16 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
         };
         return Ok(owned_scored(&q.run(z), q.withscores));
     }
+    // Each reads its arguments before it looks the key up, so a syntax error comes before
+    // WRONGTYPE, as in Redis.
+    let lookup = || zset_of(store.get_live(key, now_ms));
     let reply = match name {
-        "zscan" => {
-            let cursor = parse_cursor(c.next_bytes()?)?;
-            let Some(z) = zset_of(store.get_live(key, now_ms))? else {
-                c.rest();
-                return Ok(scan_reply(0, Vec::new()));
-            };
-            let opts = ScanOpts::parse(&mut c)?;
-            let (next, items) = z.scan(cursor, opts.count);
-            let mut out = Vec::new();
-            for (m, s) in items.into_iter().filter(|(m, _)| opts.keeps(m)) {
-                out.push(Frame::Bulk(m.clone()));
-                out.push(Frame::Bulk(Bytes::from(score_text(s))));
-            }
-            scan_reply(next, out)
-        }
-        "zcount" | "zlexcount" => {
-            let a = c.next_bytes()?;
-            let b = c.next_bytes()?;
-            let bounds = if name == "zcount" {
-                Span::Score(parse_score_range(a, b)?)
-            } else {
-                let (lo, hi) = parse_lex_range(a, b)?;
-                Span::Lex(lo, hi)
-            };
-            let n = zset_of(store.get_live(key, now_ms))?.map_or(0, |z| {
-                let (lo, hi) = match &bounds {
-                    Span::Score(r) => z.score_ranks(r),
-                    Span::Lex(a, b) => z.lex_ranks(a, b),
-                    Span::Rank(..) => (0, 0),
-                };
-                hi - lo
-            });
-            Frame::Integer(n as i64)
-        }
-        "zrank" | "zrevrank" => {
-            let member = c.next_bytes()?;
-            let withscore = match c.rest() {
-                [] => false,
-                [opt] if opt.eq_ignore_ascii_case(b"withscore") => true,
-                _ => return Err(Frame::error(SYNTAX_ERROR)),
-            };
-            let z = zset_of(store.get_live(key, now_ms))?;
-            let found = z.and_then(|z| Some((z.rank(member)?, z.score(member)?, z.len())));
-            match found {
-                None if withscore => Frame::NullArray,
-                None => Frame::Null,
-                Some((rank, score, len)) => {
-                    let rank = if name == "zrevrank" { len - 1 - rank } else { rank };
-                    let rank = Frame::Integer(rank as i64);
-                    if withscore {
-                        Frame::Array(vec![rank, Frame::Double(score)])
-                    } else {
-                        rank
-                    }
-                }
-            }
-        }
-        "zrandmember" => {
-            let count = if c.is_done() {
-                None
-            } else {
-                Some(rand_count(c.next_bytes()?)?)
-            };
-            let withscores = match c.rest() {
-                [] => false,
-                [opt] if opt.eq_ignore_ascii_case(b"withscores") => true,
-                _ => return Err(Frame::error(SYNTAX_ERROR)),
-            };
-            if withscores && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
-                return Err(Frame::error("ERR value is out of range"));
-            }
-            let z = zset_of(store.get_live(key, now_ms))?;
-            let mut pick = Picker::from_seed(mix64(args_hash(args) ^ mix64(now_ms)));
-            match (z, count) {
-                (None, None) => Frame::Null,
-                (None, Some(_)) | (_, Some(0)) => Frame::Array(Vec::new()),
-                (Some(z), None) => z
-                    .nth(pick.below(z.len()))
-                    .map_or(Frame::Null, |(m, _)| Frame::Bulk(m.clone())),
-                (Some(z), Some(n)) if n < 0 => scored(
-                    (0..n.unsigned_abs()).filter_map(|_| z.nth(pick.below(z.len()))),
-                    withscores,
-                ),
-                (Some(z), Some(n)) => {
-                    let n = usize::try_from(n).unwrap_or(usize::MAX);
-                    if n >= z.len() {
-                        scored(z.iter_from(0), withscores)
-                    } else {
-                        scored(
-                            pick.distinct(z.len(), n).into_iter().filter_map(|i| z.nth(i)),
-                            withscores,
-                        )
-                    }
-                }
-            }
-        }
+        "zscan" => zscan(lookup, &mut c)?,
+        "zcount" | "zlexcount" => count_in_range(name, lookup, &mut c)?,
+        "zrank" | "zrevrank" => rank(name, lookup, &mut c)?,
+        "zrandmember" => random_members(lookup, &mut c, mix64(args_hash(args) ^ mix64(now_ms)))?,
         _ => {
-            let z = zset_of(store.get_live(key, now_ms))?;
+            let z = lookup()?;
             match name {
                 "zcard" => Frame::Integer(z.map_or(0, SortedSet::len) as i64),
                 "zscore" => {
@@ -1007,6 +903,125 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
     };
     c.finish()?;
     Ok(reply)
+}
+
+/// ZUNION, ZINTER, ZDIFF (members, with scores if asked) and ZINTERCARD (a count).
+fn combined(name: &str, store: &Store, c: &mut Cursor, op: ZOp, now_ms: u64) -> Reply<Frame> {
+    let card = name == "zintercard";
+    let combine = parse_combine(name, c, op, false, card)?;
+    let map = combine.compute(store, now_ms)?;
+    if card {
+        let n = map.len();
+        let n = if combine.limit > 0 { n.min(combine.limit) } else { n };
+        return Ok(Frame::Integer(n as i64));
+    }
+    let z = Combine::to_zset(&map);
+    Ok(scored(z.iter_from(0), combine.withscores))
+}
+
+/// ZSCAN cursor [MATCH pattern] [COUNT count]
+fn zscan<'a>(lookup: impl Fn() -> Reply<Option<&'a SortedSet>>, c: &mut Cursor) -> Reply<Frame> {
+    let cursor = parse_cursor(c.next_bytes()?)?;
+    let Some(z) = lookup()? else {
+        c.rest();
+        return Ok(scan_reply(0, Vec::new()));
+    };
+    let opts = ScanOpts::parse(c)?;
+    let (next, items) = z.scan(cursor, opts.count);
+    let mut out = Vec::new();
+    for (m, s) in items.into_iter().filter(|(m, _)| opts.keeps(m)) {
+        out.push(Frame::Bulk(m.clone()));
+        out.push(Frame::Bulk(Bytes::from(score_text(s))));
+    }
+    Ok(scan_reply(next, out))
+}
+
+/// ZCOUNT and ZLEXCOUNT: members within a range of scores or of names.
+fn count_in_range<'a>(name: &str, lookup: impl Fn() -> Reply<Option<&'a SortedSet>>, c: &mut Cursor) -> Reply<Frame> {
+    let a = c.next_bytes()?;
+    let b = c.next_bytes()?;
+    let bounds = if name == "zcount" {
+        Span::Score(parse_score_range(a, b)?)
+    } else {
+        let (lo, hi) = parse_lex_range(a, b)?;
+        Span::Lex(lo, hi)
+    };
+    let n = lookup()?.map_or(0, |z| {
+        let (lo, hi) = match &bounds {
+            Span::Score(r) => z.score_ranks(r),
+            Span::Lex(a, b) => z.lex_ranks(a, b),
+            Span::Rank(..) => (0, 0),
+        };
+        hi - lo
+    });
+    Ok(Frame::Integer(n as i64))
+}
+
+/// ZRANK and ZREVRANK member [WITHSCORE]
+fn rank<'a>(name: &str, lookup: impl Fn() -> Reply<Option<&'a SortedSet>>, c: &mut Cursor) -> Reply<Frame> {
+    let member = c.next_bytes()?;
+    let withscore = match c.rest() {
+        [] => false,
+        [opt] if opt.eq_ignore_ascii_case(b"withscore") => true,
+        _ => return Err(Frame::error(SYNTAX_ERROR)),
+    };
+    let z = lookup()?;
+    let found = z.and_then(|z| Some((z.rank(member)?, z.score(member)?, z.len())));
+    Ok(match found {
+        None if withscore => Frame::NullArray,
+        None => Frame::Null,
+        Some((rank, score, len)) => {
+            let rank = if name == "zrevrank" { len - 1 - rank } else { rank };
+            let rank = Frame::Integer(rank as i64);
+            if withscore {
+                Frame::Array(vec![rank, Frame::Double(score)])
+            } else {
+                rank
+            }
+        }
+    })
+}
+
+/// ZRANDMEMBER [count [WITHSCORES]]: picks from `seed`, a function of the request and its
+/// time, so every replica picks alike.
+fn random_members<'a>(lookup: impl Fn() -> Reply<Option<&'a SortedSet>>, c: &mut Cursor, seed: u64) -> Reply<Frame> {
+    let count = if c.is_done() {
+        None
+    } else {
+        Some(rand_count(c.next_bytes()?)?)
+    };
+    let withscores = match c.rest() {
+        [] => false,
+        [opt] if opt.eq_ignore_ascii_case(b"withscores") => true,
+        _ => return Err(Frame::error(SYNTAX_ERROR)),
+    };
+    if withscores && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
+        return Err(Frame::error("ERR value is out of range"));
+    }
+    let z = lookup()?;
+    let mut pick = Picker::from_seed(seed);
+    Ok(match (z, count) {
+        (None, None) => Frame::Null,
+        (None, Some(_)) | (_, Some(0)) => Frame::Array(Vec::new()),
+        (Some(z), None) => z
+            .nth(pick.below(z.len()))
+            .map_or(Frame::Null, |(m, _)| Frame::Bulk(m.clone())),
+        (Some(z), Some(n)) if n < 0 => scored(
+            (0..n.unsigned_abs()).filter_map(|_| z.nth(pick.below(z.len()))),
+            withscores,
+        ),
+        (Some(z), Some(n)) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n >= z.len() {
+                scored(z.iter_from(0), withscores)
+            } else {
+                scored(
+                    pick.distinct(z.len(), n).into_iter().filter_map(|i| z.nth(i)),
+                    withscores,
+                )
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -1702,23 +1717,16 @@ mod tests {
     fn numkeys_positions_cover_every_key() {
         let a = |v: &[&str]| args(v);
         assert_eq!(
-            numkeys_positions("zunion", &a(&["zunion", "2", "x", "y", "weights", "1", "2"])),
-            Some(vec![2, 3])
+            numkeys_at_1(&a(&["zunion", "2", "x", "y", "weights", "1", "2"])),
+            vec![2, 3]
         );
         assert_eq!(
-            numkeys_positions("ZINTERSTORE", &a(&["zinterstore", "d", "2", "x", "y"])),
-            Some(vec![1, 3, 4])
+            destination_and_numkeys(&a(&["zinterstore", "d", "2", "x", "y"])),
+            vec![1, 3, 4]
         );
-        assert_eq!(
-            numkeys_positions("zmpop", &a(&["zmpop", "1", "x", "min"])),
-            Some(vec![2])
-        );
-        assert_eq!(
-            numkeys_positions("sintercard", &a(&["sintercard", "5", "x"])),
-            Some(vec![2])
-        );
-        assert_eq!(numkeys_positions("zdiff", &a(&["zdiff", "x", "y"])), Some(vec![]));
-        assert_eq!(numkeys_positions("zadd", &a(&["zadd", "k", "1", "m"])), None);
+        assert_eq!(numkeys_at_1(&a(&["zmpop", "1", "x", "min"])), vec![2]);
+        assert_eq!(bzmpop_keys(&a(&["bzmpop", "0", "2", "x", "y", "min"])), vec![3, 4]);
+        assert_eq!(numkeys_at_1(&a(&["zdiff", "x", "y"])), Vec::<usize>::new());
     }
 
     #[test]

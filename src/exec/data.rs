@@ -10,7 +10,7 @@ use bytes::Bytes;
 use openraft::error::{ForwardToLeader, LinearizableReadError, RaftError};
 
 use crate::cluster::route::{Route, RouteCtx, route, to_leader};
-use crate::cmd::{self, Kind};
+use crate::cmd::{self, Family, Flag, Kind, Prepared};
 use crate::config::RedirectMode;
 use crate::errors::{self, CLUSTERDOWN, CROSSSLOT, TRYAGAIN, UNKNOWN_OUTCOME};
 use crate::exec::session::ConnState;
@@ -19,26 +19,24 @@ use crate::node::proposer::Proposed;
 use crate::raft::types::{GroupId, NodeId, TypeConfig};
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
-use crate::slots::{Slot, key_slot};
+use crate::slots::Slot;
 use crate::wire::PeerError;
 
 /// Whether a client's pipelined command may run alongside its neighbours (see
 /// `execute_read_batch`, `execute_write_batch`): a plain read or write of keys, outside MULTI
-/// and pub/sub, not blocking. Returns its spec and whether it writes. Writes qualify only when
-/// redirecting (`-MOVED`): a batch's writes to one group then enter the Raft log in the order
-/// they were sent, which forwarded ones, racing over the network, would not.
-pub fn pipelinable(node: &Node, conn: &ConnState, args: &[Bytes]) -> Option<(&'static cmd::CommandSpec, bool)> {
+/// and pub/sub, not blocking. `Some(true)` for a write. Writes qualify only when redirecting
+/// (`-MOVED`): a batch's writes to one group then enter the Raft log in the order they were
+/// sent, which forwarded ones, racing over the network, would not.
+pub fn pipelinable(node: &Node, conn: &ConnState, p: &Prepared) -> Option<bool> {
     if !conn.may_forward || conn.multi.is_some() || !conn.subscriptions.is_empty() {
         return None;
     }
-    let spec = cmd::lookup(args.first()?)?;
-    cmd::check_arity(spec, args.len()).ok()?;
-    if spec.group == "transactions" || spec.flags.contains(&"blocking") {
+    if p.spec.family == Family::Transactions || p.spec.has(Flag::Blocking) {
         return None;
     }
-    match spec.kind {
-        Kind::Read => Some((spec, false)),
-        Kind::Write if node.config.redirect == RedirectMode::Moved => Some((spec, true)),
+    match p.kind() {
+        Kind::Read => Some(false),
+        Kind::Write if node.config.redirect == RedirectMode::Moved => Some(true),
         _ => None,
     }
 }
@@ -46,31 +44,27 @@ pub fn pipelinable(node: &Node, conn: &ConnState, args: &[Bytes]) -> Option<(&'s
 /// Runs a read or write of keys: routes it by its slots and shapes the reply for `protocol`.
 pub async fn execute_plain(
     node: &Node,
-    spec: &'static cmd::CommandSpec,
+    p: &Prepared,
     args: &[Bytes],
     readonly: bool,
     may_forward: bool,
     protocol: Protocol,
 ) -> Frame {
-    let ctx = RouteCtx::new(spec.kind == Kind::Write, readonly);
-    let reply = execute_data(node, &key_slots(spec, args), args, ctx, may_forward).await;
-    shape(args, reply, protocol)
-}
-
-fn key_slots(spec: &cmd::CommandSpec, args: &[Bytes]) -> Vec<Slot> {
-    cmd::key_positions(spec, args)
-        .into_iter()
-        .map(|i| key_slot(&args[i]))
-        .collect()
+    let ctx = RouteCtx::new(p.is_write(), readonly);
+    let reply = execute_data(node, p, args, ctx, may_forward).await;
+    shape(p, args, reply, protocol)
 }
 
 /// The reply as the connection's protocol wants it.
-fn shape(args: &[Bytes], reply: Frame, protocol: Protocol) -> Frame {
+fn shape(p: &Prepared, args: &[Bytes], reply: Frame, protocol: Protocol) -> Frame {
     if protocol == Protocol::Resp3 {
-        return cmd::reshape_for_resp3(args, reply);
+        return p.reshape_for_resp3(args, reply);
     }
     reply
 }
+
+/// A command with its preparation, as a pipelined batch holds it.
+pub type PreparedCommand = (Prepared, Vec<Bytes>);
 
 /// A connection's pipelined plain reads. Those of a group this node serves share one
 /// linearizable barrier per group — taken after all of them arrived, so it orders every one of
@@ -79,7 +73,7 @@ fn shape(args: &[Bytes], reply: Frame, protocol: Protocol) -> Frame {
 /// command. Replies are in the order of `batch`.
 pub async fn execute_read_batch(
     node: &Node,
-    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
+    batch: &[PreparedCommand],
     readonly: bool,
     protocol: Protocol,
 ) -> Vec<Frame> {
@@ -87,8 +81,8 @@ pub async fn execute_read_batch(
     let mut by_group: std::collections::BTreeMap<GroupId, Vec<usize>> = Default::default();
     {
         let view = node.view.read();
-        for (i, (spec, args)) in batch.iter().enumerate() {
-            if let Route::Here(group) = route(&view, &key_slots(spec, args), ctx) {
+        for (i, (p, _)) in batch.iter().enumerate() {
+            if let Route::Here(group) = route(&view, &p.slots, ctx) {
                 by_group.entry(group).or_default().push(i);
             }
         }
@@ -103,8 +97,8 @@ pub async fn execute_read_batch(
             indexes
                 .into_iter()
                 .map(|i| {
-                    let args = &batch[i].1;
-                    (i, shape(args, cmd::execute_read(store, args, now), protocol))
+                    let (p, args) = &batch[i];
+                    (i, shape(p, args, cmd::read(store, p.spec, args, now), protocol))
                 })
                 .collect::<Vec<_>>()
         }))
@@ -120,19 +114,15 @@ pub async fn execute_read_batch(
 /// proposal per group (one message to the group's Raft core, entries in the order sent); the
 /// others, and those refused because leadership moved before they entered the log, take the
 /// path of a single command, in order. Replies are in the order of `batch`.
-pub async fn execute_write_batch(
-    node: &Node,
-    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
-    protocol: Protocol,
-) -> Vec<Frame> {
+pub async fn execute_write_batch(node: &Node, batch: &[PreparedCommand], protocol: Protocol) -> Vec<Frame> {
     let ctx = RouteCtx::write();
     let mut replies: Vec<Option<Frame>> = vec![None; batch.len()];
     let mut by_group: std::collections::BTreeMap<GroupId, Vec<usize>> = Default::default();
     {
         let view = node.view.read();
-        for (i, (spec, args)) in batch.iter().enumerate() {
-            if let Route::Here(group) = route(&view, &key_slots(spec, args), ctx) {
-                match cmd::validate(args) {
+        for (i, (p, args)) in batch.iter().enumerate() {
+            if let Route::Here(group) = route(&view, &p.slots, ctx) {
+                match cmd::validate(p, args) {
                     Ok(()) => by_group.entry(group).or_default().push(i),
                     Err(e) => replies[i] = Some(e),
                 }
@@ -143,7 +133,7 @@ pub async fn execute_write_batch(
         .into_iter()
         .map(|(group, indexes)| propose_together(node, group, indexes, batch));
     for (i, reply) in futures::future::join_all(proposed).await.into_iter().flatten() {
-        replies[i] = reply.map(|r| shape(&batch[i].1, r, protocol));
+        replies[i] = reply.map(|r| shape(&batch[i].0, &batch[i].1, r, protocol));
     }
     single_for_the_rest(node, batch, replies, false, protocol).await
 }
@@ -152,16 +142,16 @@ pub async fn execute_write_batch(
 /// a single command, run one at a time in the order sent.
 async fn single_for_the_rest(
     node: &Node,
-    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
+    batch: &[PreparedCommand],
     replies: Vec<Option<Frame>>,
     readonly: bool,
     protocol: Protocol,
 ) -> Vec<Frame> {
     let mut out = Vec::with_capacity(batch.len());
-    for (reply, (spec, args)) in replies.into_iter().zip(batch) {
+    for (reply, (p, args)) in replies.into_iter().zip(batch) {
         out.push(match reply {
             Some(r) => r,
-            None => execute_plain(node, spec, args, readonly, true, protocol).await,
+            None => execute_plain(node, p, args, readonly, true, protocol).await,
         });
     }
     out
@@ -173,7 +163,7 @@ async fn propose_together(
     node: &Node,
     group: GroupId,
     indexes: Vec<usize>,
-    batch: &[(&'static cmd::CommandSpec, Vec<Bytes>)],
+    batch: &[PreparedCommand],
 ) -> Vec<(usize, Option<Frame>)> {
     let Some(g) = node.groups.get(&group) else {
         return Vec::new();
@@ -206,13 +196,14 @@ fn leader_wait(node: &Node) -> Duration {
 
 /// Routes a data command by its slots and runs it: here, on the leader (proxy), or answers
 /// with a redirect. Waits out a leaderless group for a while before `-CLUSTERDOWN`.
-pub async fn execute_data(node: &Node, slots: &[Slot], args: &[Bytes], ctx: RouteCtx, may_forward: bool) -> Frame {
+pub async fn execute_data(node: &Node, p: &Prepared, args: &[Bytes], ctx: RouteCtx, may_forward: bool) -> Frame {
+    let slots = &p.slots;
     let slot = slots.first().copied().unwrap_or(0);
     let deadline = tokio::time::Instant::now() + leader_wait(node);
     loop {
         let decision = route(&node.view.read(), slots, ctx);
         let attempt = match decision {
-            Route::Here(group) => run_local(node, group, slot, args, ctx, may_forward).await,
+            Route::Here(group) => run_local(node, group, slot, p, args, ctx, may_forward).await,
             elsewhere => follow(node, elsewhere, args, ctx, may_forward).await,
         };
         match attempt {
@@ -262,6 +253,7 @@ async fn run_local(
     node: &Node,
     group: GroupId,
     slot: Slot,
+    p: &Prepared,
     args: &[Bytes],
     ctx: RouteCtx,
     may_forward: bool,
@@ -270,7 +262,7 @@ async fn run_local(
         return Attempt::Retry;
     };
     if ctx.is_write {
-        if let Err(e) = cmd::validate(args) {
+        if let Err(e) = cmd::validate(p, args) {
             return Attempt::Reply(e);
         }
         return match g.proposer.propose(vec![args.to_vec()]).await {
@@ -284,10 +276,10 @@ async fn run_local(
     }
     if ctx.readonly && !g.raft.is_leader() {
         // READONLY connection on a follower: possibly stale, as on Redis Cluster replicas.
-        return Attempt::Reply(g.read(|store, now| cmd::execute_read(store, args, now)));
+        return Attempt::Reply(g.read(|store, now| cmd::read(store, p.spec, args, now)));
     }
     match g.read_barrier().await {
-        Ok(_) => Attempt::Reply(g.read(|store, now| cmd::execute_read(store, args, now))),
+        Ok(_) => Attempt::Reply(g.read(|store, now| cmd::read(store, p.spec, args, now))),
         Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
             not_leader(node, group, slot, args, &f, ctx, may_forward).await
         }

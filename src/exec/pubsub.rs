@@ -6,8 +6,9 @@
 use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
-use crate::cmd::CommandSpec;
-use crate::errors::{CLUSTERDOWN, CROSSSLOT};
+use crate::cmd::parse::Cursor;
+use crate::cmd::{CommandSpec, Flag, Prepared};
+use crate::errors::{CLUSTERDOWN, CROSSSLOT, wrong_arity};
 use crate::exec::session::ConnState;
 use crate::node::Node;
 use crate::node::pubsub::Space;
@@ -16,25 +17,9 @@ use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::slots::key_slot;
 
-/// Commands a RESP2 connection may send while subscribed.
-pub fn allowed_while_subscribed(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
-
 /// A RESP2 connection with subscriptions only takes (un)subscribe, PING, QUIT and RESET.
 pub fn subscribed_context_error(conn: &ConnState, spec: &CommandSpec) -> Option<Frame> {
-    (conn.protocol == Protocol::Resp2 && !conn.subscriptions.is_empty() && !allowed_while_subscribed(spec)).then(|| {
+    (conn.protocol == Protocol::Resp2 && !conn.subscriptions.is_empty() && !spec.has(Flag::WhileSubscribed)).then(|| {
         Frame::Error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
@@ -67,7 +52,8 @@ fn confirmations(conn: &mut ConnState, frames: Vec<Frame>) -> Frame {
     first
 }
 
-pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args: &[Bytes]) -> Frame {
+pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) -> Frame {
+    let spec = p.spec;
     let (space, kind): (Space, &'static [u8]) = match spec.name {
         "subscribe" => (Space::Channel, b"subscribe"),
         "psubscribe" => (Space::Pattern, b"psubscribe"),
@@ -77,7 +63,7 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &CommandSpec, args
         "sunsubscribe" => (Space::Shard, b"sunsubscribe"),
         "publish" => return publish(node, args),
         "spublish" => return spublish(node, args),
-        "pubsub" => return introspect(node, args),
+        "pubsub" => return introspect(node, p, args),
         other => return Frame::Error(format!("ERR command '{other}' is not a Pub/Sub command")),
     };
     if spec.name.contains("unsubscribe") {
@@ -196,30 +182,32 @@ fn spublish(node: &Node, args: &[Bytes]) -> Frame {
     Frame::Integer(n as i64)
 }
 
-fn introspect(node: &Node, args: &[Bytes]) -> Frame {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_uppercase();
+/// PUBSUB CHANNELS / SHARDCHANNELS / NUMSUB / SHARDNUMSUB / NUMPAT, over this node's
+/// subscribers (the table checked each subcommand's arity).
+fn introspect(node: &Node, p: &Prepared, args: &[Bytes]) -> Frame {
+    let Some(sub) = p.sub else {
+        return Frame::error("ERR PUBSUB needs a subcommand");
+    };
+    // After the subcommand's name.
+    let mut c = Cursor::new(&args[1..]);
+    let names = c.rest();
     let bulks = |v: Vec<Bytes>| Frame::Array(v.into_iter().map(Frame::Bulk).collect());
     let counts = |space: Space| {
         let mut out = Vec::new();
-        for name in &args[2..] {
+        for name in names {
             out.push(Frame::Bulk(name.clone()));
             out.push(Frame::Integer(node.pubsub.count(space, name) as i64));
         }
         Frame::Array(out)
     };
-    match (sub.as_str(), args.len()) {
-        ("CHANNELS", 2 | 3) => bulks(node.pubsub.names(Space::Channel, args.get(2).map(|p| &p[..]))),
-        ("SHARDCHANNELS", 2 | 3) => bulks(node.pubsub.names(Space::Shard, args.get(2).map(|p| &p[..]))),
-        ("NUMSUB", _) => counts(Space::Channel),
-        ("SHARDNUMSUB", _) => counts(Space::Shard),
-        ("NUMPAT", 2) => Frame::Integer(node.pubsub.pattern_count() as i64),
-        ("CHANNELS" | "SHARDCHANNELS" | "NUMPAT", _) => Frame::Error(format!(
-            "ERR wrong number of arguments for 'pubsub|{}' command",
-            sub.to_ascii_lowercase()
-        )),
-        _ => Frame::Error(format!(
-            "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(&args[1])
-        )),
+    let pattern = names.first().map(|p| &p[..]);
+    match sub.name {
+        // One pattern at most, which the table's arity (-2) cannot say.
+        "pubsub|channels" | "pubsub|shardchannels" if names.len() > 1 => Frame::Error(wrong_arity(sub.name)),
+        "pubsub|channels" => bulks(node.pubsub.names(Space::Channel, pattern)),
+        "pubsub|shardchannels" => bulks(node.pubsub.names(Space::Shard, pattern)),
+        "pubsub|numsub" => counts(Space::Channel),
+        "pubsub|shardnumsub" => counts(Space::Shard),
+        _ => Frame::Integer(node.pubsub.pattern_count() as i64),
     }
 }

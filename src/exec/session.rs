@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::cmd::CommandSpec;
 use crate::cmd::txn::Watch;
+use crate::cmd::{CommandSpec, Prepared};
 use crate::node::clients::ClientHandle;
 use crate::node::pubsub::{Space, Subscriber};
 use crate::resp::encode::Protocol;
@@ -40,8 +40,8 @@ pub struct ConnState {
     pub created: Instant,
     /// False for commands forwarded from another node: they must not be forwarded again.
     pub may_forward: bool,
-    /// Inside MULTI: the commands queued so far.
-    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// Inside MULTI: the commands queued so far, each as the table read it.
+    pub multi: Option<Vec<(Prepared, Vec<Bytes>)>>,
     /// A command was refused while queueing: EXEC will answer EXECABORT.
     pub multi_dirty: bool,
     /// WATCHed keys, each with the modification clock it was watched at.

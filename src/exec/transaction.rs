@@ -7,21 +7,16 @@
 use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
-use crate::cmd::txn::{Transaction, WATCH_CLOCK, Watch};
-use crate::cmd::{self, CommandSpec, Kind};
+use crate::cmd::txn::{EXEC_ENTRY, Transaction, WATCH_CLOCK, Watch};
+use crate::cmd::{self, Kind, Prepared, TwinReply};
 use crate::errors::{CROSSSLOT, EXECABORT};
 use crate::exec::data;
+use crate::exec::node_commands;
 use crate::exec::session::ConnState;
-use crate::exec::{blocking, node_commands};
 use crate::node::Node;
 use crate::resp::encode::Protocol;
 use crate::resp::frame::Frame;
 use crate::slots::{Slot, key_slot};
-
-/// Whether `spec` runs now even inside MULTI (everything else is queued).
-pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
-}
 
 /// A command refused while queueing makes EXEC fail with EXECABORT, as in Redis.
 pub fn refuse(conn: &mut ConnState, reply: Frame) -> Frame {
@@ -31,19 +26,12 @@ pub fn refuse(conn: &mut ConnState, reply: Frame) -> Frame {
     reply
 }
 
-fn slots_of(spec: &'static CommandSpec, args: &[Bytes]) -> Vec<Slot> {
-    cmd::key_positions(spec, args)
-        .into_iter()
-        .map(|i| key_slot(&args[i]))
-        .collect()
-}
-
 /// Queues a command inside MULTI. Like Redis Cluster, a data command whose keys are in
 /// several slots, or whose slot is led elsewhere, is refused now and dooms the transaction.
-pub fn queue(node: &Node, conn: &mut ConnState, spec: &'static CommandSpec, args: Vec<Bytes>) -> Frame {
-    if spec.kind != Kind::Node {
+pub fn queue(node: &Node, conn: &mut ConnState, p: Prepared, args: Vec<Bytes>) -> Frame {
+    if p.kind() != Kind::Node {
         let ctx = RouteCtx::write();
-        match route(&node.view.read(), &slots_of(spec, &args), ctx) {
+        match route(&node.view.read(), &p.slots, ctx) {
             Route::CrossSlot => return refuse(conn, Frame::error(CROSSSLOT)),
             Route::Moved { slot, addr } if conn.may_forward => {
                 return refuse(conn, Frame::Error(crate::errors::moved(slot, addr)));
@@ -52,14 +40,14 @@ pub fn queue(node: &Node, conn: &mut ConnState, spec: &'static CommandSpec, args
         }
     }
     if let Some(queued) = conn.multi.as_mut() {
-        queued.push(args);
+        queued.push((p, args));
     }
     Frame::Simple("QUEUED".into())
 }
 
 /// MULTI, EXEC, DISCARD, WATCH and UNWATCH.
-pub async fn execute(node: &Node, conn: &mut ConnState, spec: &'static CommandSpec, args: &[Bytes]) -> Frame {
-    match spec.name {
+pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) -> Frame {
+    match p.spec.name {
         "multi" if conn.multi.is_some() => Frame::error("ERR MULTI calls can not be nested"),
         "multi" => {
             conn.multi = Some(Vec::new());
@@ -79,22 +67,24 @@ pub async fn execute(node: &Node, conn: &mut ConnState, spec: &'static CommandSp
             Frame::ok()
         }
         "watch" if conn.multi.is_some() => Frame::error("ERR WATCH inside MULTI is not allowed"),
-        "watch" => watch(node, conn, args).await,
+        "watch" => watch(node, conn, p, args).await,
         "exec" => exec(node, conn).await,
         other => Frame::Error(format!("ERR command '{other}' is not a transaction command")),
     }
 }
 
 /// Reads the modification clock on the keys' leader and remembers it for each key.
-async fn watch(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
+async fn watch(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) -> Frame {
     let mut internal = Vec::with_capacity(args.len());
     internal.push(Bytes::from_static(WATCH_CLOCK.as_bytes()));
     internal.extend_from_slice(&args[1..]);
-    let Some(spec) = cmd::lookup_internal(WATCH_CLOCK.as_bytes()) else {
-        return Frame::error("ERR WATCH is not available");
+    // The entry names the watched keys, in the same places: it goes where WATCH's keys are.
+    let entry = match Prepared::entry(WATCH_CLOCK, p.slots.clone()) {
+        Ok(e) => e,
+        Err(e) => return e,
     };
     let ctx = RouteCtx::read(false);
-    match data::execute_data(node, &slots_of(spec, &internal), &internal, ctx, conn.may_forward).await {
+    match data::execute_data(node, &entry, &internal, ctx, conn.may_forward).await {
         Frame::Array(items) if items.len() == args.len() => {
             let Frame::Integer(seen) = items[0] else {
                 return Frame::error("ERR unexpected WATCH reply");
@@ -121,38 +111,48 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
     if std::mem::take(&mut conn.multi_dirty) {
         return Frame::error(EXECABORT);
     }
-    // Blocking pops run once as their non-blocking twins, as in Redis.
-    let mut shapes = vec![None; queued.len()];
-    let queued: Vec<Vec<Bytes>> = queued
+    // Blocking pops run once as their non-blocking twins, as in Redis (same keys, same slots).
+    let mut shapes: Vec<Option<TwinReply>> = vec![None; queued.len()];
+    let mut is_data = vec![false; queued.len()];
+    let queued: Vec<(Prepared, Vec<Bytes>)> = queued
         .into_iter()
         .enumerate()
-        .map(|(i, args)| match blocking::twin_for_multi(&args) {
-            Some((twin, shape)) => {
-                shapes[i] = Some(shape);
-                twin
+        .map(|(i, (p, args))| match cmd::blocking::read(p.spec, &args) {
+            Some(Ok(b)) => {
+                shapes[i] = Some(b.reply);
+                is_data[i] = true;
+                (p, b.twin)
             }
-            None => args,
+            _ => {
+                is_data[i] = p.kind() != Kind::Node;
+                (p, args)
+            }
         })
         .collect();
-    let is_data = |args: &Vec<Bytes>| cmd::lookup(&args[0]).is_some_and(|s| s.kind != Kind::Node);
-    let (data, local): (Vec<_>, Vec<_>) = queued.into_iter().enumerate().partition(|(_, a)| is_data(a));
+    let (data, local): (Vec<_>, Vec<_>) = queued.into_iter().enumerate().partition(|(i, _)| is_data[*i]);
     let mut replies: Vec<Option<Frame>> = vec![None; data.len() + local.len()];
     if !data.is_empty() || !watches.is_empty() {
+        let slots: Vec<Slot> = watches
+            .iter()
+            .map(|w| key_slot(&w.key))
+            .chain(data.iter().flat_map(|(_, (p, _))| p.slots.iter().copied()))
+            .collect();
         let tx = Transaction {
             watches,
-            commands: data.iter().map(|(_, a)| a.clone()).collect(),
+            commands: data.iter().map(|(_, (_, a))| a.clone()).collect(),
         };
         let entry = tx.encode();
-        let Some(spec) = cmd::lookup_internal(&entry[0]) else {
-            return Frame::error("ERR transactions are not available");
+        let prepared = match Prepared::entry(EXEC_ENTRY, slots) {
+            Ok(p) => p,
+            Err(_) => return Frame::error("ERR transactions are not available"),
         };
         let ctx = RouteCtx::write();
-        match data::execute_data(node, &slots_of(spec, &entry), &entry, ctx, conn.may_forward).await {
+        match data::execute_data(node, &prepared, &entry, ctx, conn.may_forward).await {
             Frame::Array(items) if items.len() == data.len() => {
-                for ((i, args), item) in data.iter().zip(items) {
+                for ((i, (p, args)), item) in data.iter().zip(items) {
                     // The reply shapes RESP3 changes, as outside a transaction.
                     let item = if conn.protocol == Protocol::Resp3 && shapes[*i].is_none() {
-                        cmd::reshape_for_resp3(args, item)
+                        p.reshape_for_resp3(args, item)
                     } else {
                         item
                     };
@@ -164,11 +164,11 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
             other => return other,
         }
     }
-    for (i, args) in local {
-        let reply = match cmd::lookup(&args[0]) {
-            Some(spec) if spec.name == "unwatch" => Frame::ok(),
-            Some(spec) => node_commands::execute(node, conn, spec, &args).await,
-            None => cmd::unknown_command(&args),
+    for (i, (p, args)) in local {
+        let reply = if p.spec.name == "unwatch" {
+            Frame::ok()
+        } else {
+            node_commands::execute(node, conn, &p, &args).await
         };
         replies[i] = Some(reply);
     }

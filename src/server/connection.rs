@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::cmd::Prepared;
 use crate::exec::session::ConnState;
 use crate::exec::{data, dispatch};
 use crate::node::Node;
@@ -61,13 +62,18 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         // CONFIG SET applies to connected clients too.
         limits.proto_max_bulk_len = node.tunables.proto_max_bulk_len.load(Ordering::Relaxed);
         limits.client_query_buffer_limit = node.tunables.client_query_buffer_limit.load(Ordering::Relaxed);
-        // A command parsed while gathering a batch that does not belong to it: runs next.
-        let mut parsed: Option<Vec<Bytes>> = None;
+        // A command parsed (and read against the table) while gathering a batch that does not
+        // belong to it: runs next.
+        let mut parsed: Option<(Vec<Bytes>, Result<Prepared, Frame>)> = None;
         loop {
-            let args = match parsed.take() {
-                Some(args) => args,
+            let (args, prepared) = match parsed.take() {
+                Some(next) => next,
                 None => match parse_command(&mut rbuf, &limits) {
-                    Ok(Some(args)) => args,
+                    Ok(Some(args)) if args.is_empty() => continue,
+                    Ok(Some(args)) => {
+                        let prepared = dispatch::prepare(&state, &args);
+                        (args, prepared)
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         protocol_error(&mut socket, &mut wbuf, &state, addr, e).await;
@@ -75,23 +81,24 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     }
                 },
             };
-            if args.is_empty() {
-                continue;
-            }
-            if let Some((spec, writes)) = data::pipelinable(&node, &state, &args) {
+            let writes = prepared.as_ref().ok().and_then(|p| data::pipelinable(&node, &state, p));
+            if let (Some(writes), Ok(p)) = (writes, &prepared) {
                 // Pipelined plain reads (or plain writes) run together, replies in order.
-                let mut batch = vec![(spec, args)];
+                let mut batch = vec![(p.clone(), args)];
                 let mut broken = None;
                 while batch.len() < MAX_BATCH {
                     match parse_command(&mut rbuf, &limits) {
                         Ok(Some(a)) if a.is_empty() => {}
-                        Ok(Some(a)) => match data::pipelinable(&node, &state, &a) {
-                            Some((spec, w)) if w == writes => batch.push((spec, a)),
-                            _ => {
-                                parsed = Some(a);
-                                break;
+                        Ok(Some(a)) => {
+                            let next = dispatch::prepare(&state, &a);
+                            match next.as_ref().ok().map(|p| (p, data::pipelinable(&node, &state, p))) {
+                                Some((p, Some(w))) if w == writes => batch.push((p.clone(), a)),
+                                _ => {
+                                    parsed = Some((a, next));
+                                    break;
+                                }
                             }
-                        },
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             broken = Some(e);
@@ -103,14 +110,14 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     .total_commands
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 state.asking = false;
-                if let Some((spec, args)) = batch.last() {
-                    state.note_command(spec, args);
+                if let Some((p, args)) = batch.last() {
+                    state.note_command(p.spec, args);
                 }
                 let (readonly, protocol) = (state.readonly, state.protocol);
                 let run = async {
                     match batch.as_slice() {
-                        [(spec, args)] => {
-                            vec![data::execute_plain(&node, spec, args, readonly, true, protocol).await]
+                        [(p, args)] => {
+                            vec![data::execute_plain(&node, p, args, readonly, true, protocol).await]
                         }
                         _ if writes => data::execute_write_batch(&node, &batch, protocol).await,
                         _ => data::execute_read_batch(&node, &batch, readonly, protocol).await,
@@ -136,7 +143,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 // CLIENT KILL also ends a command in progress (a blocked BLPOP).
                 let reply = tokio::select! {
                     biased;
-                    reply = dispatch::execute(&node, &mut state, args) => reply,
+                    reply = dispatch::execute_prepared(&node, &mut state, prepared, args) => reply,
                     _ = &mut killed => break 'conn,
                 };
                 state.publish();

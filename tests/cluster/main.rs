@@ -8,6 +8,7 @@ mod data;
 mod failover;
 mod malformed;
 mod proxy;
+mod redis_py;
 mod replicas;
 mod restart;
 mod tools;

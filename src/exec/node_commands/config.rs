@@ -1,0 +1,209 @@
+//! CONFIG GET / SET / RESETSTAT: the parameters a Redis client or tool asks about, and the
+//! few that change what the node does at run time.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{bulk, parse_i64};
+use crate::cmd::parse::{Cursor, Reply};
+use crate::cmd::{CommandSpec, Prepared};
+use crate::errors::wrong_arity;
+use crate::node::Node;
+use crate::resp::frame::Frame;
+use crate::store::scan::glob_match_nocase;
+
+pub(super) fn execute(node: &Node, p: &Prepared, args: &[Bytes]) -> Frame {
+    let Some(sub) = p.sub else {
+        return Frame::error("ERR CONFIG needs a subcommand");
+    };
+    // After the subcommand's name.
+    let mut c = Cursor::new(&args[1..]);
+    let reply = match sub.name {
+        "config|get" => Ok(get(node, c.rest())),
+        "config|set" => set(node, sub, c.rest()),
+        _ => c.finish().map(|()| resetstat(node)),
+    };
+    reply.unwrap_or_else(|e| e)
+}
+
+/// CONFIG GET pattern [pattern ...]: each parameter once, in the table's order.
+fn get(node: &Node, patterns: &[Bytes]) -> Frame {
+    let params = config_params(node);
+    let mut out = Vec::new();
+    for (name, value) in &params {
+        if patterns.iter().any(|p| glob_match_nocase(p, name.as_bytes())) {
+            out.push((bulk(*name), bulk(value.clone())));
+        }
+    }
+    Frame::Map(out)
+}
+
+fn resetstat(node: &Node) -> Frame {
+    for counter in [
+        &node.stats.total_connections,
+        &node.stats.total_commands,
+        &node.stats.rejected_connections,
+    ] {
+        counter.store(0, Ordering::Relaxed);
+    }
+    Frame::ok()
+}
+
+/// The parameters CONFIG GET reports (redis-benchmark and clients ask for some of these).
+fn config_params(node: &Node) -> Vec<(&'static str, String)> {
+    let fsync = match node.config.fsync {
+        crate::raft::log_engine::FsyncPolicy::Always => "always",
+        crate::raft::log_engine::FsyncPolicy::EverySec => "everysec",
+    };
+    let l = &node.config.limits;
+    let t = &node.tunables;
+    let me = node.config.nodes.get(&node.id);
+    vec![
+        ("save", String::new()),
+        ("appendonly", "yes".into()),
+        ("appendfsync", fsync.into()),
+        ("databases", "1".into()),
+        ("cluster-enabled", "yes".into()),
+        ("cluster-node-timeout", node.config.election_timeout_ms.to_string()),
+        ("maxclients", l.maxclients.to_string()),
+        (
+            "proto-max-bulk-len",
+            t.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "client-query-buffer-limit",
+            t.client_query_buffer_limit.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "client-output-buffer-limit",
+            format!("normal 0 0 0 slave 0 0 0 pubsub {} 0 0", l.pubsub_output_buffer_limit),
+        ),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+        ("port", me.map_or(0, |n| n.resp.port()).to_string()),
+        ("bind", me.map_or(String::new(), |n| n.resp.ip().to_string())),
+        ("dir", node.data_dir.display().to_string()),
+        ("timeout", t.timeout.load(Ordering::Relaxed).to_string()),
+        ("tcp-keepalive", "300".into()),
+        // The thresholds OBJECT ENCODING reports by (Redis's defaults).
+        ("hash-max-listpack-entries", "128".into()),
+        ("hash-max-listpack-value", "64".into()),
+        ("hash-max-ziplist-entries", "128".into()),
+        ("hash-max-ziplist-value", "64".into()),
+        ("list-max-listpack-size", "-2".into()),
+        ("list-max-ziplist-size", "-2".into()),
+        ("set-max-intset-entries", "512".into()),
+        ("set-max-listpack-entries", "128".into()),
+        ("set-max-listpack-value", "64".into()),
+        ("zset-max-listpack-entries", "128".into()),
+        ("zset-max-listpack-value", "64".into()),
+        ("zset-max-ziplist-entries", "128".into()),
+        ("zset-max-ziplist-value", "64".into()),
+    ]
+}
+
+/// A memory amount as Redis reads one: digits with an optional unit (k = 1000, kb = 1024…).
+fn parse_memory(v: &[u8]) -> Option<usize> {
+    let s = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits.parse().ok()?;
+    let mul = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1024 * 1024,
+        "g" => 1_000_000_000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+/// A CONFIG SET change, checked before any is applied (CONFIG SET of several is all or none).
+enum Change {
+    Timeout(u64),
+    ProtoMaxBulkLen(usize),
+    QueryBufferLimit(usize),
+}
+
+/// CONFIG SET name value [name value ...]: all or none.
+fn set(node: &Node, sub: &CommandSpec, pairs: &[Bytes]) -> Reply<Frame> {
+    if !pairs.len().is_multiple_of(2) {
+        return Err(Frame::Error(wrong_arity(sub.name)));
+    }
+    let known = config_params(node);
+    let mut changes = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for pair in pairs.chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        if !known.iter().any(|(n, _)| *n == name) {
+            return Err(Frame::Error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
+        }
+        let fail = |why: &str| {
+            Frame::Error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        if names.contains(&name) {
+            return Err(fail("duplicate parameter"));
+        }
+        changes.push(change(&name, &pair[1]).map_err(fail)?);
+        names.push(name);
+    }
+    let t = &node.tunables;
+    for change in changes {
+        match change {
+            Change::Timeout(n) => {
+                t.timeout.store(n, Ordering::Relaxed);
+                t.timeout_changed.notify_waiters();
+            }
+            Change::ProtoMaxBulkLen(n) => t.proto_max_bulk_len.store(n, Ordering::Relaxed),
+            Change::QueryBufferLimit(n) => t.client_query_buffer_limit.store(n, Ordering::Relaxed),
+        }
+    }
+    Ok(Frame::ok())
+}
+
+/// One parameter's new value, checked; the error is the reason Redis gives.
+fn change(name: &str, value: &[u8]) -> Result<Change, &'static str> {
+    match name {
+        "timeout" => match parse_i64(value) {
+            Some(n) if (0..=i64::from(i32::MAX)).contains(&n) => Ok(Change::Timeout(n as u64)),
+            Some(_) => Err("argument must be between 0 and 2147483647 inclusive"),
+            None => Err("argument couldn't be parsed into an integer"),
+        },
+        "proto-max-bulk-len" | "client-query-buffer-limit" => match parse_memory(value) {
+            Some(n) if n >= 1024 * 1024 => Ok(if name == "proto-max-bulk-len" {
+                Change::ProtoMaxBulkLen(n)
+            } else {
+                Change::QueryBufferLimit(n)
+            }),
+            Some(_) => Err("argument must be a memory value of at least 1mb"),
+            None => Err("argument must be a memory value"),
+        },
+        _ => Err("can't set immutable config"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_values_read_as_redis_reads_them() {
+        assert_eq!(parse_memory(b"1048576"), Some(1 << 20));
+        assert_eq!(parse_memory(b"1mb"), Some(1 << 20));
+        assert_eq!(parse_memory(b"1MB"), Some(1 << 20));
+        assert_eq!(parse_memory(b"2k"), Some(2000));
+        assert_eq!(parse_memory(b"3gb"), Some(3 << 30));
+        assert_eq!(parse_memory(b"-1"), None);
+        assert_eq!(parse_memory(b"1xb"), None);
+        assert_eq!(parse_memory(b"mb"), None);
+        assert_eq!(parse_memory(b"99999999999999999999"), None);
+    }
+}

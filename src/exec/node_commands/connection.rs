@@ -1,0 +1,161 @@
+//! The connection's own commands: PING, ECHO, QUIT, SELECT, HELLO, RESET.
+
+use bytes::Bytes;
+
+use super::{REDIS_VERSION, bulk, parse_i64, upper};
+use crate::cmd::parse::{Cursor, Reply};
+use crate::errors::wrong_arity;
+use crate::exec::pubsub;
+use crate::exec::session::ConnState;
+use crate::node::Node;
+use crate::resp::encode::Protocol;
+use crate::resp::frame::Frame;
+
+/// PING [message]
+pub(super) fn ping(conn: &ConnState, args: &[Bytes]) -> Frame {
+    let mut c = Cursor::new(args);
+    let message = c.next_bytes().ok().cloned();
+    // A subscribed RESP2 connection gets PING's answer in the shape of a message.
+    if conn.protocol == Protocol::Resp2 && !conn.subscriptions.is_empty() {
+        return Frame::Array(vec![bulk("pong"), Frame::Bulk(message.unwrap_or_default())]);
+    }
+    if c.finish().is_err() {
+        return Frame::Error(wrong_arity("ping"));
+    }
+    match message {
+        None => Frame::Simple("PONG".into()),
+        Some(m) => Frame::Bulk(m),
+    }
+}
+
+pub(super) fn echo(args: &[Bytes]) -> Frame {
+    Frame::Bulk(args[1].clone())
+}
+
+pub(super) fn quit(conn: &mut ConnState) -> Frame {
+    conn.quit = true;
+    Frame::ok()
+}
+
+/// SELECT index: a cluster has database 0 only.
+pub(super) fn select(args: &[Bytes]) -> Frame {
+    match parse_i64(&args[1]) {
+        Some(0) => Frame::ok(),
+        Some(_) => Frame::error("ERR SELECT is not allowed in cluster mode"),
+        None => Frame::error("ERR value is not an integer or out of range"),
+    }
+}
+
+pub(super) fn reset(node: &Node, conn: &mut ConnState) -> Frame {
+    pubsub::unsubscribe_all(node, conn);
+    conn.reset();
+    Frame::Simple("RESET".into())
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub(super) fn hello(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
+    read_hello(conn, args).map_or_else(|e| e, |(proto, name)| greet(node, conn, proto, name))
+}
+
+fn read_hello(conn: &ConnState, args: &[Bytes]) -> Reply<(Protocol, Option<Bytes>)> {
+    let mut c = Cursor::new(args);
+    let mut proto = conn.protocol;
+    if !c.is_done() {
+        proto = match parse_i64(c.next_bytes()?) {
+            Some(2) => Protocol::Resp2,
+            Some(3) => Protocol::Resp3,
+            Some(_) => return Err(Frame::error("NOPROTO unsupported protocol version")),
+            None => return Err(Frame::error("ERR Protocol version is not an integer or out of range")),
+        };
+    }
+    let mut name = None;
+    while !c.is_done() {
+        let option = c.next_bytes()?;
+        match upper(option).as_str() {
+            "AUTH" if c.remaining() >= 2 => {
+                // No users here: any credentials are the default user's.
+                c.next_bytes()?;
+                c.next_bytes()?;
+            }
+            "SETNAME" if c.remaining() >= 1 => name = Some(c.next_bytes()?.clone()),
+            _ => {
+                return Err(Frame::Error(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(option)
+                )));
+            }
+        }
+    }
+    c.finish()?;
+    Ok((proto, name))
+}
+
+fn greet(node: &Node, conn: &mut ConnState, proto: Protocol, name: Option<Bytes>) -> Frame {
+    conn.protocol = proto;
+    if let Some(n) = name {
+        conn.name = Some(n);
+    }
+    let role = if node.view.read().led_by(node.id).next().is_some() {
+        "master"
+    } else {
+        "replica"
+    };
+    Frame::Map(vec![
+        (bulk("server"), bulk("redis")),
+        (bulk("version"), bulk(REDIS_VERSION)),
+        (
+            bulk("proto"),
+            Frame::Integer(if proto == Protocol::Resp3 { 3 } else { 2 }),
+        ),
+        (bulk("id"), Frame::Integer(conn.id as i64)),
+        (bulk("mode"), bulk("cluster")),
+        (bulk("role"), bulk(role)),
+        (bulk("modules"), Frame::Array(vec![])),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    fn conn() -> ConnState {
+        ConnState::new(1, std::net::SocketAddr::from(([127, 0, 0, 1], 1)))
+    }
+
+    #[test]
+    fn ping_and_hello_read_their_arguments_as_redis_does() {
+        let c = conn();
+        assert_eq!(ping(&c, &args(&["ping"])), Frame::Simple("PONG".into()));
+        assert_eq!(ping(&c, &args(&["ping", "x"])), bulk("x"));
+        assert_eq!(
+            ping(&c, &args(&["ping", "x", "y"])),
+            Frame::error("ERR wrong number of arguments for 'ping' command")
+        );
+        let hello = |v: &[&str]| read_hello(&c, &args(v));
+        assert_eq!(hello(&["hello"]), Ok((Protocol::Resp2, None)));
+        assert_eq!(
+            hello(&["hello", "3", "auth", "u", "p", "setname", "n"]),
+            Ok((Protocol::Resp3, Some(Bytes::from_static(b"n"))))
+        );
+        assert_eq!(
+            hello(&["hello", "4"]),
+            Err(Frame::error("NOPROTO unsupported protocol version"))
+        );
+        assert_eq!(
+            hello(&["hello", "x"]),
+            Err(Frame::error("ERR Protocol version is not an integer or out of range"))
+        );
+        assert_eq!(
+            hello(&["hello", "3", "auth", "u"]),
+            Err(Frame::error("ERR Syntax error in HELLO option 'auth'"))
+        );
+        assert_eq!(
+            hello(&["hello", "3", "setname"]),
+            Err(Frame::error("ERR Syntax error in HELLO option 'setname'"))
+        );
+    }
+}

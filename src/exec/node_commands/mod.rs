@@ -1,0 +1,68 @@
+//! Commands the node answers itself, without a group's store, with Redis's reply formats:
+//! one file per family (the connection's own commands, CONFIG, CLIENT, CLUSTER, INFO, DEBUG),
+//! each reading its arguments with `cmd::parse::Cursor`. The table checked every command's
+//! and subcommand's arity before any of them runs (`cmd::prepare`).
+
+mod client;
+mod cluster;
+mod config;
+mod connection;
+mod debug;
+mod info;
+
+use bytes::Bytes;
+
+use crate::cmd::{self, Prepared};
+use crate::exec::session::ConnState;
+use crate::exec::{keyspace, pubsub};
+use crate::node::{Node, now_ms};
+use crate::resp::frame::Frame;
+
+/// The Redis version HELLO and INFO report.
+const REDIS_VERSION: &str = "7.2.0";
+
+fn bulk(s: impl Into<Vec<u8>>) -> Frame {
+    Frame::Bulk(Bytes::from(s.into()))
+}
+
+fn upper(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_uppercase()
+}
+
+fn parse_i64(b: &[u8]) -> Option<i64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) -> Frame {
+    match p.spec.name {
+        "ping" => connection::ping(conn, args),
+        "echo" => connection::echo(args),
+        "quit" => connection::quit(conn),
+        "select" => connection::select(args),
+        "hello" => connection::hello(node, conn, args),
+        "reset" => connection::reset(node, conn),
+        "readonly" | "readwrite" | "asking" => cluster::routing_mode(conn, p.spec.name),
+        "cluster" => cluster::execute(node, p, args),
+        "config" => config::execute(node, p, args),
+        "client" => client::execute(node, conn, p, args),
+        "info" => info::execute(node, args),
+        "debug" => debug::execute(node, args).await,
+        "command" => cmd::command_reply(args),
+        "dbsize" => Frame::Integer(node.dbsize() as i64),
+        // Every acknowledged write is already on a majority's disks.
+        "lastsave" => Frame::Integer((now_ms() / 1000) as i64),
+        "time" => {
+            let us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            Frame::Array(vec![
+                bulk((us / 1_000_000).to_string()),
+                bulk((us % 1_000_000).to_string()),
+            ])
+        }
+        "keys" | "scan" | "randomkey" | "flushdb" | "flushall" => keyspace::execute(node, p.spec.name, args).await,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "publish"
+        | "spublish" | "pubsub" => pubsub::execute(node, conn, p, args).await,
+        other => Frame::Error(format!("ERR command '{other}' is not served by this node")),
+    }
+}
