@@ -179,7 +179,7 @@ async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>) -> anyhow::Re
     tracing::info!(node = id, resp = %me.resp, rpc = %me.rpc, "serving");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let fatal = node.engine.poisoned();
+    let fatal = node.log_engine().poisoned();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
         _ = term.recv() => tracing::info!("terminated, shutting down"),

@@ -1,4 +1,4 @@
-//! The command layer (DESIGN.md: "cmd/"): one table checked before dispatch, then one file
+//! The command layer (docs/architecture.md, layer 2): one table checked before dispatch, then one file
 //! per command family, each parsing arguments into a typed command and applying it to a
 //! group's `Store`. Writes are pure functions of (store, args, time_ms) so every replica
 //! applies a log entry identically.

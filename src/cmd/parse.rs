@@ -49,15 +49,6 @@ impl<'a> Cursor<'a> {
         parse_i64(arg).ok_or_else(|| Frame::error(NOT_AN_INTEGER))
     }
 
-    /// The next argument as a non-negative integer.
-    #[allow(dead_code)] // for COUNT-style options of the families still to come (SCAN, SPOP ...)
-    pub fn next_u64(&mut self) -> Reply<u64> {
-        let arg = self.next_bytes()?;
-        parse_i64(arg)
-            .and_then(|v| u64::try_from(v).ok())
-            .ok_or_else(|| Frame::error(NOT_AN_INTEGER))
-    }
-
     /// The next argument as an option name, ASCII-lowercased, without consuming it.
     pub fn peek_lower(&self) -> Option<String> {
         self.args

@@ -2,7 +2,7 @@
 //! SMOVE, SINTER, SUNION, SDIFF, SINTERSTORE, SUNIONSTORE, SDIFFSTORE, SINTERCARD, SSCAN.
 //!
 //! Also the pieces sorted sets share: seeded picks, SCAN cursors and options, glob MATCH.
-//! "Random" picks are deterministic (DESIGN.md, "the log is the truth"): the seed is mixed
+//! "Random" picks are deterministic (docs/architecture.md, "Determinism"): the seed is mixed
 //! from the command's arguments and its time (the entry's in apply, `now_ms` in a read), and
 //! a pick is a rank in the set's replica-independent order.
 

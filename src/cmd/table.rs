@@ -340,14 +340,10 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Name → row, case-insensitive: open addressing over a table at most half full, keyed by an
-/// FNV-1a hash of the lowercased name. Every command is looked up on its connection and again
-/// when applied. Nothing is lowercased into a buffer: a vector compare of bytes just stored
-/// one at a time (what `HashMap<&str, _>` did after lowercasing on the stack) cannot be
-/// forwarded from the store buffer and waits for it to drain, including stores that miss the
-/// cache; on a replica applying pipelined SETs that wait, behind the previous SET's copy into
-/// its value, was 5.8% of the nodes' CPU, as `memcmp` in the lookup. Hash and compare here read
-/// only the request's bytes and the table. The table is fixed, so a request cannot make the
-/// probing longer than the table's own collisions.
+/// FNV-1a hash of the lowercased name. Nothing is lowercased into a buffer (a compare of bytes
+/// just stored stalls on the store buffer; docs/performance.md, "Figures behind the code"):
+/// hash and compare read only the request's bytes and the table. The table is fixed, so a
+/// request cannot make the probing longer than the table's own collisions.
 pub struct NameTable {
     slots: Box<[Option<&'static CommandSpec>]>,
     /// The longest name: anything longer is unknown without hashing it.

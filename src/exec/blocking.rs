@@ -16,7 +16,7 @@ use crate::cmd;
 use crate::cmd::blocking::Blocking;
 use crate::errors::CROSSSLOT;
 use crate::exec::data;
-use crate::node::{Node, now_ms};
+use crate::node::Node;
 use crate::raft::types::GroupId;
 use crate::resp::frame::Frame;
 
@@ -55,18 +55,18 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
                     .convert(data::execute_data(node, &twin, &blocking.twin, ctx, may_forward).await);
             }
         };
-        let Some(g) = node.groups.get(&group) else {
+        let Some(g) = node.group(group) else {
             break data::execute_data(node, &twin, &blocking.twin, ctx, may_forward).await;
         };
-        let notified = g.sm.applied.notified();
+        let notified = g.next_apply();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let ready = {
-            let state = g.sm.state.read();
-            let now = now_ms().max(state.clock_ms);
-            sources
-                .iter()
-                .any(|k| state.store.get_live(k, now).is_some() && node.waiters.first(group, k, waiter))
+            g.read(|store, now| {
+                sources
+                    .iter()
+                    .any(|k| store.get_live(k, now).is_some() && node.waiters.first(group, k, waiter))
+            })
         };
         if ready || joined.is_none() {
             let reply = data::execute_data(node, &twin, &blocking.twin, ctx, may_forward).await;

@@ -88,9 +88,9 @@ pub async fn execute_read_batch(
         }
     }
     let served = by_group.into_iter().map(|(group, indexes)| async move {
-        let g = node.groups.get(&group)?;
+        let g = node.group(group)?;
         // A READONLY connection reads a follower's copy as it is (possibly stale).
-        if !readonly || g.raft.is_leader() {
+        if !readonly || g.is_leader() {
             g.read_barrier().await.ok()?;
         }
         Some(g.read(|store, now| {
@@ -165,11 +165,11 @@ async fn propose_together(
     indexes: Vec<usize>,
     batch: &[PreparedCommand],
 ) -> Vec<(usize, Option<Frame>)> {
-    let Some(g) = node.groups.get(&group) else {
+    let Some(g) = node.group(group) else {
         return Vec::new();
     };
     let commands = indexes.iter().map(|&i| batch[i].1.clone()).collect();
-    match g.proposer.propose(commands).await {
+    match g.propose(commands).await {
         Proposed::Applied(replies) => indexes.into_iter().zip(replies.into_iter().map(Some)).collect(),
         // Refused before they entered the log: the single-command path redirects them.
         Proposed::NotLeader(_) => Vec::new(),
@@ -220,14 +220,33 @@ pub async fn execute_data(node: &Node, p: &Prepared, args: &[Bytes], ctx: RouteC
 /// Carries out a decision to serve a command elsewhere: the redirect, the forward, or the
 /// refusal it stands for.
 async fn follow(node: &Node, decision: Route, args: &[Bytes], ctx: RouteCtx, may_forward: bool) -> Attempt {
+    match elsewhere(decision, may_forward) {
+        Elsewhere::Reply(frame) => Attempt::Reply(frame),
+        Elsewhere::Forward { group, leader } => forward(node, group, leader, args, ctx.is_write).await,
+        Elsewhere::Retry => Attempt::Retry,
+    }
+}
+
+/// What serving a command elsewhere comes to, decided without I/O.
+#[derive(Debug, PartialEq)]
+enum Elsewhere {
+    /// A redirect or a refusal for the client.
+    Reply(Frame),
+    /// Proxy mode: run it on the leader.
+    Forward { group: GroupId, leader: NodeId },
+    /// No leader known now: wait for one and route again.
+    Retry,
+}
+
+fn elsewhere(decision: Route, may_forward: bool) -> Elsewhere {
     match decision {
-        Route::Moved { slot, addr } if may_forward => Attempt::Reply(Frame::Error(errors::moved(slot, addr))),
-        Route::Ask { slot, addr } if may_forward => Attempt::Reply(Frame::Error(errors::ask(slot, addr))),
-        Route::Forward { group, leader } if may_forward => forward(node, group, leader, args, ctx.is_write).await,
+        Route::Moved { slot, addr } if may_forward => Elsewhere::Reply(Frame::Error(errors::moved(slot, addr))),
+        Route::Ask { slot, addr } if may_forward => Elsewhere::Reply(Frame::Error(errors::ask(slot, addr))),
+        Route::Forward { group, leader } if may_forward => Elsewhere::Forward { group, leader },
         // A forwarded command reached a node that is not the leader: the proxy re-routes.
-        Route::Moved { .. } | Route::Ask { .. } | Route::Forward { .. } => Attempt::Reply(Frame::error(TRYAGAIN)),
-        Route::CrossSlot => Attempt::Reply(Frame::error(CROSSSLOT)),
-        Route::ClusterDown | Route::Here(_) => Attempt::Retry,
+        Route::Moved { .. } | Route::Ask { .. } | Route::Forward { .. } => Elsewhere::Reply(Frame::error(TRYAGAIN)),
+        Route::CrossSlot => Elsewhere::Reply(Frame::error(CROSSSLOT)),
+        Route::ClusterDown | Route::Here(_) => Elsewhere::Retry,
     }
 }
 
@@ -258,14 +277,14 @@ async fn run_local(
     ctx: RouteCtx,
     may_forward: bool,
 ) -> Attempt {
-    let Some(g) = node.groups.get(&group) else {
+    let Some(g) = node.group(group) else {
         return Attempt::Retry;
     };
     if ctx.is_write {
         if let Err(e) = cmd::validate(p, args) {
             return Attempt::Reply(e);
         }
-        return match g.proposer.propose(vec![args.to_vec()]).await {
+        return match g.propose(vec![args.to_vec()]).await {
             Proposed::Applied(mut replies) => {
                 Attempt::Reply(replies.pop().unwrap_or_else(|| Frame::error(UNKNOWN_OUTCOME)))
             }
@@ -274,7 +293,7 @@ async fn run_local(
             Proposed::Unknown => Attempt::Reply(Frame::error(UNKNOWN_OUTCOME)),
         };
     }
-    if ctx.readonly && !g.raft.is_leader() {
+    if ctx.readonly && !g.is_leader() {
         // READONLY connection on a follower: possibly stale, as on Redis Cluster replicas.
         return Attempt::Reply(g.read(|store, now| cmd::read(store, p.spec, args, now)));
     }
@@ -302,5 +321,37 @@ async fn forward(node: &Node, group: GroupId, leader: NodeId, args: &[Bytes], is
             Attempt::Reply(Frame::error(UNKNOWN_OUTCOME))
         }
         Err(_) => Attempt::Retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_served_elsewhere_is_redirected_forwarded_or_retried() {
+        let addr: std::net::SocketAddr = "127.0.0.1:7003".parse().unwrap();
+        let moved = Route::Moved { slot: 12182, addr };
+        assert_eq!(
+            elsewhere(moved.clone(), true),
+            Elsewhere::Reply(Frame::error("MOVED 12182 127.0.0.1:7003"))
+        );
+        assert_eq!(
+            elsewhere(Route::Ask { slot: 7, addr }, true),
+            Elsewhere::Reply(Frame::error("ASK 7 127.0.0.1:7003"))
+        );
+        let forward = Route::Forward { group: 3, leader: 3 };
+        assert_eq!(
+            elsewhere(forward.clone(), true),
+            Elsewhere::Forward { group: 3, leader: 3 }
+        );
+        // A forwarded command is never sent on again: the node that forwarded it re-routes.
+        assert_eq!(elsewhere(moved, false), Elsewhere::Reply(Frame::error(TRYAGAIN)));
+        assert_eq!(elsewhere(forward, false), Elsewhere::Reply(Frame::error(TRYAGAIN)));
+        assert_eq!(
+            elsewhere(Route::CrossSlot, true),
+            Elsewhere::Reply(Frame::error(CROSSSLOT))
+        );
+        assert_eq!(elsewhere(Route::ClusterDown, true), Elsewhere::Retry);
     }
 }

@@ -29,6 +29,43 @@ pub async fn execute(node: &Node, conn: &mut ConnState, args: Vec<Bytes>) -> Fra
     execute_prepared(node, conn, prepared, args).await
 }
 
+/// Which way a prepared command goes, decided from the table's row and the session alone.
+#[derive(Debug, PartialEq)]
+pub enum Way {
+    /// Answered at once with this (a command a subscribed RESP2 connection may not send).
+    Reply(Frame),
+    /// Inside MULTI: queued for EXEC (or refused, dooming the transaction).
+    Queue,
+    /// A blocking command, outside MULTI.
+    Blocking,
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+    Transaction,
+    /// Answered by the node itself.
+    Node,
+    /// A read or write of keys, routed by its slots.
+    Data,
+}
+
+/// The way `p` goes on `conn`.
+pub fn way(conn: &ConnState, p: &Prepared) -> Way {
+    if let Some(e) = pubsub::subscribed_context_error(conn, p.spec) {
+        return Way::Reply(e);
+    }
+    if conn.multi.is_some() && !p.spec.has(Flag::RunsInMulti) {
+        return Way::Queue;
+    }
+    if p.spec.has(Flag::Blocking) {
+        return Way::Blocking;
+    }
+    if p.spec.family == Family::Transactions {
+        return Way::Transaction;
+    }
+    if p.kind() == Kind::Node {
+        return Way::Node;
+    }
+    Way::Data
+}
+
 /// Executes one command already read against the table (`prepare`).
 pub async fn execute_prepared(
     node: &Node,
@@ -41,30 +78,26 @@ pub async fn execute_prepared(
         Err(e) => return transaction::refuse(conn, e),
     };
     conn.note_command(p.spec, &args);
-    if let Some(e) = pubsub::subscribed_context_error(conn, p.spec) {
-        return e;
+    match way(conn, &p) {
+        Way::Reply(e) => e,
+        Way::Queue => transaction::queue(node, conn, p, args),
+        Way::Blocking => {
+            // CLIENT LIST shows a blocked client's command while it waits.
+            conn.publish();
+            match cmd::blocking::read(p.spec, &args) {
+                Some(Ok(b)) => blocking::execute(node, conn.may_forward, b).await,
+                Some(Err(e)) => e,
+                None => cmd::unknown_command(&args),
+            }
+        }
+        Way::Transaction => transaction::execute(node, conn, &p, &args).await,
+        Way::Node => node_commands::execute(node, conn, &p, &args).await,
+        Way::Data => {
+            // ASK redirects come with slot migration; the flag lasts one command, as in Redis.
+            conn.asking = false;
+            execute_plain(node, &p, &args, conn.readonly, conn.may_forward, conn.protocol).await
+        }
     }
-    if conn.multi.is_some() && !p.spec.has(Flag::RunsInMulti) {
-        return transaction::queue(node, conn, p, args);
-    }
-    if p.spec.has(Flag::Blocking) {
-        // CLIENT LIST shows a blocked client's command while it waits.
-        conn.publish();
-        return match cmd::blocking::read(p.spec, &args) {
-            Some(Ok(b)) => blocking::execute(node, conn.may_forward, b).await,
-            Some(Err(e)) => e,
-            None => cmd::unknown_command(&args),
-        };
-    }
-    if p.spec.family == Family::Transactions {
-        return transaction::execute(node, conn, &p, &args).await;
-    }
-    if p.kind() == Kind::Node {
-        return node_commands::execute(node, conn, &p, &args).await;
-    }
-    // ASK redirects come with slot migration; the flag lasts one command, as in Redis.
-    conn.asking = false;
-    execute_plain(node, &p, &args, conn.readonly, conn.may_forward, conn.protocol).await
 }
 
 /// Runs a command forwarded by another node (proxy mode) as if a client had sent it here,
@@ -76,4 +109,74 @@ pub async fn execute_forwarded(node: &Node, _group: GroupId, args: Vec<Bytes>) -
     let mut conn = ConnState::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     conn.may_forward = false;
     execute(node, &mut conn, args).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::pubsub::Space;
+    use crate::resp::encode::Protocol;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect()
+    }
+
+    fn way_of(conn: &ConnState, req: &[&str]) -> Way {
+        way(conn, &prepare(conn, &args(req)).expect("a known command"))
+    }
+
+    fn client() -> ConnState {
+        ConnState::new(1, std::net::SocketAddr::from(([127, 0, 0, 1], 1)))
+    }
+
+    #[test]
+    fn each_command_takes_its_way() {
+        let conn = client();
+        assert_eq!(way_of(&conn, &["GET", "k"]), Way::Data);
+        assert_eq!(way_of(&conn, &["SET", "k", "v"]), Way::Data);
+        assert_eq!(way_of(&conn, &["PING"]), Way::Node);
+        assert_eq!(way_of(&conn, &["CONFIG", "GET", "timeout"]), Way::Node);
+        assert_eq!(way_of(&conn, &["KEYS", "*"]), Way::Node);
+        assert_eq!(way_of(&conn, &["BLPOP", "k", "0"]), Way::Blocking);
+        assert_eq!(way_of(&conn, &["BZMPOP", "0", "1", "z", "MIN"]), Way::Blocking);
+        assert_eq!(way_of(&conn, &["MULTI"]), Way::Transaction);
+        assert_eq!(way_of(&conn, &["WATCH", "k"]), Way::Transaction);
+    }
+
+    #[test]
+    fn inside_multi_commands_queue_but_the_transaction_commands() {
+        let mut conn = client();
+        conn.multi = Some(Vec::new());
+        assert_eq!(way_of(&conn, &["SET", "k", "v"]), Way::Queue);
+        assert_eq!(way_of(&conn, &["PING"]), Way::Queue);
+        // A blocking command inside MULTI runs once, without blocking, at EXEC.
+        assert_eq!(way_of(&conn, &["BLPOP", "k", "0"]), Way::Queue);
+        assert_eq!(way_of(&conn, &["EXEC"]), Way::Transaction);
+        assert_eq!(way_of(&conn, &["DISCARD"]), Way::Transaction);
+        assert_eq!(way_of(&conn, &["MULTI"]), Way::Transaction);
+        assert_eq!(way_of(&conn, &["WATCH", "k"]), Way::Transaction);
+    }
+
+    #[test]
+    fn a_subscribed_resp2_connection_runs_only_the_pubsub_commands() {
+        let mut conn = client();
+        conn.subscriptions.insert((Space::Channel, Bytes::from_static(b"ch")));
+        let Way::Reply(Frame::Error(e)) = way_of(&conn, &["GET", "k"]) else {
+            panic!("GET while subscribed must be refused")
+        };
+        assert!(e.starts_with("ERR Can't execute 'get'"), "{e}");
+        assert_eq!(way_of(&conn, &["PING"]), Way::Node);
+        assert_eq!(way_of(&conn, &["SUBSCRIBE", "x"]), Way::Node);
+        // RESP3 connections may run anything while subscribed.
+        conn.protocol = Protocol::Resp3;
+        assert_eq!(way_of(&conn, &["GET", "k"]), Way::Data);
+    }
+
+    #[test]
+    fn internal_entries_are_known_only_to_forwarded_commands() {
+        let mut conn = client();
+        assert!(prepare(&conn, &args(&["slotraft.flush"])).is_err());
+        conn.may_forward = false;
+        assert!(prepare(&conn, &args(&["slotraft.flush"])).is_ok());
+    }
 }

@@ -31,7 +31,7 @@ fn led(node: &Node) -> Vec<GroupId> {
         .read()
         .led_by(node.id)
         .map(|g| g.id)
-        .filter(|id| node.groups.contains_key(id))
+        .filter(|id| node.hosts(*id))
         .collect()
 }
 
@@ -42,9 +42,8 @@ fn bulks(keys: Vec<Bytes>) -> Frame {
 fn keys(node: &Node, pattern: &[u8]) -> Frame {
     let mut out = Vec::new();
     for id in led(node) {
-        if let Some(g) = node.groups.get(&id) {
-            let state = g.sm.state.read();
-            out.extend(state.store.keys_matching(pattern, now_ms().max(state.clock_ms)));
+        if let Some(g) = node.group(id) {
+            g.read(|store, now| out.extend(store.keys_matching(pattern, now)));
         }
     }
     bulks(out)
@@ -66,13 +65,11 @@ fn scan(node: &Node, args: &[Bytes]) -> Result<Frame, Frame> {
     while slot < usize::from(SLOT_COUNT) && out.len() < opts.count {
         let group = slot_group[slot];
         if led.contains(&group)
-            && let Some(g) = node.groups.get(&group)
+            && let Some(g) = node.group(group)
         {
-            let state = g.sm.state.read();
-            let now = now_ms().max(state.clock_ms);
             // Slot numbers fit u16: the loop stays below SLOT_COUNT.
             let s = slot as u16;
-            out.extend(state.store.scan_slot(s, opts.pattern, opts.type_filter.as_deref(), now));
+            g.read(|store, now| out.extend(store.scan_slot(s, opts.pattern, opts.type_filter.as_deref(), now)));
         }
         slot += 1;
     }
@@ -85,8 +82,8 @@ fn scan(node: &Node, args: &[Bytes]) -> Result<Frame, Frame> {
 
 /// A key of a led group, groups weighted by size so every key is about equally likely.
 fn random_key(node: &Node) -> Frame {
-    let groups: Vec<&Group> = led(node).iter().filter_map(|id| node.groups.get(id)).collect();
-    let sizes: Vec<usize> = groups.iter().map(|g| g.sm.state.read().store.len()).collect();
+    let groups: Vec<&Group> = led(node).iter().filter_map(|id| node.group(*id)).collect();
+    let sizes: Vec<usize> = groups.iter().map(|g| g.keys()).collect();
     let total: usize = sizes.iter().sum();
     if total == 0 {
         return Frame::Null;
@@ -95,10 +92,8 @@ fn random_key(node: &Node) -> Frame {
     let mut r = (seed % total as u64) as usize;
     for (g, size) in groups.iter().zip(sizes) {
         if r < size {
-            let state = g.sm.state.read();
-            return state
-                .store
-                .random_key(seed, now_ms().max(state.clock_ms))
+            return g
+                .read(|store, now| store.random_key(seed, now))
                 .map_or(Frame::Null, Frame::Bulk);
         }
         r -= size;
@@ -114,9 +109,9 @@ async fn flush(node: &Node, args: &[Bytes]) -> Result<Frame, Frame> {
         Some(_) => return Err(Frame::error(SYNTAX_ERROR)),
     }
     for id in led(node) {
-        let Some(g) = node.groups.get(&id) else { continue };
+        let Some(g) = node.group(id) else { continue };
         let req = Request::new(now_ms(), &[Bytes::from_static(FLUSH_ENTRY.as_bytes())]);
-        match g.raft.client_write(req).await {
+        match g.raft().client_write(req).await {
             Ok(_) => {}
             // Not applied: leadership moved before the entry was accepted.
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => return Err(Frame::error(TRYAGAIN)),

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 
 use crate::cluster::route::{Route, RouteCtx, route};
+use crate::cluster::view::View;
 use crate::cmd::txn::{EXEC_ENTRY, Transaction, WATCH_CLOCK, Watch};
 use crate::cmd::{self, Kind, Prepared, TwinReply};
 use crate::errors::{CROSSSLOT, EXECABORT};
@@ -29,20 +30,27 @@ pub fn refuse(conn: &mut ConnState, reply: Frame) -> Frame {
 /// Queues a command inside MULTI. Like Redis Cluster, a data command whose keys are in
 /// several slots, or whose slot is led elsewhere, is refused now and dooms the transaction.
 pub fn queue(node: &Node, conn: &mut ConnState, p: Prepared, args: Vec<Bytes>) -> Frame {
-    if p.kind() != Kind::Node {
-        let ctx = RouteCtx::write();
-        match route(&node.view.read(), &p.slots, ctx) {
-            Route::CrossSlot => return refuse(conn, Frame::error(CROSSSLOT)),
-            Route::Moved { slot, addr } if conn.may_forward => {
-                return refuse(conn, Frame::Error(crate::errors::moved(slot, addr)));
-            }
-            _ => {}
-        }
+    if let Err(e) = admit(&node.view.read(), &p, conn.may_forward) {
+        return refuse(conn, e);
     }
     if let Some(queued) = conn.multi.as_mut() {
         queued.push((p, args));
     }
     Frame::Simple("QUEUED".into())
+}
+
+/// Whether a command may join a transaction, as Redis Cluster decides at queue time: a data
+/// command whose keys span slots, or whose slot is led elsewhere (`-MOVED`, for a client's
+/// own connection), is refused. Its leader, or a group without one, is EXEC's to find.
+pub fn admit(view: &View, p: &Prepared, may_forward: bool) -> Result<(), Frame> {
+    if p.kind() == Kind::Node {
+        return Ok(());
+    }
+    match route(view, &p.slots, RouteCtx::write()) {
+        Route::CrossSlot => Err(Frame::error(CROSSSLOT)),
+        Route::Moved { slot, addr } if may_forward => Err(Frame::Error(crate::errors::moved(slot, addr))),
+        _ => Ok(()),
+    }
 }
 
 /// MULTI, EXEC, DISCARD, WATCH and UNWATCH.
@@ -182,4 +190,48 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod admit_tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn view_of_node(me: u64) -> View {
+        let config = Config::parse(include_str!("../../cluster.toml")).unwrap();
+        let mut v = View::from_config(&config, me);
+        for g in [1, 2, 3] {
+            v.set_leader(g, Some(g), 1);
+        }
+        v
+    }
+
+    fn prepared(req: &[&str]) -> Prepared {
+        let args: Vec<Bytes> = req.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        crate::cmd::prepare(&args).unwrap()
+    }
+
+    #[test]
+    fn queueing_refuses_what_exec_could_not_run_here() {
+        // foo is in slot 12182 (group 3, led by node 3); {foo}x shares it; bar is slot 5061.
+        let on_3 = view_of_node(3);
+        assert_eq!(admit(&on_3, &prepared(&["SET", "foo", "1"]), true), Ok(()));
+        assert_eq!(
+            admit(&on_3, &prepared(&["MSET", "foo", "1", "{foo}x", "2"]), true),
+            Ok(())
+        );
+        assert_eq!(
+            admit(&on_3, &prepared(&["MSET", "foo", "1", "bar", "2"]), true),
+            Err(Frame::error(CROSSSLOT))
+        );
+        // Commands without keys queue anywhere.
+        assert_eq!(admit(&on_3, &prepared(&["PING"]), true), Ok(()));
+        let on_1 = view_of_node(1);
+        let Err(Frame::Error(moved)) = admit(&on_1, &prepared(&["SET", "foo", "1"]), true) else {
+            panic!("a slot led elsewhere is redirected at queue time")
+        };
+        assert_eq!(moved, "MOVED 12182 127.0.0.1:7003");
+        // A forwarded command is not redirected again: EXEC's proxy finds the leader.
+        assert_eq!(admit(&on_1, &prepared(&["SET", "foo", "1"]), false), Ok(()));
+    }
 }

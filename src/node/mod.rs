@@ -52,11 +52,11 @@ pub enum StartError {
 /// This node's replica of one group.
 pub struct Group {
     pub id: GroupId,
-    pub raft: Raft,
-    pub sm: GroupStateMachine,
+    raft: Raft,
+    sm: GroupStateMachine,
     log: GroupLog,
     /// Client writes go through it: proposed together while earlier ones are in flight.
-    pub proposer: proposer::Proposer,
+    proposer: proposer::Proposer,
     /// Preferred leader, so that leadership spreads evenly over the nodes.
     preferred_leader: NodeId,
     /// This node's id, which the lease check compares the vote's leader with.
@@ -78,8 +78,8 @@ pub struct Group {
     clock: Instant,
     /// Linearizable reads (or pipelined batches of them) served on the lease alone, and those
     /// that went through the Raft core (INFO raft `lease_reads`, `core_reads`).
-    pub lease_reads: AtomicU64,
-    pub core_reads: AtomicU64,
+    lease_reads: AtomicU64,
+    core_reads: AtomicU64,
     /// While this replica's log is short of this index (0: not at all), it is being rebuilt
     /// after its data was lost (`rejoin`) and grants no votes: it may have acknowledged
     /// entries it no longer holds, and a vote from it could elect a candidate missing them.
@@ -390,20 +390,20 @@ impl Tunables {
 pub struct Node {
     pub id: NodeId,
     pub config: Config,
-    pub data_dir: PathBuf,
-    pub groups: BTreeMap<GroupId, Group>,
+    data_dir: PathBuf,
+    groups: BTreeMap<GroupId, Group>,
     pub view: RwLock<View>,
     /// Notified (all waiters) when the view learns of a change of leader of a local group:
     /// blocked clients wake on it to be redirected at once.
     pub leaders_changed: tokio::sync::Notify,
     pub peers: Peers,
-    pub engine: Arc<LogEngine>,
+    engine: Arc<LogEngine>,
     pub stats: Stats,
     pub tunables: Tunables,
     pub pubsub: pubsub::PubSub,
     pub clients: clients::Clients,
     pub waiters: waiters::Waiters,
-    pub started: Instant,
+    started: Instant,
     next_client_id: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -640,6 +640,36 @@ impl Node {
         });
         tasks::spawn_all(&node);
         Ok(node)
+    }
+
+    /// This node's replica of `id`, if it hosts one.
+    pub fn group(&self, id: GroupId) -> Option<&Group> {
+        self.groups.get(&id)
+    }
+
+    /// Every group this node hosts a replica of, by id.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
+    /// Whether this node hosts a replica of `id`.
+    pub fn hosts(&self, id: GroupId) -> bool {
+        self.groups.contains_key(&id)
+    }
+
+    /// Where this node keeps its log and snapshots.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The node's log engine, shared by all its groups.
+    pub fn log_engine(&self) -> &LogEngine {
+        &self.engine
+    }
+
+    /// How long the node has been up.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     pub fn next_client_id(&self) -> u64 {

@@ -55,3 +55,29 @@ impl Waiters {
         ids.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_to_block_is_served_first_and_leaving_passes_the_turn() {
+        let w = Waiters::default();
+        let (a, b) = (Bytes::from_static(b"a"), Bytes::from_static(b"b"));
+        // Nobody waiting: anyone may take an element.
+        assert!(w.first(1, &a, 9));
+        w.join(1, std::slice::from_ref(&a), 1);
+        w.join(1, &[a.clone(), b.clone()], 2);
+        assert!(w.first(1, &a, 1) && !w.first(1, &a, 2));
+        // Client 2 is alone on b, and the same key of another group is another queue.
+        assert!(w.first(1, &b, 2) && w.first(2, &a, 2));
+        assert_eq!(w.count(), 2);
+        // Joining again keeps a client's place.
+        w.join(1, std::slice::from_ref(&a), 1);
+        assert!(w.first(1, &a, 1));
+        w.leave(1, std::slice::from_ref(&a), 1);
+        assert!(w.first(1, &a, 2));
+        w.leave(1, &[a, b], 2);
+        assert_eq!(w.count(), 0);
+    }
+}

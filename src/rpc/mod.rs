@@ -40,8 +40,7 @@ fn reply<T: serde::Serialize, E: std::fmt::Display>(r: Result<T, E>) -> Result<R
 impl Services {
     fn group(&self, id: GroupId) -> Result<&crate::node::Group, Status> {
         self.node
-            .groups
-            .get(&id)
+            .group(id)
             .ok_or_else(|| Status::not_found(format!("group {id} is not hosted here")))
     }
 
@@ -71,7 +70,7 @@ pub enum Refusal {
 /// matched the old log would take the empty one's answer for a log gone backwards and stop
 /// replicating to it for good.
 pub fn replica(node: &Node, id: GroupId) -> Result<&crate::node::Group, Refusal> {
-    let group = node.groups.get(&id).ok_or(Refusal::NotHosted(id))?;
+    let group = node.group(id).ok_or(Refusal::NotHosted(id))?;
     if group.awaiting_revert() {
         return Err(Refusal::AwaitingRevert(id));
     }
@@ -188,7 +187,7 @@ impl pb::node_service_server::NodeService for Services {
         let m = req.into_inner();
         let (mut allowed, mut held) = (Vec::new(), Vec::new());
         for id in m.groups {
-            let Some(g) = self.node.groups.get(&id) else { continue };
+            let Some(g) = self.node.group(id) else { continue };
             let (leader, last_log) = {
                 let m = g.raft().metrics();
                 let m = m.borrow_watched();

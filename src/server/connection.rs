@@ -19,7 +19,7 @@ use crate::node::clients::ClientHandle;
 use crate::node::pubsub;
 use crate::resp::encode::encode;
 use crate::resp::frame::Frame;
-use crate::resp::parse::parse_command;
+use crate::resp::parse::{Limits, ProtocolError, parse_command};
 
 /// Flush when this much reply data is waiting, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
@@ -85,27 +85,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
             if let (Some(writes), Ok(p)) = (writes, &prepared) {
                 // Pipelined plain reads (or plain writes) run together, replies in order.
                 let mut batch = vec![(p.clone(), args)];
-                let mut broken = None;
-                while batch.len() < MAX_BATCH {
-                    match parse_command(&mut rbuf, &limits) {
-                        Ok(Some(a)) if a.is_empty() => {}
-                        Ok(Some(a)) => {
-                            let next = dispatch::prepare(&state, &a);
-                            match next.as_ref().ok().map(|p| (p, data::pipelinable(&node, &state, p))) {
-                                Some((p, Some(w))) if w == writes => batch.push((p.clone(), a)),
-                                _ => {
-                                    parsed = Some((a, next));
-                                    break;
-                                }
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            broken = Some(e);
-                            break;
-                        }
-                    }
-                }
+                let broken = gather(&node, &state, &mut rbuf, &limits, writes, &mut batch, &mut parsed);
                 node.stats
                     .total_commands
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -130,9 +110,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 };
                 state.publish();
                 for reply in &replies {
-                    if state.take_reply_turn() {
-                        encode(reply, state.protocol, &mut wbuf);
-                    }
+                    encode_reply(&mut state, reply, &mut wbuf);
                 }
                 if let Some(e) = broken {
                     protocol_error(&mut socket, &mut wbuf, &state, addr, e).await;
@@ -147,14 +125,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     _ = &mut killed => break 'conn,
                 };
                 state.publish();
-                if state.take_reply_turn() {
-                    encode(&reply, state.protocol, &mut wbuf);
-                    for more in state.pending.drain(..) {
-                        encode(&more, state.protocol, &mut wbuf);
-                    }
-                } else {
-                    state.pending.clear();
-                }
+                encode_reply(&mut state, &reply, &mut wbuf);
                 if state.quit {
                     let _ = socket.write_all(&wbuf).await;
                     break 'conn;
@@ -187,16 +158,9 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         let n = tokio::select! {
             n = socket.read_buf(&mut rbuf) => n,
             Some(message) = inbox.rx.recv() => {
-                // Messages queued for a subscriber, written in one batch.
-                let mut next = Some(message);
-                while let Some(m) = next {
-                    if inbox.killed() {
-                        tracing::info!(%addr, "pubsub subscriber over its output buffer limit; closing");
-                        break 'conn;
-                    }
-                    inbox.written(&m);
-                    encode(&m, state.protocol, &mut wbuf);
-                    next = if wbuf.len() < FLUSH_AT { inbox.rx.try_recv().ok() } else { None };
+                if !encode_messages(&mut inbox, message, &state, &mut wbuf) {
+                    tracing::info!(%addr, "pubsub subscriber over its output buffer limit; closing");
+                    break 'conn;
                 }
                 continue;
             }
@@ -220,6 +184,70 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
 
 /// Resolves, with the reason, when the node shuts down or the client has waited for a request
 /// for CONFIG `timeout` seconds.
+/// Parses more of the buffered requests into `batch` while they are plain commands of the same
+/// kind (`writes`) as the batch's first, up to `MAX_BATCH`; the first that is not waits in
+/// `parsed`. Returns the protocol error that ended the input, if one did.
+fn gather(
+    node: &Node,
+    state: &ConnState,
+    rbuf: &mut BytesMut,
+    limits: &Limits,
+    writes: bool,
+    batch: &mut Vec<(Prepared, Vec<Bytes>)>,
+    parsed: &mut Option<(Vec<Bytes>, Result<Prepared, Frame>)>,
+) -> Option<ProtocolError> {
+    while batch.len() < MAX_BATCH {
+        match parse_command(rbuf, limits) {
+            Ok(Some(a)) if a.is_empty() => {}
+            Ok(Some(a)) => {
+                let next = dispatch::prepare(state, &a);
+                match next.as_ref().ok().map(|p| (p, data::pipelinable(node, state, p))) {
+                    Some((p, Some(w))) if w == writes => batch.push((p.clone(), a)),
+                    _ => {
+                        *parsed = Some((a, next));
+                        return None;
+                    }
+                }
+            }
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        }
+    }
+    None
+}
+
+/// Encodes a command's reply, and the further frames it left (SUBSCRIBE a b), unless CLIENT
+/// REPLY says to drop them.
+fn encode_reply(state: &mut ConnState, reply: &Frame, wbuf: &mut BytesMut) {
+    if state.take_reply_turn() {
+        encode(reply, state.protocol, wbuf);
+        for more in state.pending.drain(..) {
+            encode(&more, state.protocol, wbuf);
+        }
+    } else {
+        state.pending.clear();
+    }
+}
+
+/// Encodes `first` and the messages queued behind it for a subscriber, up to `FLUSH_AT` bytes;
+/// false when the subscriber went over its output buffer limit and must be closed.
+fn encode_messages(inbox: &mut pubsub::Inbox, first: Frame, state: &ConnState, wbuf: &mut BytesMut) -> bool {
+    let mut next = Some(first);
+    while let Some(m) = next {
+        if inbox.killed() {
+            return false;
+        }
+        inbox.written(&m);
+        encode(&m, state.protocol, wbuf);
+        next = if wbuf.len() < FLUSH_AT {
+            inbox.rx.try_recv().ok()
+        } else {
+            None
+        };
+    }
+    true
+}
+
 async fn closing(node: &Node, mut shutdown: watch::Receiver<bool>, client: &ClientHandle) -> &'static str {
     tokio::select! {
         _ = shutdown.changed() => "shutting down",

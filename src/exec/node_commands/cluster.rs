@@ -45,9 +45,9 @@ pub(super) fn routing_mode(conn: &mut ConnState, name: &str) -> Frame {
 /// The view with each local group's applied index (CLUSTER NODES' config epoch and the like).
 fn view(node: &Node) -> crate::cluster::view::View {
     let mut v = node.view.read().clone();
-    for g in node.groups.values() {
+    for g in node.groups() {
         if let Some(gi) = v.groups.get_mut(&g.id) {
-            gi.applied = g.sm.state.read().last_applied.map_or(0, |l| l.index);
+            gi.applied = g.applied_index();
         }
     }
     v
@@ -59,7 +59,7 @@ fn my_shard_id(node: &Node) -> Frame {
         .led_by(node.id)
         .next()
         .map(|g| g.id)
-        .or_else(|| node.groups.keys().next().copied());
+        .or_else(|| node.groups().next().map(|g| g.id));
     bulk(format!("{:040x}", g.unwrap_or(0)))
 }
 
@@ -88,7 +88,6 @@ fn get_keys_in_slot(node: &Node, c: &mut Cursor) -> Reply<Frame> {
 /// Runs `f` on the local replica of the group owning `slot`, if this node has one.
 fn slot_store<T>(node: &Node, slot: u16, f: impl FnOnce(&crate::store::Store) -> T) -> Option<T> {
     let group = node.view.read().slot_group.get(slot as usize).copied()?;
-    let g = node.groups.get(&group)?;
-    let state = g.sm.state.read();
-    Some(f(&state.store))
+    let g = node.group(group)?;
+    Some(g.read_applied(|store, _| f(store)))
 }

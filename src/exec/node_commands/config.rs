@@ -83,7 +83,7 @@ fn config_params(node: &Node) -> Vec<(&'static str, String)> {
         ("maxmemory-policy", "noeviction".into()),
         ("port", me.map_or(0, |n| n.resp.port()).to_string()),
         ("bind", me.map_or(String::new(), |n| n.resp.ip().to_string())),
-        ("dir", node.data_dir.display().to_string()),
+        ("dir", node.data_dir().display().to_string()),
         ("timeout", t.timeout.load(Ordering::Relaxed).to_string()),
         ("tcp-keepalive", "300".into()),
         // The thresholds OBJECT ENCODING reports by (Redis's defaults).

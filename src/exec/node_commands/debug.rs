@@ -37,13 +37,8 @@ pub(super) async fn execute(node: &Node, args: &[Bytes]) -> Frame {
 /// the same index must report the same digest.
 fn digest(node: &Node) -> Frame {
     Frame::Array(
-        node.groups
-            .values()
-            .map(|g| {
-                let state = g.sm.state.read();
-                let applied = state.last_applied.map_or(0, |l| l.index);
-                bulk(format!("{} {applied} {}", g.id, state.store.digest()))
-            })
+        node.groups()
+            .map(|g| g.read_applied(|store, applied| bulk(format!("{} {applied} {}", g.id, store.digest()))))
             .collect(),
     )
 }
@@ -52,8 +47,8 @@ fn digest(node: &Node) -> Frame {
 /// append, per replication message, per apply), to see where batching falls short under load.
 async fn raft_stats(node: &Node) -> Frame {
     let mut out = String::new();
-    for g in node.groups.values() {
-        match g.raft.runtime_stats().await {
+    for g in node.groups() {
+        match g.raft().runtime_stats().await {
             Ok(stats) => out.push_str(&format!("group {}:\n{}\n", g.id, stats.display().multiline())),
             Err(e) => out.push_str(&format!("group {}: {e}\n", g.id)),
         }

@@ -56,8 +56,8 @@ fn server(node: &Node, out: &mut String) {
         std::process::id(),
         crate::cluster::view::node_name(node.id),
         me.map_or(0, |n| n.resp.port()),
-        node.started.elapsed().as_secs(),
-        node.started.elapsed().as_secs() / 86400,
+        node.uptime().as_secs(),
+        node.uptime().as_secs() / 86400,
         node.id,
     );
 }
@@ -100,7 +100,7 @@ fn replication(node: &Node, out: &mut String) {
     let _ = write!(
         out,
         "# Replication\r\nrole:{role}\r\nconnected_slaves:0\r\nraft_groups_led:{leads}\r\nraft_groups_hosted:{}\r\nraft_leadership_settled:{}\r\n\r\n",
-        node.groups.len(),
+        node.groups().count(),
         u8::from(settled),
     );
 }
@@ -113,8 +113,10 @@ fn cluster(_: &Node, out: &mut String) {
 /// Each hosted group's Raft state, then the log engine's counters.
 fn raft(node: &Node, out: &mut String) {
     out.push_str("# Raft\r\n");
-    for g in node.groups.values() {
-        let m = g.raft.metrics();
+    for g in node.groups() {
+        let (lease_reads, core_reads) = g.read_counts();
+        let (proposals, proposed_writes) = g.proposals();
+        let m = g.raft().metrics();
         let m = m.borrow_watched();
         let _ = write!(
             out,
@@ -128,15 +130,15 @@ fn raft(node: &Node, out: &mut String) {
             m.last_applied.map_or(0, |l| l.index),
             m.snapshot.map_or(0, |l| l.index),
             m.purged.map_or(0, |l| l.index),
-            g.lease_reads.load(Ordering::Relaxed),
-            g.core_reads.load(Ordering::Relaxed),
-            g.proposer.stats().proposals.load(Ordering::Relaxed),
-            g.proposer.stats().writes.load(Ordering::Relaxed),
+            lease_reads,
+            core_reads,
+            proposals,
+            proposed_writes,
             u8::from(g.rebuilding()),
-            g.sm.state.read().store.len(),
+            g.keys(),
         );
     }
-    let e = &node.engine.stats;
+    let e = &node.log_engine().stats;
     let _ = write!(
         out,
         "log_engine:requests={},batches={},syncs={},entries={},disk_reads={},queue_us={},write_us={},sync_us={}\r\n",
@@ -156,11 +158,12 @@ fn raft(node: &Node, out: &mut String) {
 fn keyspace(node: &Node, out: &mut String) {
     let (mut keys, mut expires) = (0usize, 0usize);
     let view = node.view.read();
-    for g in node.groups.values() {
+    for g in node.groups() {
         if view.groups.get(&g.id).is_some_and(|gi| gi.leader == Some(node.id)) {
-            let s = g.sm.state.read();
-            keys += s.store.len();
-            expires += s.store.keys_with_deadline();
+            g.read_applied(|store, _| {
+                keys += store.len();
+                expires += store.keys_with_deadline();
+            });
         }
     }
     out.push_str("# Keyspace\r\n");
