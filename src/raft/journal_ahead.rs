@@ -5,8 +5,7 @@
 //! filesystem allocates blocks for it, and the fdatasync that follows must commit that
 //! allocation too (on ext4 a journal commit: more device writes, and a wait on whatever else
 //! the filesystem is committing). Over blocks already written an fdatasync is the data and a
-//! cache flush. On the development machine, under unpipelined SET: 2.7 device writes per cache
-//! flush before, 2.2 after, and the disk's 100 ms throttling windows overrun less often.
+//! cache flush (measured: docs/performance.md, "Figures behind the code").
 //!
 //! Safety: this writes only zeros, and only over bytes that read as zeros at that moment, so the
 //! file reads exactly as before (a hole reads as zeros too, and fjall's recovery stops at the
@@ -133,8 +132,7 @@ fn round_up(offset: u64) -> u64 {
 
 /// Whether the filesystem reports `[from, to)` of `file` as a hole, which reads as zeros without
 /// reading it; `false` when it cannot tell (the caller then reads). Reading a hole is not free:
-/// the kernel zero-fills page cache for it, and reading each megabyte before zeroing it was 3% of
-/// the nodes' CPU under unpipelined SET. A record written but not yet allocated (ext4's delayed
+/// the kernel zero-fills page cache for it, a cost on every megabyte zeroed ahead. A record written but not yet allocated (ext4's delayed
 /// allocation) is reported as data, from the page cache.
 fn is_hole(file: &File, from: u64, to: u64) -> bool {
     match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(from)) {

@@ -193,7 +193,7 @@ fn normal(deadline: Option<u64>) -> Option<u64> {
 /// forked Redis child shares pages).
 ///
 /// Hashed with foldhash (seeded per process, as std's SipHash is): SipHash of the key and of
-/// the slot number took ~8% of applying a SET (`cargo bench --bench micro -- store`).
+/// the slot number was a noticeable share of applying a SET (docs/performance.md).
 type SlotKeys = Arc<SlotTable>;
 
 type SlotTable = HashMap<Key, Entry, Hasher>;
@@ -323,9 +323,8 @@ impl Store {
     /// table's control bytes, the bucket, the old value): a third of applying pipelined SETs.
     /// Here each step is taken for every key before the next step, in loops short enough for
     /// the CPU to have the misses of several keys in flight at once. Both ends of a value: a
-    /// 100-byte value spans two or three cache lines, and a SET overwriting it in place stalled
-    /// on the lines not read (7.6% of the nodes' CPU, charged to whatever waited next for the
-    /// stores to drain).
+    /// 100-byte value spans two or three cache lines, and a SET overwriting it in place stalls
+    /// on the lines not read.
     pub fn warm(&self, keys: &[&[u8]]) -> u64 {
         const AHEAD: usize = 32;
         let mut sum = 0u64;
@@ -352,7 +351,7 @@ impl Store {
     /// same length and deadline that nothing else holds (no snapshot, no reply in flight) is
     /// overwritten where it is. A SET of a key that already holds a value of its size (a cache
     /// refreshing its entries) then allocates nothing and frees nothing: freeing the old value
-    /// was ~5% of applying pipelined SETs, most of it a cache miss on a cold allocation.
+    /// cost a cache miss on a cold allocation per SET.
     pub fn set_string(&mut self, key: &[u8], value: &[u8], deadline: Option<u64>) {
         let deadline = normal(deadline);
         if let Some(map) = self.slots.get_mut(&key_slot(key))

@@ -53,7 +53,7 @@ fn invalid(msg: &str) -> io::Error {
 }
 
 /// The checksum a snapshot ends with: XXH3-64 since version 4, FNV-1a before. FNV goes a byte
-/// at a time: building snapshots during pipelined SETs spent ~6% of a node's CPU in it.
+/// at a time, too slow for snapshots built while writes go on.
 enum Checksum {
     Fnv(u64),
     Xxh3(Box<Xxh3>),
