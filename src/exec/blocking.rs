@@ -38,7 +38,9 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
     let ctx = RouteCtx::write();
     let deadline = blocking.timeout.map(|t| tokio::time::Instant::now() + t);
     let waiter = node.next_client_id();
-    let mut joined: Option<GroupId> = None;
+    // In the key's queue until dropped: also when the client is killed or hangs up while it
+    // waits (its connection drops this future), so it never holds the line for others.
+    let mut joined: Option<InLine> = None;
     let reply = loop {
         // Armed before the view is read, so that a change of leader after it is not missed.
         let leadership = node.leaders_changed.notified();
@@ -76,7 +78,12 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
         }
         if joined.is_none() {
             node.waiters.join(group, &sources, waiter);
-            joined = Some(group);
+            joined = Some(InLine {
+                node,
+                group,
+                keys: &sources,
+                waiter,
+            });
         }
         // Look again after the next apply, a change of leader here, or every so often.
         let tick = tokio::time::Instant::now() + Duration::from_millis(250);
@@ -90,8 +97,20 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
             break blocking.timeout_reply.clone();
         }
     };
-    if let Some(group) = joined {
-        node.waiters.leave(group, &sources, waiter);
-    }
+    drop(joined);
     reply
+}
+
+/// A blocked client's place in the queues of its keys, given up when dropped.
+struct InLine<'a> {
+    node: &'a Node,
+    group: GroupId,
+    keys: &'a [Bytes],
+    waiter: u64,
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.node.waiters.leave(self.group, self.keys, self.waiter);
+    }
 }

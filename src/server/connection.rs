@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::cmd::Prepared;
+use crate::cmd::{Flag, Prepared};
 use crate::exec::session::ConnState;
 use crate::exec::{data, dispatch};
 use crate::node::Node;
@@ -81,6 +81,12 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     }
                 },
             };
+            if looks_like_http(&args) {
+                // A web page can make a browser send this to a local port: close without a
+                // word, as Redis does.
+                warn_http(addr);
+                break 'conn;
+            }
             let writes = prepared.as_ref().ok().and_then(|p| data::pipelinable(&node, &state, p));
             if let (Some(writes), Ok(p)) = (writes, &prepared) {
                 // Pipelined plain reads (or plain writes) run together, replies in order.
@@ -118,11 +124,26 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 }
             } else {
                 node.stats.total_commands.fetch_add(1, Ordering::Relaxed);
-                // CLIENT KILL also ends a command in progress (a blocked BLPOP).
-                let reply = tokio::select! {
-                    biased;
-                    reply = dispatch::execute_prepared(&node, &mut state, prepared, args) => reply,
-                    _ = &mut killed => break 'conn,
+                // A command that may block also watches its socket: a client that hangs up while
+                // it waits is gone before an element is popped for it (and lost).
+                let may_block = state.multi.is_none() && prepared.as_ref().is_ok_and(|p| p.spec.has(Flag::Blocking));
+                let reply = {
+                    let run = dispatch::execute_prepared(&node, &mut state, prepared, args);
+                    tokio::pin!(run);
+                    // CLIENT KILL also ends a command in progress (a blocked BLPOP).
+                    loop {
+                        let room = may_block && rbuf.len() < limits.client_query_buffer_limit;
+                        tokio::select! {
+                            biased;
+                            reply = &mut run => break reply,
+                            _ = &mut killed => break 'conn,
+                            read = socket.read_buf(&mut rbuf), if room => match read {
+                                // What it sends meanwhile waits in the buffer for its turn.
+                                Ok(n) if n > 0 => {}
+                                _ => break 'conn,
+                            },
+                        }
+                    }
                 };
                 state.publish();
                 encode_reply(&mut state, &reply, &mut wbuf);
@@ -184,6 +205,23 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
 
 /// Resolves, with the reason, when the node shuts down or the client has waited for a request
 /// for CONFIG `timeout` seconds.
+/// An HTTP request line or header (`POST /`, `Host:`): RESP's inline form reads it as a command.
+fn looks_like_http(args: &[Bytes]) -> bool {
+    args.first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"post") || a.eq_ignore_ascii_case(b"host:"))
+}
+
+/// Logs an HTTP request on the RESP port, at most once a minute (Redis's "Possible SECURITY
+/// ATTACK detected").
+fn warn_http(addr: SocketAddr) {
+    static LAST: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+        *last = Some(Instant::now());
+        tracing::warn!(%addr, "possible security attack: a POST or Host: line on the RESP port (a web page driving a browser to this node?); connection closed");
+    }
+}
+
 /// Parses more of the buffered requests into `batch` while they are plain commands of the same
 /// kind (`writes`) as the batch's first, up to `MAX_BATCH`; the first that is not waits in
 /// `parsed`. Returns the protocol error that ended the input, if one did.

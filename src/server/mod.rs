@@ -47,6 +47,10 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener) {
             continue;
         };
         let _ = socket.set_nodelay(true);
+        // Redis's `tcp-keepalive 300`: a peer gone without a word (a crashed host, a cut
+        // network) is noticed, and its blocked commands and subscriptions let go.
+        let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(300));
+        let _ = socket2::SockRef::from(&socket).set_tcp_keepalive(&keepalive);
         let node = node.clone();
         tokio::spawn(async move {
             connection::run(node, socket, addr).await;

@@ -684,3 +684,65 @@ async fn resp3_replies_are_typed() {
                 >3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n";
     assert_eq!(after_hello, want);
 }
+
+/// A client blocked in BLPOP gives up its place in the key's queue when it goes: hung up (the
+/// node watches the socket of a blocked client), or killed with CLIENT KILL. Before, a hung-up
+/// client's BLPOP ... 0 popped the next pushed element into the dead socket, and a killed one
+/// stayed first in line so that the next BLPOP was never served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_client_that_leaves_gives_up_its_place() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let c = Cluster::three("").await;
+    let key = "{gone}list";
+    let leader = c.leader_of_key(key).await;
+    let addr = c.addr(leader);
+    let blocked_now = |n: usize| {
+        let addr = addr.clone();
+        async move {
+            crate::harness::wait_until(Duration::from_secs(5), || async {
+                blocked_clients(&command(&addr, &["INFO", "clients"]).await.unwrap_or_default()) == n
+            })
+            .await
+        }
+    };
+    let blpop = format!("*3\r\n$5\r\nBLPOP\r\n${}\r\n{key}\r\n$1\r\n0\r\n", key.len());
+
+    // Hung up while blocked: gone from the queue, and the next element stays in the list.
+    let mut raw = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    raw.write_all(blpop.as_bytes()).await.unwrap();
+    assert!(blocked_now(1).await, "BLPOP on an empty list blocks");
+    drop(raw);
+    assert!(blocked_now(0).await, "a client that hung up is no longer blocked");
+    let mut pusher = leader_conn(&c, key).await;
+    assert_eq!(q(&mut pusher, &["RPUSH", key, "kept"]).await.unwrap(), Value::Int(1));
+    assert_eq!(
+        q(&mut pusher, &["LLEN", key]).await.unwrap(),
+        Value::Int(1),
+        "nothing popped for the dead client"
+    );
+    assert_eq!(q(&mut pusher, &["DEL", key]).await.unwrap(), Value::Int(1));
+
+    // Killed while blocked: the next client to block is served.
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    first.write_all(b"*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n").await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = first.read(&mut buf).await.unwrap();
+    let id = String::from_utf8_lossy(&buf[..n])
+        .trim()
+        .trim_start_matches(':')
+        .to_string();
+    first.write_all(blpop.as_bytes()).await.unwrap();
+    assert!(blocked_now(1).await, "the first client blocks");
+    assert_eq!(command(&addr, &["CLIENT", "KILL", "ID", &id]).await, Ok("1".into()));
+    assert!(blocked_now(0).await, "a killed client is no longer blocked");
+    let mut second = leader_conn(&c, key).await;
+    let popped = tokio::spawn(async move { q(&mut second, &["BLPOP", key, "10"]).await });
+    assert!(blocked_now(1).await, "the second client blocks");
+    assert_eq!(q(&mut pusher, &["RPUSH", key, "served"]).await.unwrap(), Value::Int(1));
+    let got = tokio::time::timeout(Duration::from_secs(5), popped).await;
+    assert_eq!(
+        got.expect("the second client is served at once").unwrap().unwrap(),
+        Value::Array(vec![bulk(key), bulk("served")])
+    );
+    drop(first);
+}

@@ -94,6 +94,17 @@ async fn bad_requests_do_not_disturb_other_clients() {
     )
     .await;
     assert_eq!(reply, b"+PONG\r\n$8\r\nhi there\r\n+PONG\r\n");
+    // An HTTP request on the RESP port (a web page can make a browser send one to a local
+    // port) closes the connection without running what follows it, as Redis does.
+    for http in [
+        &b"POST / HTTP/1.1\r\nHost: localhost\r\n\r\n*3\r\n$3\r\nSET\r\n$3\r\nweb\r\n$1\r\n1\r\n"[..],
+        &b"Host: localhost\r\n*3\r\n$3\r\nSET\r\n$3\r\nweb\r\n$1\r\n1\r\n"[..],
+    ] {
+        let (reply, closed) = raw_exchange(&addr, http, Duration::from_secs(2)).await;
+        assert!(reply.is_empty() && closed, "got {:?}", String::from_utf8_lossy(&reply));
+    }
+    let web: Option<String> = good.get("web").await.unwrap();
+    assert_eq!(web, None, "nothing after the HTTP line ran");
     let v: String = good.get("steady").await.unwrap();
     assert_eq!(v, "yes");
 }

@@ -37,13 +37,26 @@ pub(super) fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[B
 fn setname(conn: &mut ConnState, c: &mut Cursor) -> Reply<Frame> {
     let name = c.next_bytes()?;
     c.finish()?;
+    set_name(conn, name)?;
+    Ok(Frame::ok())
+}
+
+/// Names the connection; an empty name clears it. Names with spaces, newlines or other special
+/// characters are refused, as Redis refuses them: CLIENT LIST prints them unquoted.
+fn set_name(conn: &mut ConnState, name: &Bytes) -> Reply<()> {
+    check_name(name)?;
+    conn.name = (!name.is_empty()).then(|| name.clone());
+    Ok(())
+}
+
+/// Refuses a client name with spaces, newlines or other special characters, with Redis's text.
+pub(super) fn check_name(name: &[u8]) -> Reply<()> {
     if name.iter().any(|&b| b <= b' ' || b > b'~') {
         return Err(Frame::error(
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));
     }
-    conn.name = (!name.is_empty()).then(|| name.clone());
-    Ok(Frame::ok())
+    Ok(())
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value

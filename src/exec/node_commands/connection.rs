@@ -77,7 +77,12 @@ fn read_hello(conn: &ConnState, args: &[Bytes]) -> Reply<(Protocol, Option<Bytes
                 c.next_bytes()?;
                 c.next_bytes()?;
             }
-            "SETNAME" if c.remaining() >= 1 => name = Some(c.next_bytes()?.clone()),
+            "SETNAME" if c.remaining() >= 1 => {
+                let n = c.next_bytes()?;
+                // Checked before anything changes, as Redis does.
+                super::client::check_name(n)?;
+                name = Some(n.clone());
+            }
             _ => {
                 return Err(Frame::Error(format!(
                     "ERR Syntax error in HELLO option '{}'",
@@ -93,7 +98,7 @@ fn read_hello(conn: &ConnState, args: &[Bytes]) -> Reply<(Protocol, Option<Bytes
 fn greet(node: &Node, conn: &mut ConnState, proto: Protocol, name: Option<Bytes>) -> Frame {
     conn.protocol = proto;
     if let Some(n) = name {
-        conn.name = Some(n);
+        conn.name = (!n.is_empty()).then_some(n);
     }
     let role = if node.view.read().led_by(node.id).next().is_some() {
         "master"
@@ -157,5 +162,14 @@ mod tests {
             hello(&["hello", "3", "setname"]),
             Err(Frame::error("ERR Syntax error in HELLO option 'setname'"))
         );
+        for bad in ["a b", "a\nb", "caf\u{e9}"] {
+            assert_eq!(
+                hello(&["hello", "3", "setname", bad]),
+                Err(Frame::error(
+                    "ERR Client names cannot contain spaces, newlines or special characters."
+                )),
+                "{bad:?}"
+            );
+        }
     }
 }
