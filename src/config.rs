@@ -346,9 +346,32 @@ fn parse_range(s: &str) -> Option<(Slot, Slot)> {
     (lo <= hi && hi < SLOT_COUNT).then_some((lo, hi))
 }
 
+/// File descriptors a node keeps for itself beyond its clients: listeners, the log engine's
+/// files, snapshots, peers' channels and replication streams (Redis keeps 32; a node here has
+/// more of its own).
+pub const RESERVED_FDS: u64 = 256;
+
+/// The clients a node can serve with `files` descriptors: `requested` (maxclients) if they fit
+/// beside `RESERVED_FDS`, fewer if not (as Redis lowers maxclients to its `ulimit -n`), `None`
+/// when not even one does.
+pub fn clients_for_files(requested: usize, files: u64) -> Option<usize> {
+    let room = usize::try_from(files.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+    (room > 0).then(|| requested.min(room))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maxclients_fits_the_open_files_limit() {
+        assert_eq!(clients_for_files(10_000, 1_048_576), Some(10_000));
+        assert_eq!(clients_for_files(10_000, 10_000 + RESERVED_FDS), Some(10_000));
+        assert_eq!(clients_for_files(10_000, 1024), Some(1024 - RESERVED_FDS as usize));
+        assert_eq!(clients_for_files(10_000, RESERVED_FDS + 1), Some(1));
+        assert_eq!(clients_for_files(10_000, RESERVED_FDS), None);
+        assert_eq!(clients_for_files(10_000, 0), None);
+    }
 
     const ONE: &str = r#"
 [cluster]

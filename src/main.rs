@@ -123,13 +123,17 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve { config, node, data_dir } => {
-            let config = match Config::load(&config) {
+            let mut config = match Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("slotraft: {e}");
                     return ExitCode::from(2);
                 }
             };
+            if let Err(e) = fit_maxclients(&mut config) {
+                eprintln!("slotraft: {e}");
+                return ExitCode::from(2);
+            }
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let threads = config.threads_for(node, cores);
             tracing::info!(threads, cores, "runtime worker threads");
@@ -158,6 +162,40 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Raises the soft limit on open files to what `maxclients` needs (up to the hard limit), and
+/// lowers `maxclients` to what the limit allows, with a warning, as Redis does at start.
+fn fit_maxclients(config: &mut Config) -> Result<(), String> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let requested = config.limits.maxclients;
+    let needed = requested as u64 + slotraft::config::RESERVED_FDS;
+    let limit = getrlimit(Resource::Nofile);
+    let mut files = limit.current.unwrap_or(u64::MAX);
+    if files < needed {
+        let raised = limit.maximum.map_or(needed, |hard| hard.min(needed));
+        let wanted = Rlimit {
+            current: Some(raised),
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, wanted) {
+            Ok(()) => files = raised,
+            Err(e) => tracing::warn!("cannot raise the open files limit to {raised}: {e}"),
+        }
+    }
+    let Some(clients) = slotraft::config::clients_for_files(requested, files) else {
+        return Err(format!(
+            "the open files limit ({files}, `ulimit -n`) is too low to start: a node needs {} for itself and one per client",
+            slotraft::config::RESERVED_FDS
+        ));
+    };
+    if clients < requested {
+        tracing::warn!(
+            "maxclients {requested} needs {needed} open files, the limit is {files} (`ulimit -n`): maxclients has been reduced to {clients}; raise the limit for more"
+        );
+    }
+    config.limits.maxclients = clients;
+    Ok(())
 }
 
 async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>) -> anyhow::Result<()> {

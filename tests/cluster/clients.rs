@@ -234,3 +234,24 @@ async fn a_blocked_client_is_moved_when_its_leader_loses_the_slot() {
         "the blocked client should be sent to the new leader"
     );
 }
+
+/// maxclients is lowered to what the open files limit allows (`ulimit -n`), as Redis lowers it,
+/// and CONFIG GET and INFO say the value in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxclients_is_lowered_to_the_open_files_limit() {
+    let mut c = Cluster::configure(1, &crate::harness::even_groups(1, &[1]), "");
+    c.start_with_file_limit(1, slotraft::config::RESERVED_FDS + 144);
+    c.wait_ready().await;
+    let client = redis::Client::open(c.url(1)).unwrap();
+    let mut conn = crate::harness::plain_conn(&client).await.unwrap();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(got, ["maxclients", "144"]);
+    let info = crate::harness::command(&c.addr(1), &["INFO", "clients"]).await.unwrap();
+    assert!(info.contains("maxclients:144\r\n"), "{info}");
+    assert!(c.log(1).contains("maxclients has been reduced to 144"), "{}", c.log(1));
+}

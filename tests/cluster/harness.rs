@@ -119,13 +119,24 @@ impl Cluster {
     }
 
     pub fn start(&mut self, id: u64) {
+        self.start_in(id, Command::new(BIN));
+    }
+
+    /// Starts node `id` with its open files limited to `files` (`ulimit -n`).
+    pub fn start_with_file_limit(&mut self, id: u64, files: u64) {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("ulimit -n {files} && exec \"$0\" \"$@\""), BIN]);
+        self.start_in(id, sh);
+    }
+
+    fn start_in(&mut self, id: u64, mut command: Command) {
         assert!(!self.procs.contains_key(&id), "node {id} is already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join(format!("node-{id}.log")))
             .unwrap();
-        let child = Command::new(BIN)
+        let child = command
             .args(["serve", "--config"])
             .arg(&self.config)
             .args(["--node", &id.to_string()])
