@@ -98,11 +98,13 @@ impl Group {
     /// Starts this node's replica of group `id` over its loaded state machine: its Raft core
     /// (initialised with cluster.toml's membership when the log is pristine and the group is
     /// not being rejoined), its proposer, and its rebuild state.
-    #[allow(clippy::too_many_arguments)]
     async fn start(
         config: &Config,
-        me: NodeId,
-        id: GroupId,
+        Placement {
+            me,
+            id,
+            preferred_leader,
+        }: Placement,
         sm: GroupStateMachine,
         engine: &Arc<LogEngine>,
         peers: &Peers,
@@ -140,11 +142,6 @@ impl Group {
                 tracing::debug!(group = id, "initialize: {e}");
             }
         }
-        let preferred_leader = config
-            .preferred_leaders()
-            .get(&id)
-            .copied()
-            .unwrap_or(config.groups[&id].members[0]);
         Ok(Group {
             id,
             sm,
@@ -520,6 +517,13 @@ impl Rejoining {
     }
 }
 
+/// Which replica a `Group::start` makes: of group `id`, on node `me`, and who should lead it.
+struct Placement {
+    me: NodeId,
+    id: GroupId,
+    preferred_leader: NodeId,
+}
+
 /// openraft's settings for every group, from cluster.toml.
 fn raft_config(config: &Config) -> Result<Arc<openraft::Config>, StartError> {
     let raft_config = openraft::Config {
@@ -611,9 +615,16 @@ impl Node {
             .collect();
         let rejoining = Rejoining::ask(&config, &engine, &peers, id, &local).await;
         let raft_config = raft_config(&config)?;
+        let preferred = config.preferred_leaders();
         let mut groups = BTreeMap::new();
         for (g, sm) in open_state_machines(&config, id, &data_dir) {
-            let group = Group::start(&config, id, g, sm?, &engine, &peers, &raft_config, &rejoining).await?;
+            let preferred_leader = preferred.get(&g).copied().unwrap_or(config.groups[&g].members[0]);
+            let at = Placement {
+                me: id,
+                id: g,
+                preferred_leader,
+            };
+            let group = Group::start(&config, at, sm?, &engine, &peers, &raft_config, &rejoining).await?;
             groups.insert(g, group);
         }
         tracing::info!(node = id, groups = ?local, dir = %data_dir.display(), "node started");
