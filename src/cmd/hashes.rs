@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::float;
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
+use super::sets::check_repeats;
 use crate::resp::frame::Frame;
 use crate::store::scan::glob_match;
 use crate::store::{Entry, Store, Value};
@@ -234,6 +235,11 @@ fn hrandfield(hash: Option<&HashMap<Bytes, Bytes>>, key: &[u8], args: &[Bytes], 
         Some(a) if args.len() == 4 && a.eq_ignore_ascii_case(b"withvalues") => true,
         Some(_) => return Err(Frame::error(SYNTAX_ERROR)),
     };
+    // Field and value pairs: a count whose double overflows is refused (CVE-2023-22458).
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err(Frame::error("ERR value is out of range"));
+    }
+    check_repeats(Some(l), hash.is_some_and(|h| !h.is_empty()))?;
     let fields = sorted(hash);
     if l == 0 || fields.is_empty() {
         return Ok(Frame::Array(Vec::new()));

@@ -310,15 +310,31 @@ pub fn read(store: &Store, spec: &CommandSpec, args: &[Bytes], now_ms: u64) -> F
 /// entry's), relative TTLs become absolute here, and keys expired at `time_ms` are deleted
 /// before the command sees them. A Read command is answered as a read at `time_ms`.
 pub fn apply_write(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
+    apply_entry(store, args, time_ms, Answer::Wanted)
+}
+
+/// Whether a client waits for an entry's reply: only on the node that proposed it, never on
+/// a follower or during replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Wanted,
+    Unwanted,
+}
+
+/// `apply_write`, with reads (inside a transaction) run only when the reply is `Wanted`: a
+/// read changes nothing, so a follower or a replay skips it and its place in the reply is a
+/// null nobody sees. Reads then never cost the apply path of every replica.
+pub fn apply_entry(store: &mut Store, args: &[Bytes], time_ms: u64, answer: Answer) -> Frame {
     let spec = match checked_spec(args) {
         Ok(s) => s,
         Err(e) => return e,
     };
     match spec.kind {
+        Kind::Read if answer == Answer::Unwanted => return Frame::Null,
         Kind::Read => return read(store, spec, args, time_ms),
         Kind::Node => return not_served(spec.name),
-        Kind::Write if spec.name == txn::EXEC_ENTRY => return txn::apply(store, args, time_ms),
-        Kind::Write if spec.name == txn::BATCH_ENTRY => return txn::apply_batch(store, args, time_ms),
+        Kind::Write if spec.name == txn::EXEC_ENTRY => return txn::apply(store, args, time_ms, answer),
+        Kind::Write if spec.name == txn::BATCH_ENTRY => return txn::apply_batch(store, args, time_ms, answer),
         Kind::Write if spec.name == FLUSH_ENTRY => {
             store.flush();
             return Frame::ok();

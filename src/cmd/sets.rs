@@ -72,21 +72,30 @@ pub(super) fn args_hash(args: &[Bytes]) -> u64 {
 }
 
 /// Negative counts (repeats allowed) beyond this are refused instead of building a reply
-/// that would exhaust memory (Redis streams it until the output buffer limit kills it).
+/// that would exhaust memory (Redis streams it until the output buffer limit kills it, or the
+/// machine's memory runs out).
 pub(super) const MAX_REPEATED_PICKS: u64 = 1 << 24;
 
-/// SRANDMEMBER / ZRANDMEMBER count: Redis accepts -LONG_MAX..=LONG_MAX.
+/// SRANDMEMBER / ZRANDMEMBER / HRANDFIELD count: Redis accepts -LONG_MAX..=LONG_MAX.
 pub(super) fn rand_count(arg: &[u8]) -> Reply<i64> {
     let n = parse_i64(arg).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
     if n == i64::MIN {
         return Err(Frame::error(
-            "ERR value is out of range, must be between -9223372036854775807 and 9223372036854775807",
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
         ));
     }
-    if n < 0 && n.unsigned_abs() > MAX_REPEATED_PICKS {
-        return Err(Frame::error("ERR value is out of range"));
-    }
     Ok(n)
+}
+
+/// Refuses more than `MAX_REPEATED_PICKS` repeated picks from a collection with members (a
+/// missing key still answers its empty array, as in Redis).
+pub(super) fn check_repeats(count: Option<i64>, has_members: bool) -> Reply<()> {
+    match count {
+        Some(n) if has_members && n < 0 && n.unsigned_abs() > MAX_REPEATED_PICKS => {
+            Err(Frame::error("ERR value is out of range"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A SCAN cursor: an unsigned decimal.
@@ -453,6 +462,7 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
             };
             c.finish()?;
             let set = set_of(store.get_live(key, now_ms))?;
+            check_repeats(count, set.is_some_and(|s| !s.is_empty()))?;
             let mut pick = Picker::new(args, now_ms);
             match (set, count) {
                 (None, None) => Frame::Null,
@@ -648,7 +658,7 @@ mod tests {
             (
                 0,
                 &["srandmember", "s", "-9223372036854775808"],
-                err("ERR value is out of range, must be between -9223372036854775807 and 9223372036854775807"),
+                err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
             ),
             (0, &["srandmember", "s", "1", "2"], err("ERR syntax error")),
             (0, &["scard", "s"], int(5)),

@@ -452,49 +452,43 @@ fn incr_by_float(store: &mut Store, key: &Bytes, by: float::Parsed) -> Reply<Fra
 
 /// SETRANGE: the new length.
 fn setrange(store: &mut Store, key: &Bytes, offset: usize, value: &Bytes) -> Reply<Frame> {
-    let cur = string_of(store.get(key))?;
-    let cur_len = cur.map_or(0, |s| s.len());
+    let cur_len = string_of(store.get(key))?.map_or(0, |s| s.len());
     if value.is_empty() {
         return Ok(Frame::Integer(cur_len as i64));
     }
     if offset.saturating_add(value.len()) > MAX_STRING {
         return Err(Frame::error(TOO_BIG));
     }
-    let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
     let end = offset + value.len();
-    if buf.len() < end {
-        buf.resize(end, 0);
-    }
+    let buf = edit_string(store, key, end)?;
     buf[offset..end].copy_from_slice(value);
-    let len = buf.len();
-    put_string(store, key, buf);
-    Ok(Frame::Integer(len as i64))
+    Ok(Frame::Integer(buf.len() as i64))
 }
 
 /// SETBIT: the bit's old value.
 fn setbit(store: &mut Store, key: &Bytes, offset: usize, on: bool) -> Reply<Frame> {
-    let cur = string_of(store.get(key))?;
+    string_of(store.get(key))?;
     let byte = offset >> 3;
     let mask = 1u8 << (7 - (offset & 7));
-    let mut buf = cur.map(|s| s.to_vec()).unwrap_or_default();
-    if buf.len() <= byte {
-        buf.resize(byte + 1, 0);
-    }
+    let buf = edit_string(store, key, byte + 1)?;
     let old = buf[byte] & mask != 0;
     if on {
         buf[byte] |= mask;
     } else {
         buf[byte] &= !mask;
     }
-    put_string(store, key, buf);
     Ok(Frame::Integer(old.into()))
 }
 
-/// Replaces a string's bytes, keeping its deadline; creates the key without one.
-fn put_string(store: &mut Store, key: &[u8], value: Vec<u8>) {
+/// The bytes of the string at `key` (which is a string or absent), at least `len` long, to
+/// change in place; the key is created without a deadline if absent, keeps its own otherwise.
+fn edit_string<'a>(store: &'a mut Store, key: &[u8], len: usize) -> Reply<&'a mut [u8]> {
+    if store.get(key).is_none() {
+        store.insert(key, Value::String(Str::copy_from(b"")), None);
+    }
     match store.value_mut(key) {
-        Some(v) => *v = Value::String(value.into()),
-        None => store.insert(key, Value::String(value.into()), None),
+        Some(Value::String(s)) => Ok(s.edit(len)),
+        _ => Err(Frame::error(WRONGTYPE)),
     }
 }
 

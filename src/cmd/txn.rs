@@ -159,7 +159,7 @@ pub fn decode_batch(args: &[Bytes]) -> Reply<Vec<std::ops::Range<usize>>> {
 
 /// Applies a batch entry: each command in order at the entry's time, as if each were its own
 /// entry; the reply is the array of their replies.
-pub fn apply_batch(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
+pub fn apply_batch(store: &mut Store, args: &[Bytes], time_ms: u64, answer: super::Answer) -> Frame {
     match decode_batch(args) {
         Ok(ranges) => {
             // Most write commands name a key first: its table bucket and value are brought
@@ -173,7 +173,7 @@ pub fn apply_batch(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
             Frame::Array(
                 ranges
                     .into_iter()
-                    .map(|r| super::apply_write(store, &args[r], time_ms))
+                    .map(|r| super::apply_entry(store, &args[r], time_ms, answer))
                     .collect(),
             )
         }
@@ -209,7 +209,7 @@ pub fn key_positions(args: &[Bytes]) -> Vec<usize> {
 /// Applies a transaction entry: a null reply if a watched key changed since it was watched
 /// (nothing runs), otherwise every command in order, each reply in the array (an error in
 /// one command does not stop the others, as in Redis).
-pub fn apply(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
+pub fn apply(store: &mut Store, args: &[Bytes], time_ms: u64, answer: super::Answer) -> Frame {
     let tx = match Transaction::decode(args) {
         Ok(tx) => tx,
         Err(e) => return e,
@@ -225,7 +225,7 @@ pub fn apply(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
         .commands
         .iter()
         .map(|cmd| match cmd.first().and_then(|n| super::lookup(n)) {
-            Some(_) => super::apply_write(store, cmd, time_ms),
+            Some(_) => super::apply_entry(store, cmd, time_ms, answer),
             None => super::unknown_command(cmd),
         })
         .collect();
@@ -239,6 +239,45 @@ mod tests {
 
     fn a(v: &[&str]) -> Vec<Bytes> {
         args(v)
+    }
+
+    /// A transaction applied where its client waits for the reply.
+    fn apply(store: &mut Store, args: &[Bytes], time_ms: u64) -> Frame {
+        super::apply(store, args, time_ms, super::super::Answer::Wanted)
+    }
+
+    /// A follower, or a node replaying its log, applies a transaction's writes alike but runs
+    /// none of its reads: their places in the reply (which nobody waits for) are nulls.
+    #[test]
+    fn reads_in_a_transaction_run_only_where_the_reply_is_wanted() {
+        use super::super::Answer;
+        let entry = Transaction {
+            watches: vec![],
+            commands: vec![
+                a(&["hset", "{p}h", "f", "v"]),
+                a(&["hrandfield", "{p}h", "-100000000000000"]),
+                a(&["hlen", "{p}h"]),
+                a(&["incr", "{p}n"]),
+            ],
+        }
+        .encode();
+        let (mut leader, mut follower) = (Store::new(), Store::new());
+        let answered = super::apply(&mut leader, &entry, 5, Answer::Wanted);
+        let unanswered = super::apply(&mut follower, &entry, 5, Answer::Unwanted);
+        assert_eq!(
+            answered,
+            Frame::Array(vec![
+                Frame::Integer(1),
+                Frame::error("ERR value is out of range"),
+                Frame::Integer(1),
+                Frame::Integer(1),
+            ])
+        );
+        assert_eq!(
+            unanswered,
+            Frame::Array(vec![Frame::Integer(1), Frame::Null, Frame::Null, Frame::Integer(1)])
+        );
+        assert_eq!(leader.digest(), follower.digest(), "the same writes applied");
     }
 
     #[test]

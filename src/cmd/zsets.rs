@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, numkeys_keys, parse_i64};
-use super::sets::{Picker, ScanOpts, args_hash, parse_cursor, rand_count, scan_reply};
+use super::sets::{Picker, ScanOpts, args_hash, check_repeats, parse_cursor, rand_count, scan_reply};
 use crate::errors::{MUST_BE_POSITIVE, NOT_A_FLOAT};
 use crate::resp::frame::Frame;
 use crate::store::{Entry, LexBound, MemberSet, ScoreRange, SortedSet, Store, Value, mix64};
@@ -999,6 +999,7 @@ fn random_members<'a>(lookup: impl Fn() -> Reply<Option<&'a SortedSet>>, c: &mut
         return Err(Frame::error("ERR value is out of range"));
     }
     let z = lookup()?;
+    check_repeats(count, z.is_some_and(|z| !z.is_empty()))?;
     let mut pick = Picker::from_seed(seed);
     Ok(match (z, count) {
         (None, None) => Frame::Null,

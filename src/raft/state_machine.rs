@@ -146,10 +146,11 @@ fn snapshot_threshold(snapshot_every: u64, keys: u64) -> u64 {
     snapshot_every.max(keys).max(1)
 }
 
-/// Applies one command entry to the group state: the determinism rule lives here.
-pub fn apply_command(state: &mut GroupState, time_ms: u64, args: &[bytes::Bytes]) -> Frame {
+/// Applies one command entry to the group state: the determinism rule lives here. `answer`:
+/// whether a client waits for the reply (reads in a transaction run only then).
+pub fn apply_command(state: &mut GroupState, time_ms: u64, args: &[bytes::Bytes], answer: cmd::Answer) -> Frame {
     state.clock_ms = state.clock_ms.max(time_ms);
-    cmd::apply_write(&mut state.store, args, state.clock_ms)
+    cmd::apply_entry(&mut state.store, args, state.clock_ms, answer)
 }
 
 fn write_snapshot_file(path: &Path, header: &SnapshotHeader, store: &Store) -> io::Result<()> {
@@ -264,7 +265,11 @@ impl RaftStateMachine<TypeConfig> for GroupStateMachine {
                     EntryPayload::Blank => Frame::ok(),
                     EntryPayload::Normal(req) => {
                         let args = req.args();
-                        let reply = apply_command(&mut s, req.time_ms, &args);
+                        let answer = match responder {
+                            Some(_) => cmd::Answer::Wanted,
+                            None => cmd::Answer::Unwanted,
+                        };
+                        let reply = apply_command(&mut s, req.time_ms, &args, answer);
                         writes += match &reply {
                             Frame::Array(replies) if cmd::txn::is_batch(&args) => replies.len() as u64,
                             _ => 1,

@@ -109,6 +109,28 @@ impl Str {
     }
 }
 
+impl Str {
+    /// The bytes, at least `len` long (zero-filled past the old end), to change in place:
+    /// SETBIT and SETRANGE write into them instead of copying the string per write. A fixed
+    /// string is copied once into a growable one; a growable one only when a snapshot still
+    /// shares it.
+    pub fn edit(&mut self, len: usize) -> &mut [u8] {
+        if let Str::Fixed(b) = self {
+            let mut v = Vec::with_capacity(b.len().max(len));
+            v.extend_from_slice(b);
+            *self = Str::Growable(Arc::new(v));
+        }
+        let v = match self {
+            Str::Growable(v) => Arc::make_mut(v),
+            Str::Fixed(_) => unreachable!("made growable above"),
+        };
+        if v.len() < len {
+            v.resize(len, 0);
+        }
+        v
+    }
+}
+
 /// A growable string's buffer as a `Bytes` owner.
 struct GrowableBytes(Arc<Vec<u8>>);
 

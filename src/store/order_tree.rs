@@ -2,9 +2,13 @@
 //! counts and range removal are O(log n) (expected) instead of linear scans. Sorted sets keep
 //! their (score, member) order in one, and sets and sorted sets keep their scan order in one.
 //!
-//! Priorities come from a counter inside the tree, never from the keys or a thread RNG: the
-//! shape depends only on the sequence of operations, and nothing observable depends on the
-//! shape (only on key order), so replicas and snapshot restores always answer alike.
+//! Priorities are random, from the thread's generator (a CSPRNG seeded from the OS): a client
+//! cannot predict them, so no choice of keys can make the tree deep (a counter's priorities,
+//! as before, let one ZADD of 30,000 chosen members build a chain that took seconds to apply and
+//! overflowed the stack when larger). Its height is O(log n) with high probability whatever
+//! the keys, which bounds the recursion of `split` and `merge` too. Shapes differ between
+//! replicas and after a snapshot restore, but nothing observable depends on the shape, only on
+//! the key order, so they all answer alike.
 
 use std::cmp::Ordering;
 
@@ -103,12 +107,11 @@ pub fn mix64(mut z: u64) -> u64 {
 #[derive(Clone, Debug)]
 pub struct OrderTree<K, V> {
     root: Link<K, V>,
-    counter: u64,
 }
 
 impl<K, V> Default for OrderTree<K, V> {
     fn default() -> Self {
-        OrderTree { root: None, counter: 0 }
+        OrderTree { root: None }
     }
 }
 
@@ -132,18 +135,13 @@ impl<K: Ord, V> OrderTree<K, V> {
         self.root.is_none()
     }
 
-    fn next_prio(&mut self) -> u64 {
-        self.counter = self.counter.wrapping_add(1);
-        mix64(self.counter)
-    }
-
     /// Inserts `key`, replacing the value if it was there; returns the old value.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         if let Some(v) = self.get_mut_by(|k| k.cmp(&key)) {
             return Some(std::mem::replace(v, value));
         }
         let node = Box::new(Node {
-            prio: self.next_prio(),
+            prio: rand::random(),
             key,
             value,
             size: 1,
@@ -242,7 +240,7 @@ impl<K: Ord, V> OrderTree<K, V> {
         let (l, rest) = split_rank(self.root.take(), start);
         let (mid, r) = split_rank(rest, end - start);
         self.root = merge(l, r);
-        OrderTree { root: mid, counter: 0 }
+        OrderTree { root: mid }
     }
 
     /// Keys in ascending order from `rank`: O(log n) to start, O(1) amortized per step.
@@ -311,6 +309,20 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
             cur = if self.rev { &c.right } else { &c.left };
         }
         Some((&n.key, &n.value))
+    }
+}
+
+#[cfg(test)]
+impl<K, V> OrderTree<K, V> {
+    /// The longest path from the root, in nodes.
+    fn height(&self) -> usize {
+        let mut stack: Vec<(&Node<K, V>, usize)> = self.root.as_deref().map(|n| (n, 1)).into_iter().collect();
+        let mut deepest = 0;
+        while let Some((n, d)) = stack.pop() {
+            deepest = deepest.max(d);
+            stack.extend([&n.left, &n.right].into_iter().flatten().map(|c| (&**c, d + 1)));
+        }
+        deepest
     }
 }
 
@@ -409,5 +421,26 @@ mod tests {
         }
         assert_eq!(tree.select(123_456).map(|(k, _)| *k), Some(123_456));
         assert_eq!(tree.count_before(|k| *k < 1000), 1000);
+    }
+
+    /// Keys chosen against priorities a client can predict (a counter's, as before): each
+    /// insert's key ranks among all keys as its priority does among all priorities, which
+    /// makes a treap with those priorities a chain (100,000 deep, a stack overflow).
+    #[test]
+    fn keys_chosen_against_predictable_priorities_do_not_make_it_deep() {
+        let n = 100_000usize;
+        let prios: Vec<u64> = (1..=n as u64).map(mix64).collect();
+        let mut by_prio: Vec<usize> = (0..n).collect();
+        by_prio.sort_by_key(|&i| prios[i]);
+        let mut rank = vec![0u32; n];
+        for (r, &i) in by_prio.iter().enumerate() {
+            rank[i] = r as u32;
+        }
+        let mut tree = OrderTree::new();
+        for k in rank {
+            tree.insert(k, ());
+        }
+        assert_eq!(tree.len(), n);
+        assert!(tree.height() < 100, "height {} for {n} keys", tree.height());
     }
 }

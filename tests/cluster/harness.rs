@@ -194,6 +194,14 @@ impl Cluster {
         }
     }
 
+    /// Nodes this test started whose process has since ended, with how it ended.
+    pub fn exited(&mut self) -> Vec<(u64, std::process::ExitStatus)> {
+        self.procs
+            .iter_mut()
+            .filter_map(|(id, child)| Some((*id, child.try_wait().ok()??)))
+            .collect()
+    }
+
     pub fn running(&self) -> Vec<u64> {
         self.procs.keys().copied().collect()
     }

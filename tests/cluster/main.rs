@@ -6,6 +6,7 @@ mod basic;
 mod clients;
 mod data;
 mod failover;
+mod hostile;
 mod malformed;
 mod proxy;
 mod redis_py;

@@ -31,7 +31,7 @@ async fn digests(c: &Cluster, id: u64) -> Option<BTreeMap<u64, (u64, String)>> {
 /// `groups` groups, and, group by group, all replicas report the same applied index; then
 /// asserts that, for every group, all replicas report the same digest at that index. Two
 /// replicas seen at the same index with different digests fail at once.
-async fn wait_identical(c: &Cluster, groups: u64) -> BTreeMap<u64, (u64, String)> {
+pub async fn wait_identical(c: &Cluster, groups: u64) -> BTreeMap<u64, (u64, String)> {
     let nodes = c.running();
     assert_eq!(
         nodes.len(),
