@@ -252,7 +252,26 @@ fn unknown_subcommand(container: &CommandSpec, sub: &[u8]) -> Frame {
 
 /// Parses a prepared write without executing it, so syntax errors are answered before
 /// anything is proposed to Raft. Other kinds pass (the table's checks were `prepare`'s).
+/// Largest log entry one write (a command, or a whole transaction) may make, counting each
+/// argument's bytes and a 16-byte allowance for its framing: room for one argument of
+/// `proto-max-bulk-len`'s default, 512 MiB. Every AppendEntries frame must carry at least one
+/// entry, so `wire::MAX_MESSAGE_BYTES` is larger (a compile-time check there).
+pub const MAX_ENTRY_BYTES: usize = 520 << 20;
+
+/// The bytes `args` count for against `MAX_ENTRY_BYTES`.
+pub fn entry_bytes(args: &[Bytes]) -> usize {
+    args.iter().map(|a| a.len() + 16).sum()
+}
+
+/// Checks a write before it is proposed: what `apply` would refuse for its syntax, and its
+/// size, so that nothing enters the log that every replica would refuse or could not receive.
 pub fn validate(prepared: &Prepared, args: &[Bytes]) -> Result<(), Frame> {
+    let size = entry_bytes(args);
+    if size > MAX_ENTRY_BYTES {
+        return Err(Frame::Error(format!(
+            "ERR write too large to replicate ({size} bytes with its transaction or arguments; the limit is {MAX_ENTRY_BYTES})"
+        )));
+    }
     let spec = prepared.spec;
     if spec.name == txn::EXEC_ENTRY {
         txn::Transaction::decode(args)?;

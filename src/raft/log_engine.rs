@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use openraft::OptionalSend;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::{EntryPayload, OptionalSend};
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
 
@@ -670,8 +670,41 @@ impl RaftLogReader<TypeConfig> for GroupLog {
         Ok(out)
     }
 
+    /// Entries from `start` until they hold `wire::APPEND_BYTES_PER_FRAME` bytes (the first
+    /// always comes whole): what one AppendEntries carries. Read a few at a time, so a range
+    /// of large entries is not read whole to send its first ones.
+    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, io::Error> {
+        const STEP: u64 = 16;
+        let mut out: Vec<Entry> = Vec::new();
+        let mut bytes = 0;
+        let mut at = start;
+        while at < end {
+            let got = self.try_get_log_entries(at..end.min(at + STEP)).await?;
+            if got.is_empty() {
+                break;
+            }
+            at += got.len() as u64;
+            for e in got {
+                if !out.is_empty() && bytes >= crate::wire::APPEND_BYTES_PER_FRAME {
+                    return Ok(out);
+                }
+                bytes += entry_bytes(&e);
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
         Ok(self.shared.state.lock().vote)
+    }
+}
+
+/// About how many bytes an entry takes on the wire.
+fn entry_bytes(e: &Entry) -> usize {
+    match &e.payload {
+        EntryPayload::Normal(r) => 32 + r.packed_len(),
+        _ => 64,
     }
 }
 
@@ -866,6 +899,41 @@ mod tests {
             .collect();
         assert_eq!(got, (5..=8).collect::<Vec<_>>());
         assert_eq!(engine.group(2).unwrap().last_log_index(), Some(1));
+    }
+
+    /// What one AppendEntries carries: entries until `APPEND_BYTES_PER_FRAME` bytes, the first
+    /// whole however large, never none.
+    #[tokio::test]
+    async fn replication_reads_stop_at_a_byte_budget() {
+        use openraft::entry::RaftEntry;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = LogEngine::open(dir.path(), FsyncPolicy::Always).unwrap();
+        let mut log = engine.group(1).unwrap();
+        let big = bytes::Bytes::from(vec![b'v'; 3 << 20]);
+        let args = [bytes::Bytes::from_static(b"set"), bytes::Bytes::from_static(b"k"), big];
+        let normal = |i| {
+            Entry::new_normal(
+                openraft::testing::log_id::<TypeConfig>(1, 1, i),
+                crate::raft::types::Request::new(0, &args),
+            )
+        };
+        append(&mut log, (1..=40).map(normal).collect()).await.unwrap();
+        let indexes = |v: Vec<Entry>| v.iter().map(|e| e.log_id.index).collect::<Vec<_>>();
+        // 3 MiB each: the third brings the total to 9 MiB, over the 8 MiB budget.
+        assert_eq!(
+            indexes(log.limited_get_log_entries(1, 41).await.unwrap()),
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            indexes(log.limited_get_log_entries(39, 41).await.unwrap()),
+            vec![39, 40]
+        );
+        assert_eq!(indexes(log.limited_get_log_entries(40, 41).await.unwrap()), vec![40]);
+        append(&mut log, vec![blank(1, 41), blank(1, 42)]).await.unwrap();
+        assert_eq!(
+            indexes(log.limited_get_log_entries(40, 43).await.unwrap()),
+            vec![40, 41, 42]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

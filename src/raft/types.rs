@@ -38,6 +38,11 @@ impl Request {
         }
     }
 
+    /// Bytes the arguments take in the entry (a length before each).
+    pub fn packed_len(&self) -> usize {
+        self.packed.len()
+    }
+
     /// The arguments, sharing the entry's buffer. Counted first, so a batch fills one
     /// allocation instead of reallocating as it grows.
     pub fn args(&self) -> Vec<Bytes> {

@@ -11,6 +11,7 @@ use futures::{FutureExt, StreamExt};
 use openraft::raft::{AppendEntriesRequest, StreamAppendResult};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::node::Node;
 use crate::raft::types::TypeConfig;
@@ -31,7 +32,8 @@ pub enum Accepted {
 
 /// Reads a new connection's first bytes: serves it here if it is an append stream, or hands
 /// it back for gRPC.
-pub async fn accept(node: Arc<Node>, tcp: TcpStream) -> io::Result<Accepted> {
+/// `permit`: its place among the node's RPC connections, held as long as the connection is.
+pub async fn accept(node: Arc<Node>, tcp: TcpStream, permit: OwnedSemaphorePermit) -> io::Result<Accepted> {
     tune(&tcp);
     let mut tcp = tcp;
     let mut head = [0u8; 4];
@@ -39,7 +41,12 @@ pub async fn accept(node: Arc<Node>, tcp: TcpStream) -> io::Result<Accepted> {
         .await
         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     if head != MAGIC {
-        return Ok(Accepted::Other(Replayed { head, at: 0, tcp }));
+        return Ok(Accepted::Other(Replayed {
+            head,
+            at: 0,
+            tcp,
+            _permit: permit,
+        }));
     }
     if let Err(e) = serve(node, tcp).await {
         tracing::debug!(error = %e, "append stream ended");
@@ -119,6 +126,7 @@ pub struct Replayed {
     head: [u8; 4],
     at: usize,
     tcp: TcpStream,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl AsyncRead for Replayed {

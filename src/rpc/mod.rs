@@ -256,13 +256,24 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) -> Result
     served
 }
 
-/// Accepts RPC connections until shutdown, each told apart in its own task.
+/// RPC connections a node keeps open at once: each peer needs a gRPC connection and an append
+/// stream for each group the two share (and a few more while reconnecting), so four for each
+/// peer and each local group, and room to spare, are far more than peers use.
+fn rpc_connection_limit(node: &Node) -> usize {
+    4 * (node.config.nodes.len() + node.groups().count()) + 64
+}
+
+/// Accepts RPC connections until shutdown, each told apart in its own task; those over
+/// `rpc_connection_limit` are closed at once.
 async fn accept_loop(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     grpc: tokio::sync::mpsc::Sender<append_stream::Replayed>,
 ) {
     let mut shutdown = node.shutdown_signal();
+    let limit = rpc_connection_limit(&node);
+    let places = Arc::new(tokio::sync::Semaphore::new(limit));
+    let mut last_warning: Option<std::time::Instant> = None;
     loop {
         let tcp = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -277,9 +288,21 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Ok(permit) = places.clone().try_acquire_owned() else {
+            // Peers need far fewer: a stranger holding connections open.
+            if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
+                last_warning = Some(std::time::Instant::now());
+                tracing::warn!(
+                    limit,
+                    "RPC connection refused: the node already has its limit of RPC connections open"
+                );
+            }
+            drop(tcp);
+            continue;
+        };
         let (node, grpc) = (node.clone(), grpc.clone());
         tokio::spawn(async move {
-            match append_stream::accept(node, tcp).await {
+            match append_stream::accept(node, tcp, permit).await {
                 Ok(append_stream::Accepted::Other(conn)) => {
                     let _ = grpc.send(conn).await;
                 }

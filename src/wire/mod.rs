@@ -17,4 +17,12 @@ pub mod pb {
 
 /// Largest message either side accepts, gRPC or append-stream frame (an append of many
 /// entries can be large).
-pub const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = 544 << 20;
+
+/// Most bytes of entries one AppendEntries carries, beyond its first entry (the log reader
+/// stops there: `raft::log_engine`'s `limited_get_log_entries`), so a follower behind a run of
+/// large entries catches up frame by frame instead of being sent more than a frame may hold.
+pub const APPEND_BYTES_PER_FRAME: usize = 8 << 20;
+
+// A frame holds a full budget of entries and one of the largest, with room for the rest.
+const _: () = assert!(APPEND_BYTES_PER_FRAME + crate::cmd::MAX_ENTRY_BYTES + (8 << 20) <= MAX_MESSAGE_BYTES);

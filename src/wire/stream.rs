@@ -119,7 +119,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     self.buf.advance(4);
                     return Ok(Some(self.buf.split_to(len).freeze()));
                 }
-                self.buf.reserve(4 + len - self.buf.len());
+                // Room for what the header announced, a MiB at a time: the announcement
+                // alone does not allocate it.
+                self.buf.reserve((4 + len - self.buf.len()).min(1 << 20));
             } else {
                 self.buf.reserve(64 * 1024);
             }

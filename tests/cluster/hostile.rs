@@ -201,3 +201,52 @@ async fn chosen_members_and_big_strings_cost_what_ordinary_ones_do() {
     );
     all_up_and_writable(&mut c).await;
 }
+
+/// Large writes: a transaction too large for one log entry is refused before it is proposed,
+/// and a follower that slept through a run of large entries catches up (the leader sends them
+/// a few at a time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_entries_are_bounded_and_a_follower_behind_them_catches_up() {
+    let mut c = Cluster::three("").await;
+    let leader = c.leader_of_key("{big}").await;
+    let sleeper = c.running().into_iter().find(|&id| id != leader).unwrap();
+    let mut conn = leader_conn(&c, "{big}").await;
+
+    let value = vec![b'x'; 110 << 20];
+    assert_eq!(query(&mut conn, &["MULTI"]).await, Value::Okay);
+    for i in 0..5 {
+        let queued: String = redis::cmd("SET")
+            .arg(format!("{{big}}{i}"))
+            .arg(&value[..])
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(queued, "QUEUED");
+    }
+    let refused = query(&mut conn, &["EXEC"]).await;
+    assert!(
+        is_error(&refused, "ERR write too large to replicate"),
+        "a 550 MB transaction: {refused:?}"
+    );
+    assert_eq!(
+        query(&mut conn, &["EXISTS", "{big}0"]).await,
+        Value::Int(0),
+        "nothing of it applied"
+    );
+
+    // Entries of 8 MiB, an AppendEntries' budget each (the unit test replication_reads_stop_at_a_byte_budget
+    // shows what one carries; more than a frame may hold would take 512 MiB here).
+    let value = vec![b'y'; 8 << 20];
+    c.signal(sleeper, "STOP");
+    for i in 0..12 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("{{big}}{i}"))
+            .arg(&value[..])
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    c.signal(sleeper, "CONT");
+    wait_identical(&c, 3).await;
+    all_up_and_writable(&mut c).await;
+}
