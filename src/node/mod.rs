@@ -371,15 +371,32 @@ pub struct Tunables {
     pub timeout_changed: tokio::sync::Notify,
     pub proto_max_bulk_len: AtomicUsize,
     pub client_query_buffer_limit: AtomicUsize,
+    /// `client-output-buffer-limit normal`: hard bytes, soft bytes, soft seconds.
+    pub normal_output_limits: [AtomicU64; 3],
 }
 
 impl Tunables {
+    /// `client-output-buffer-limit normal` now: (hard bytes, soft bytes, soft seconds).
+    pub fn normal_output_limits(&self) -> (u64, u64, u64) {
+        let [h, s, secs] = &self.normal_output_limits;
+        (
+            h.load(Ordering::Relaxed),
+            s.load(Ordering::Relaxed),
+            secs.load(Ordering::Relaxed),
+        )
+    }
+
     fn new(config: &Config) -> Tunables {
         Tunables {
             timeout: AtomicU64::new(0),
             timeout_changed: tokio::sync::Notify::new(),
             proto_max_bulk_len: AtomicUsize::new(config.limits.proto_max_bulk_len),
             client_query_buffer_limit: AtomicUsize::new(config.limits.client_query_buffer_limit),
+            normal_output_limits: [
+                AtomicU64::new(config.limits.normal_output_buffer_limit as u64),
+                AtomicU64::new(config.limits.normal_output_buffer_soft_limit as u64),
+                AtomicU64::new(config.limits.normal_output_buffer_soft_seconds),
+            ],
         }
     }
 }

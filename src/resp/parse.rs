@@ -38,6 +38,15 @@ pub struct Limits {
     /// Bytes of undelivered messages a Pub/Sub subscriber may have queued before it is
     /// disconnected (Redis's `client-output-buffer-limit pubsub` hard limit).
     pub pubsub_output_buffer_limit: usize,
+    /// Bytes of replies a normal client may have waiting to be sent before it is closed; 0 for
+    /// none (Redis's `client-output-buffer-limit normal` hard limit, 0 by default there: here a
+    /// client that does not read is not read from either, so its replies wait one batch at most,
+    /// but one reply can be as large as what it asks for).
+    pub normal_output_buffer_limit: usize,
+    /// Pending reply bytes above which a normal client must read them within
+    /// `normal_output_buffer_soft_seconds` or be closed; 0 for none (the soft limit).
+    pub normal_output_buffer_soft_limit: usize,
+    pub normal_output_buffer_soft_seconds: u64,
 }
 
 impl Default for Limits {
@@ -49,6 +58,9 @@ impl Default for Limits {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxclients: 10_000,
             pubsub_output_buffer_limit: 32 * 1024 * 1024,
+            normal_output_buffer_limit: 1024 * 1024 * 1024,
+            normal_output_buffer_soft_limit: 0,
+            normal_output_buffer_soft_seconds: 0,
         }
     }
 }
@@ -84,14 +96,53 @@ pub enum ProtocolError {
 /// means "read more" and leaves `buf` untouched. An empty vector is a request Redis
 /// ignores (`*0`, `*-1`, a blank inline line); the caller skips it. Multibulk arguments
 /// are zero-copy slices of the received bytes. Call in a loop to drain pipelined requests.
+/// A connection uses a `Parser` instead, which does not scan a partial request again.
 pub fn parse_command(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    parse_from(buf, limits, &mut Progress::default())
+}
+
+/// `parse_command` for one connection's stream of requests, keeping its place in a request not
+/// yet whole: the next call goes on from where this one stopped instead of scanning it again
+/// from its start, so a request of n arguments arriving in k reads costs O(n + k), not O(n k).
+/// The buffer's front must not change between calls but by what the parser takes off it.
+#[derive(Debug, Default)]
+pub struct Parser {
+    progress: Progress,
+}
+
+impl Parser {
+    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let parsed = parse_from(buf, limits, &mut self.progress);
+        if !matches!(parsed, Ok(None)) {
+            self.progress = Progress::default();
+        }
+        parsed
+    }
+}
+
+/// How far the scan of the request at the buffer's front got.
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    /// Bytes scanned: whole argument headers and payloads, or an inline line without its end.
+    pos: usize,
+    /// A multibulk request's argument count, once its header was read.
+    argc: Option<usize>,
+    /// Its arguments scanned whole.
+    seen: usize,
+}
+
+fn parse_from(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    progress: &mut Progress,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let Some(&first) = buf.first() else {
         return Ok(None);
     };
     let parsed = if first == b'*' {
-        parse_multibulk(buf, limits)?
+        parse_multibulk(buf, limits, progress)?
     } else {
-        parse_inline(buf, limits)?
+        parse_inline(buf, limits, progress)?
     };
     if parsed.is_none() && buf.len() > limits.client_query_buffer_limit {
         return Err(ProtocolError::QueryBufferLimit);
@@ -99,41 +150,61 @@ pub fn parse_command(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<B
     Ok(parsed)
 }
 
-fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some((len, argc)) = scan_multibulk(buf, limits, |_, _| {})? else {
+fn parse_multibulk(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    progress: &mut Progress,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    let Some((len, argc)) = scan_multibulk(buf, limits, progress, |_, _| {})? else {
         return Ok(None);
     };
     let request = buf.split_to(len).freeze();
     let mut args = Vec::with_capacity(argc.min(MAX_PREALLOC));
-    scan_multibulk(&request, limits, |start, end| args.push(request.slice(start..end)))?;
+    // Whole now: one more pass, from its start, to slice the arguments out.
+    scan_multibulk(&request, limits, &mut Progress::default(), |start, end| {
+        args.push(request.slice(start..end))
+    })?;
     Ok(Some(args))
 }
 
-/// Walks one `*N` request at the start of `data`, calling `on_arg(start, end)` for each
-/// argument. Returns the request's length in bytes and its argument count, or `None` when
-/// it is not all buffered yet. Like Redis, the two bytes after a line's `\r` and after a
-/// payload are skipped, not checked to be `\r\n`.
+/// Walks one `*N` request at the start of `data` from where `progress` says an earlier walk
+/// stopped, calling `on_arg(start, end)` for each argument it passes. Returns the request's
+/// length in bytes and its argument count, or `None` when it is not all buffered yet (and
+/// `progress` then says how far it got). Like Redis, the two bytes after a line's `\r` and
+/// after a payload are skipped, not checked to be `\r\n`.
 fn scan_multibulk(
     data: &[u8],
     limits: &Limits,
+    progress: &mut Progress,
     mut on_arg: impl FnMut(usize, usize),
 ) -> Result<Option<(usize, usize)>, ProtocolError> {
-    let Some(cr) = find_cr(data, 0, limits) else {
-        if data.len() > limits.max_inline_len {
-            return Err(ProtocolError::TooBigMultibulkCount);
+    let argc = match progress.argc {
+        Some(argc) => argc,
+        None => {
+            let Some(cr) = find_cr(data, 0, limits) else {
+                if data.len() > limits.max_inline_len {
+                    return Err(ProtocolError::TooBigMultibulkCount);
+                }
+                return Ok(None);
+            };
+            if cr + 2 > data.len() {
+                return Ok(None);
+            }
+            let count = parse_i64(&data[1..cr])
+                .filter(|&n| n <= 0 || u64::try_from(n).is_ok_and(|n| n <= limits.max_multibulk_len as u64))
+                .ok_or(ProtocolError::InvalidMultibulkLength)?;
+            // `*0` and negative counts are an empty request, as in Redis.
+            let argc = usize::try_from(count).unwrap_or(0);
+            *progress = Progress {
+                pos: cr + 2,
+                argc: Some(argc),
+                seen: 0,
+            };
+            argc
         }
-        return Ok(None);
     };
-    if cr + 2 > data.len() {
-        return Ok(None);
-    }
-    let count = parse_i64(&data[1..cr])
-        .filter(|&n| n <= 0 || u64::try_from(n).is_ok_and(|n| n <= limits.max_multibulk_len as u64))
-        .ok_or(ProtocolError::InvalidMultibulkLength)?;
-    let mut pos = cr + 2;
-    // `*0` and negative counts are an empty request, as in Redis.
-    let argc = usize::try_from(count).unwrap_or(0);
-    for _ in 0..argc {
+    while progress.seen < argc {
+        let pos = progress.pos;
         let Some(cr) = find_cr(data, pos, limits) else {
             if data.len() - pos > limits.max_inline_len {
                 return Err(ProtocolError::TooBigBulkCount);
@@ -157,9 +228,10 @@ fn scan_multibulk(
             return Ok(None);
         }
         on_arg(start, end);
-        pos = next;
+        progress.pos = next;
+        progress.seen += 1;
     }
-    Ok(Some((pos, argc)))
+    Ok(Some((progress.pos, argc)))
 }
 
 /// The first `\r` at or after `from`, looking no further than a header line can be long
@@ -175,11 +247,18 @@ fn find_cr(data: &[u8], from: usize, limits: &Limits) -> Option<usize> {
         .map(|i| from + i)
 }
 
-fn parse_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+fn parse_inline(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    progress: &mut Progress,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    // The line's bytes already searched hold no newline.
+    let from = progress.pos.min(buf.len());
+    let Some(nl) = buf[from..].iter().position(|&b| b == b'\n').map(|i| from + i) else {
         if buf.len() > limits.max_inline_len {
             return Err(ProtocolError::TooBigInlineRequest);
         }
+        progress.pos = buf.len();
         return Ok(None);
     };
     let line = match buf[..nl].split_last() {
@@ -505,6 +584,62 @@ impl<'a> ReplyReader<'a> {
 
 #[cfg(test)]
 mod tests {
+    type Parsed = Result<Option<Vec<Bytes>>, ProtocolError>;
+
+    /// A parser fed a stream in pieces, however it is split, takes off the same requests (or
+    /// the same error) as `parse_command` given it whole, and keeps its place in between.
+    #[test]
+    fn a_parser_fed_in_pieces_agrees_with_a_whole_parse() {
+        let limits = Limits {
+            max_inline_len: 64,
+            ..Limits::default()
+        };
+        let mut streams: Vec<Vec<u8>> = vec![
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\n*0\r\n".to_vec(),
+            b"SET a \"b c\"\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n\r\n*1\r\n:5\r\n".to_vec(),
+            b"*2\r\n$3\r\nGET\r\n$-4\r\n".to_vec(),
+            [b"*1\r\n$".to_vec(), vec![b'9'; 80]].concat(),
+            [b"GET ".to_vec(), vec![b'x'; 80]].concat(),
+        ];
+        let mut many = format!("*{}\r\n", 500).into_bytes();
+        for i in 0..500 {
+            many.extend_from_slice(format!("${}\r\n{i}\r\n", i.to_string().len()).as_bytes());
+        }
+        streams.push(many);
+        let drain = |buf: &mut BytesMut, next: &mut dyn FnMut(&mut BytesMut) -> Parsed| {
+            let mut out = Vec::new();
+            loop {
+                match next(buf) {
+                    Ok(Some(args)) => out.push(Ok(args)),
+                    Ok(None) => return out,
+                    Err(e) => {
+                        out.push(Err(e));
+                        return out;
+                    }
+                }
+            }
+        };
+        for stream in &streams {
+            let whole = drain(&mut BytesMut::from(&stream[..]), &mut |b| parse_command(b, &limits));
+            for piece in [1, 2, 3, 7, 64] {
+                let (mut parser, mut buf, mut got) = (Parser::default(), BytesMut::new(), Vec::new());
+                for chunk in stream.chunks(piece) {
+                    buf.extend_from_slice(chunk);
+                    got.extend(drain(&mut buf, &mut |b| parser.parse(b, &limits)));
+                    if got.last().is_some_and(|r| r.is_err()) {
+                        break;
+                    }
+                }
+                assert_eq!(
+                    got,
+                    whole,
+                    "pieces of {piece}: {:?}",
+                    String::from_utf8_lossy(&stream[..stream.len().min(40)])
+                );
+            }
+        }
+    }
+
     use super::*;
 
     fn args(list: &[&[u8]]) -> Vec<Bytes> {

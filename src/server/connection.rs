@@ -19,7 +19,7 @@ use crate::node::clients::ClientHandle;
 use crate::node::pubsub;
 use crate::resp::encode::encode;
 use crate::resp::frame::Frame;
-use crate::resp::parse::{Limits, ProtocolError, parse_command};
+use crate::resp::parse::{Limits, Parser, ProtocolError};
 
 /// Flush when this much reply data is waiting, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
@@ -57,6 +57,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
     let closing = closing(&node, node.shutdown_signal(), &handle);
     tokio::pin!(closing);
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = Parser::default();
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     'conn: loop {
         // CONFIG SET applies to connected clients too.
@@ -68,7 +69,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
         loop {
             let (args, prepared) = match parsed.take() {
                 Some(next) => next,
-                None => match parse_command(&mut rbuf, &limits) {
+                None => match parser.parse(&mut rbuf, &limits) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
                         let prepared = dispatch::prepare(&state, &args);
@@ -91,7 +92,15 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
             if let (Some(writes), Ok(p)) = (writes, &prepared) {
                 // Pipelined plain reads (or plain writes) run together, replies in order.
                 let mut batch = vec![(p.clone(), args)];
-                let broken = gather(&node, &state, &mut rbuf, &limits, writes, &mut batch, &mut parsed);
+                let broken = gather(
+                    &node,
+                    &state,
+                    (&mut parser, &mut rbuf),
+                    &limits,
+                    writes,
+                    &mut batch,
+                    &mut parsed,
+                );
                 node.stats
                     .total_commands
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -117,6 +126,9 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 state.publish();
                 for reply in &replies {
                     encode_reply(&mut state, reply, &mut wbuf);
+                    if over_hard_limit(&node, &wbuf, addr) {
+                        break 'conn;
+                    }
                 }
                 if let Some(e) = broken {
                     protocol_error(&mut socket, &mut wbuf, &state, addr, e).await;
@@ -151,16 +163,19 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                     let _ = socket.write_all(&wbuf).await;
                     break 'conn;
                 }
+                if over_hard_limit(&node, &wbuf, addr) {
+                    break 'conn;
+                }
             }
             if wbuf.len() >= FLUSH_AT {
-                if socket.write_all(&wbuf).await.is_err() {
+                if !send(&node, &mut socket, &wbuf, addr).await {
                     break 'conn;
                 }
                 wbuf.clear();
             }
         }
         if !wbuf.is_empty() {
-            if socket.write_all(&wbuf).await.is_err() {
+            if !send(&node, &mut socket, &wbuf, addr).await {
                 break;
             }
             wbuf.clear();
@@ -228,14 +243,14 @@ fn warn_http(addr: SocketAddr) {
 fn gather(
     node: &Node,
     state: &ConnState,
-    rbuf: &mut BytesMut,
+    (parser, rbuf): (&mut Parser, &mut BytesMut),
     limits: &Limits,
     writes: bool,
     batch: &mut Vec<(Prepared, Vec<Bytes>)>,
     parsed: &mut Option<(Vec<Bytes>, Result<Prepared, Frame>)>,
 ) -> Option<ProtocolError> {
     while batch.len() < MAX_BATCH {
-        match parse_command(rbuf, limits) {
+        match parser.parse(rbuf, limits) {
             Ok(Some(a)) if a.is_empty() => {}
             Ok(Some(a)) => {
                 let next = dispatch::prepare(state, &a);
@@ -252,6 +267,33 @@ fn gather(
         }
     }
     None
+}
+
+/// Whether the replies waiting for a normal client went over `client-output-buffer-limit
+/// normal`'s hard limit: it is closed then, as Redis closes it (logged).
+fn over_hard_limit(node: &Node, wbuf: &BytesMut, addr: SocketAddr) -> bool {
+    let (hard, _, _) = node.tunables.normal_output_limits();
+    let over = hard > 0 && wbuf.len() as u64 > hard;
+    if over {
+        tracing::info!(%addr, pending = wbuf.len(), hard, "client over its output buffer limit (client-output-buffer-limit normal); closing");
+    }
+    over
+}
+
+/// Writes `wbuf` out; false when the client must go: the write failed, or more than the soft
+/// limit's bytes stayed unsent for its seconds (a client that does not read its replies).
+async fn send(node: &Node, socket: &mut TcpStream, wbuf: &[u8], addr: SocketAddr) -> bool {
+    let (_, soft, seconds) = node.tunables.normal_output_limits();
+    if soft == 0 || seconds == 0 || wbuf.len() as u64 <= soft {
+        return socket.write_all(wbuf).await.is_ok();
+    }
+    match tokio::time::timeout(Duration::from_secs(seconds), socket.write_all(wbuf)).await {
+        Ok(written) => written.is_ok(),
+        Err(_) => {
+            tracing::info!(%addr, pending = wbuf.len(), soft, seconds, "client over its soft output buffer limit for too long; closing");
+            false
+        }
+    }
 }
 
 /// Encodes a command's reply, and the further frames it left (SUBSCRIBE a b), unless CLIENT

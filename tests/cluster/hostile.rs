@@ -250,3 +250,89 @@ async fn large_entries_are_bounded_and_a_follower_behind_them_catches_up() {
     wait_identical(&c, 3).await;
     all_up_and_writable(&mut c).await;
 }
+
+/// `client-output-buffer-limit normal`: a reply over the hard limit closes its client, one left
+/// unread over the soft limit for its seconds too; everyone else is served on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_over_their_output_buffer_limits_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = Cluster::one().await;
+    let addr = c.addr(1);
+    let mut conn = plain_conn(&redis::Client::open(c.url(1)).unwrap()).await.unwrap();
+    let chunk = vec![b'z'; 8 << 20];
+    for _ in 0..3 {
+        let _: i64 = redis::cmd("RPUSH")
+            .arg("{o}l")
+            .arg(&chunk[..])
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let get = |v: Value| match v {
+        Value::Map(m) => format!("{:?}", m[0].1),
+        Value::Array(a) => format!("{:?}", a[1]),
+        other => panic!("{other:?}"),
+    };
+    let default = get(query(&mut conn, &["CONFIG", "GET", "client-output-buffer-limit"]).await);
+    assert!(default.contains("normal 1073741824 0 0"), "{default}");
+
+    assert_eq!(
+        query(
+            &mut conn,
+            &["CONFIG", "SET", "client-output-buffer-limit", "normal 16mb 0 0"]
+        )
+        .await,
+        Value::Okay
+    );
+    let request = b"*4\r\n$6\r\nLRANGE\r\n$4\r\n{o}l\r\n$1\r\n0\r\n$2\r\n-1\r\n";
+    let (reply, closed) = raw_exchange(&addr, request, Duration::from_secs(5)).await;
+    assert!(
+        closed && reply.is_empty(),
+        "a 24 MB reply over a 16 MB hard limit: {} bytes, closed {closed}",
+        reply.len()
+    );
+
+    assert_eq!(
+        query(
+            &mut conn,
+            &["CONFIG", "SET", "client-output-buffer-limit", "normal 0 1mb 1"]
+        )
+        .await,
+        Value::Okay
+    );
+    // Asks, reads nothing for a while, then finds the connection closed before the whole reply.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(request).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut got)).await;
+    assert!(
+        matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+        "the connection is closed, not left open"
+    );
+    assert!(
+        got.len() < 3 * chunk.len(),
+        "only part of the reply was sent: {} bytes",
+        got.len()
+    );
+    // The limits are gone, the reply whole again; the first connection was served throughout.
+    assert_eq!(
+        query(
+            &mut conn,
+            &["CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0"]
+        )
+        .await,
+        Value::Okay
+    );
+    let (reply, _) = raw_exchange(&addr, request, Duration::from_secs(2)).await;
+    assert!(reply.len() > 3 * chunk.len(), "{} bytes", reply.len());
+    assert!(is_error(
+        &query(
+            &mut conn,
+            &["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1 0 0"]
+        )
+        .await,
+        "only the normal class"
+    ));
+    all_up_and_writable(&mut c).await;
+}

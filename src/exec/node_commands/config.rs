@@ -75,10 +75,13 @@ fn config_params(node: &Node) -> Vec<(&'static str, String)> {
             "client-query-buffer-limit",
             t.client_query_buffer_limit.load(Ordering::Relaxed).to_string(),
         ),
-        (
-            "client-output-buffer-limit",
-            format!("normal 0 0 0 slave 0 0 0 pubsub {} 0 0", l.pubsub_output_buffer_limit),
-        ),
+        ("client-output-buffer-limit", {
+            let (hard, soft, seconds) = t.normal_output_limits();
+            format!(
+                "normal {hard} {soft} {seconds} slave 0 0 0 pubsub {} 0 0",
+                l.pubsub_output_buffer_limit
+            )
+        }),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
         ("port", me.map_or(0, |n| n.resp.port()).to_string()),
@@ -125,6 +128,8 @@ fn parse_memory(v: &[u8]) -> Option<usize> {
 /// A CONFIG SET change, checked before any is applied (CONFIG SET of several is all or none).
 enum Change {
     Timeout(u64),
+    /// `client-output-buffer-limit normal`: hard bytes, soft bytes, soft seconds.
+    NormalOutput(Option<[u64; 3]>),
     ProtoMaxBulkLen(usize),
     QueryBufferLimit(usize),
 }
@@ -152,7 +157,11 @@ fn set(node: &Node, sub: &CommandSpec, pairs: &[Bytes]) -> Reply<Frame> {
         if names.contains(&name) {
             return Err(fail("duplicate parameter"));
         }
-        changes.push(change(&name, &pair[1]).map_err(fail)?);
+        let checked = match name.as_str() {
+            "client-output-buffer-limit" => output_limits(&pair[1], node.config.limits.pubsub_output_buffer_limit),
+            _ => change(&name, &pair[1]),
+        };
+        changes.push(checked.map_err(fail)?);
         names.push(name);
     }
     let t = &node.tunables;
@@ -164,6 +173,11 @@ fn set(node: &Node, sub: &CommandSpec, pairs: &[Bytes]) -> Reply<Frame> {
             }
             Change::ProtoMaxBulkLen(n) => t.proto_max_bulk_len.store(n, Ordering::Relaxed),
             Change::QueryBufferLimit(n) => t.client_query_buffer_limit.store(n, Ordering::Relaxed),
+            Change::NormalOutput(v) => {
+                for (at, n) in t.normal_output_limits.iter().zip(v.into_iter().flatten()) {
+                    at.store(n, Ordering::Relaxed);
+                }
+            }
         }
     }
     Ok(Frame::ok())
@@ -188,6 +202,36 @@ fn change(name: &str, value: &[u8]) -> Result<Change, &'static str> {
         },
         _ => Err("can't set immutable config"),
     }
+}
+
+/// `client-output-buffer-limit`'s value: `<class> <hard> <soft> <seconds>`, repeated. The normal
+/// class's limits change here; `replica`/`slave` (there are none: followers are Raft's) and
+/// `pubsub` (set in cluster.toml) are accepted only at the values CONFIG GET shows.
+fn output_limits(value: &[u8], pubsub: usize) -> Result<Change, &'static str> {
+    let text = std::str::from_utf8(value).map_err(|_| "Wrong number of arguments in buffer limit configuration.")?;
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.");
+    }
+    let mut normal = None;
+    for class in words.chunks(4) {
+        let hard = parse_memory(class[1].as_bytes());
+        let soft = parse_memory(class[2].as_bytes());
+        let seconds = class[3].parse::<u64>().ok();
+        let (Some(hard), Some(soft), Some(seconds)) = (hard, soft, seconds) else {
+            return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+        };
+        match class[0].to_ascii_lowercase().as_str() {
+            "normal" => normal = Some([hard as u64, soft as u64, seconds]),
+            "replica" | "slave" if (hard, soft, seconds) == (0, 0, 0) => {}
+            "pubsub" if (hard, soft, seconds) == (pubsub, 0, 0) => {}
+            "replica" | "slave" | "pubsub" => {
+                return Err("only the normal class's limits can be changed at run time");
+            }
+            _ => return Err("Invalid client class specified in buffer limit configuration."),
+        }
+    }
+    Ok(Change::NormalOutput(normal))
 }
 
 #[cfg(test)]
