@@ -403,6 +403,9 @@ pub struct Node {
     started: Instant,
     next_client_id: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
+    /// Why the node cannot go on (a group's Raft core stopped, the log engine failed), once it
+    /// cannot: the process then exits (`failed`).
+    failure: watch::Sender<Option<String>>,
 }
 
 /// Wall-clock milliseconds since the Unix epoch; only the proposer reads the clock.
@@ -648,6 +651,7 @@ impl Node {
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown_tx,
+            failure: watch::channel(None).0,
         });
         tasks::spawn_all(&node);
         Ok(node)
@@ -690,6 +694,31 @@ impl Node {
     /// A receiver that turns true when the node is shutting down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
+    }
+
+    /// Records why the node cannot go on (the first reason stays), and says it at error level.
+    fn fail(&self, reason: String) {
+        tracing::error!("{reason}; the node stops so that it is restarted rather than serve on without it");
+        self.failure.send_if_modified(|f| {
+            let first = f.is_none();
+            if first {
+                *f = Some(reason);
+            }
+            first
+        });
+    }
+
+    /// Resolves, with the reason, once the node cannot go on: a group's Raft core stopped (a
+    /// storage error in its log or its snapshots, a panic) or the log engine failed. A node
+    /// serving on with a dead group would refuse that group's commands for good while looking
+    /// alive; the caller exits instead, so that a supervisor restarts it.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.failure.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives as long as the node.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Stops the Raft groups and tells every task to end.

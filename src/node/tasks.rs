@@ -1,5 +1,6 @@
 //! The node's background work: following each group's Raft metrics into the view, telling
-//! peers which groups this node leads, spreading leadership evenly, and expiring keys.
+//! peers which groups this node leads, spreading leadership evenly, expiring keys,
+//! and noticing when the node cannot go on.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,9 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
         tokio::spawn(follow_metrics(node.clone(), group));
         tokio::spawn(expire_keys(node.clone(), group));
         tokio::spawn(snapshot_by_writes(node.clone(), group));
+        tokio::spawn(watch_core(node.clone(), group));
     }
+    tokio::spawn(watch_log_engine(node.clone()));
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
     if node.groups.values().any(|g| g.awaiting_revert() || g.unconfirmed()) {
@@ -155,6 +158,41 @@ async fn snapshot_by_writes(node: Arc<Node>, group: GroupId) {
             return;
         }
     }
+}
+
+/// Fails the node once a group's Raft core stops while the node is not shutting down: a storage
+/// error (a failed log write, a snapshot that could not be written) stops it for good, and so
+/// does a panic. Follows the server metrics, which change with the vote and leader only; the
+/// core holds their sender, so their channel closes when the core's task ends, however it ends.
+async fn watch_core(node: Arc<Node>, group: GroupId) {
+    let Some(g) = node.groups.get(&group) else { return };
+    let mut server = g.raft.server_metrics();
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            changed = server.changed() => if changed.is_err() { break },
+            _ = shutdown.changed() => return,
+        }
+    }
+    if *shutdown.borrow() {
+        return;
+    }
+    let why = match &g.raft.metrics().borrow_watched().running_state {
+        Err(openraft::error::Fatal::Stopped) | Ok(()) => "it ended without an error (a panic?)".to_string(),
+        Err(e) => e.to_string(),
+    };
+    node.fail(format!("group {group}: its Raft core stopped: {why}"));
+}
+
+/// Fails the node once the log engine is poisoned (a failed write or fsync): no group can make
+/// anything durable any more, and none is retried.
+async fn watch_log_engine(node: Arc<Node>) {
+    let mut shutdown = node.shutdown_signal();
+    tokio::select! {
+        _ = node.engine.poisoned() => {}
+        _ = shutdown.changed() => return,
+    }
+    node.fail("the log engine failed to write or fsync, so no write can be made durable".into());
 }
 
 /// Mirrors a local group's leader and term into the view. Follows openraft's server metrics,

@@ -1,0 +1,172 @@
+//! A node and its disk: a node whose storage fails stops with the reason (exit status 70) while
+//! the others serve on. Real filesystems: a test mounts a small tmpfs where the node keeps its
+//! files, so it needs root (it says so and passes without).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use crate::harness::{Cluster, command, even_groups, wait_until};
+
+/// A tmpfs of `size` (as mount's `size=` reads it) mounted at `dir` for one test, unmounted
+/// when it ends.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts it, or `None` (the test then passes, saying why) when not root.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: mounting a small tmpfs for the node's files needs root");
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs at {}", dir.display());
+        Some(Tmpfs { dir: dir.to_path_buf() })
+    }
+
+    fn free(&self) -> u64 {
+        let s = rustix::fs::statvfs(&self.dir).unwrap();
+        s.f_bavail * s.f_frsize
+    }
+
+    /// Writes zeros to `path` (on this filesystem) until `bytes` are written or the filesystem
+    /// is full.
+    fn fill(&self, path: &Path, bytes: u64) {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(path).unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            if f.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+            left -= n as u64;
+        }
+        let _ = f.sync_all();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount")
+            .arg(&self.dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !unmounted {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
+
+/// A node process this test starts itself, to see how it exits (the harness keeps its own);
+/// killed when the test ends, if still running.
+struct OwnNode(Child);
+
+impl OwnNode {
+    /// Starts node `id` of `c` as the harness would, logging to the harness's log file.
+    fn start(c: &Cluster, id: u64) -> OwnNode {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(c.dir.path().join(format!("node-{id}.log")))
+            .unwrap();
+        let child = Command::new(crate::harness::BIN)
+            .args(["serve", "--config"])
+            .arg(&c.config)
+            .args(["--node", &id.to_string()])
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        OwnNode(child)
+    }
+
+    /// Its exit status once it has exited within `within`.
+    async fn exited(&mut self, within: Duration) -> Option<ExitStatus> {
+        let mut status = None;
+        wait_until(within, || {
+            status = self.0.try_wait().unwrap();
+            std::future::ready(status.is_some())
+        })
+        .await;
+        status
+    }
+}
+
+impl Drop for OwnNode {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_snapshot_cannot_be_written_exits_with_the_reason_and_the_others_serve_on() {
+    // Snapshots after 200 writes; node 1 keeps its snapshots on a tmpfs of 4 MiB, its log on
+    // the test's disk.
+    let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "snapshot_every = 200");
+    let Some(snapshots) = Tmpfs::mount(&c.data_dir(1).join("snapshots"), "4m") else {
+        return;
+    };
+    c.start(2);
+    c.start(3);
+    let mut node1 = OwnNode::start(&c, 1);
+    c.wait_ready().await;
+    assert_eq!(command(&c.addr(1), &["PING"]).await.unwrap(), "PONG");
+    snapshots.fill(&snapshots.dir.join("filler"), u64::MAX);
+    assert_eq!(snapshots.free(), 0);
+
+    // Every group applies 200 writes: node 1's replicas fail to write their snapshots.
+    let mut conn = c.cluster_client().await;
+    for i in 0..1200 {
+        let _: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("v")
+            .query_async(&mut conn)
+            .await;
+    }
+    let status = node1.exited(Duration::from_secs(30)).await;
+    let log = c.log(1);
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(70),
+        "node 1 should exit with status 70 once a snapshot cannot be written; its log:\n{}",
+        crate::harness::tail(&log, 30)
+    );
+    assert!(
+        log.contains("its Raft core stopped"),
+        "{}",
+        crate::harness::tail(&log, 30)
+    );
+    assert!(
+        log.contains("No space left on device"),
+        "{}",
+        crate::harness::tail(&log, 30)
+    );
+
+    // Nodes 2 and 3 elect leaders without it and take writes in every group.
+    c.wait_ready().await;
+    let mut conn = c.cluster_client().await;
+    for key in ["a", "b", "c", "d", "e", "f"] {
+        let set: String = redis::cmd("SET")
+            .arg(key)
+            .arg("after")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(set, "OK");
+        let got: String = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+        assert_eq!(got, "after");
+    }
+    drop(node1);
+    drop(snapshots);
+}
