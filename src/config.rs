@@ -63,6 +63,8 @@ struct RawCluster {
     redirect: RedirectMode,
     #[serde(default = "default_snapshot_every")]
     snapshot_every: u64,
+    #[serde(default = "default_snapshot_log_bytes")]
+    snapshot_log_bytes: u64,
     #[serde(default = "default_heartbeat_ms")]
     heartbeat_ms: u64,
     #[serde(default = "default_election_timeout_ms")]
@@ -103,6 +105,15 @@ fn default_redirect() -> RedirectMode {
 fn default_snapshot_every() -> u64 {
     500_000
 }
+/// Log bytes applied between two snapshots of a group (or as many as its last snapshot file
+/// holds, if more), beside `snapshot_every`: 500,000 writes of large values would otherwise
+/// let a group's log grow to many times its data. Four times `snapshot_every`'s ~64 MiB of
+/// 100-byte SETs, so the count still decides for small values (snapshots as often as before);
+/// from values of ~500 bytes up the bytes decide, and a group's log between snapshots holds
+/// 256 MiB, or as much as its last snapshot, at most.
+fn default_snapshot_log_bytes() -> u64 {
+    256 * 1024 * 1024
+}
 fn default_heartbeat_ms() -> u64 {
     100
 }
@@ -135,6 +146,8 @@ pub struct Config {
     pub fsync: FsyncPolicy,
     pub redirect: RedirectMode,
     pub snapshot_every: u64,
+    /// Log bytes applied between two snapshots (`default_snapshot_log_bytes`).
+    pub snapshot_log_bytes: u64,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: u64,
     /// Worker threads of each node's runtime; 0: `Config::threads_for` decides.
@@ -184,6 +197,9 @@ impl Config {
         let c = raw.cluster;
         if c.snapshot_every == 0 {
             return Err(invalid("cluster.snapshot_every must be at least 1".into()));
+        }
+        if c.snapshot_log_bytes == 0 {
+            return Err(invalid("cluster.snapshot_log_bytes must be at least 1".into()));
         }
         if c.heartbeat_ms == 0 || c.election_timeout_ms < 3 * c.heartbeat_ms {
             return Err(invalid(
@@ -265,6 +281,7 @@ impl Config {
             fsync: c.fsync,
             redirect: c.redirect,
             snapshot_every: c.snapshot_every,
+            snapshot_log_bytes: c.snapshot_log_bytes,
             heartbeat_ms: c.heartbeat_ms,
             election_timeout_ms: c.election_timeout_ms,
             threads: c.threads,
@@ -394,6 +411,7 @@ slots = ["0-16383"]
         let c = Config::parse(ONE).unwrap();
         assert_eq!(c.fsync, FsyncPolicy::Always);
         assert_eq!(c.redirect, RedirectMode::Moved);
+        assert_eq!(c.snapshot_log_bytes, 256 << 20);
         assert_eq!(c.slot_owners().iter().filter(|&&g| g == 1).count(), 16384);
     }
 
@@ -462,5 +480,6 @@ slots = ["0-16383"]
         assert!(err(&ONE.replace("0-16383", "0-16384")).contains("bad slot range"));
         assert!(err(&ONE.replace("127.0.0.1:17001", "nowhere")).contains("rpc address"));
         assert!(err(&ONE.replace("[cluster]", "[cluster]\nbogus = 1")).contains("bogus"));
+        assert!(err(&ONE.replace("[cluster]", "[cluster]\nsnapshot_log_bytes = 0")).contains("snapshot_log_bytes"));
     }
 }

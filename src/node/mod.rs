@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::raft::Raft;
 use crate::raft::log_engine::{GroupLog, LogEngine};
 use crate::raft::network::GroupNetwork;
-use crate::raft::state_machine::GroupStateMachine;
+use crate::raft::state_machine::{GroupStateMachine, SnapshotEvery};
 use crate::raft::types::{GroupId, NodeId, TypeConfig};
 use crate::store::Store;
 use crate::wire::Peers;
@@ -568,7 +568,10 @@ fn open_state_machines(
             .filter(|g| g.members.contains(&id))
             .map(|g| {
                 let dir = snap_dir(g.id);
-                let every = config.snapshot_every;
+                let every = SnapshotEvery {
+                    writes: config.snapshot_every,
+                    log_bytes: config.snapshot_log_bytes,
+                };
                 (g.id, scope.spawn(move || GroupStateMachine::open(g.id, &dir, every)))
             })
             .collect();

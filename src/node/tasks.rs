@@ -1,6 +1,6 @@
 //! The node's background work: following each group's Raft metrics into the view, telling
 //! peers which groups this node leads, spreading leadership evenly, expiring keys,
-//! and noticing when the node cannot go on.
+//! snapshots, and noticing when the node cannot go on.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,6 +146,11 @@ fn log_rejoin_progress(node: &Node, answers: &std::collections::BTreeMap<GroupId
 /// keys if more). openraft's own policy (off) counts log entries, and an entry of batched
 /// writes (group commit) may carry hundreds: counted by entries alone, the log, its cache and
 /// a restart's replay grew that many times longer between snapshots.
+///
+/// Asked for because of the log's bytes (`snapshot_log_bytes`), the snapshot is followed by a
+/// purge of the whole log it covers: openraft keeps `max_in_snapshot_log_to_keep` entries
+/// behind a snapshot (for followers a little behind), which by bytes is unbounded when the
+/// entries are large values.
 async fn snapshot_by_writes(node: Arc<Node>, group: GroupId) {
     let Some(g) = node.groups.get(&group) else { return };
     let mut shutdown = node.shutdown_signal();
@@ -154,7 +159,26 @@ async fn snapshot_by_writes(node: Arc<Node>, group: GroupId) {
             _ = g.sm.snapshot_due.notified() => {}
             _ = shutdown.changed() => return,
         }
+        let by_bytes = g.sm.take_due_by_bytes();
+        let applied = g.applied_index();
         if g.raft.trigger().snapshot().await.is_err() {
+            return;
+        }
+        if !by_bytes {
+            continue;
+        }
+        let wait = g.raft.wait(Some(Duration::from_secs(60)));
+        let built = wait.metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= applied),
+            "the snapshot asked for by bytes",
+        );
+        let snapshot = tokio::select! {
+            m = built => m.ok().and_then(|m| m.snapshot),
+            _ = shutdown.changed() => return,
+        };
+        if let Some(s) = snapshot
+            && g.raft.trigger().purge_log(s.index).await.is_err()
+        {
             return;
         }
     }

@@ -1,5 +1,5 @@
 //! A node and its disk: a node whose storage fails stops with the reason (exit status 70) while
-//! the others serve on. Real filesystems: a test mounts a small tmpfs where the node keeps its
+//! the others serve on, and a log of large values is compacted by its bytes. Real filesystems: a test mounts a small tmpfs where the node keeps its
 //! files, so it needs root (it says so and passes without).
 
 use std::path::{Path, PathBuf};
@@ -169,4 +169,38 @@ async fn a_node_whose_snapshot_cannot_be_written_exits_with_the_reason_and_the_o
     }
     drop(node1);
     drop(snapshots);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_of_large_values_is_compacted_by_its_bytes() {
+    // By writes alone no snapshot would come for a million of them; 1 MiB of log brings one.
+    let mut c = Cluster::configure(
+        1,
+        &even_groups(1, &[1]),
+        "snapshot_every = 1000000\nsnapshot_log_bytes = 1048576",
+    );
+    c.start_all();
+    c.wait_ready().await;
+    let addr = c.addr(1);
+    let value = "x".repeat(100 * 1024);
+    for i in 0..30 {
+        assert_eq!(command(&addr, &["SET", &format!("k{i}"), &value]).await.unwrap(), "OK");
+    }
+    let field = |info: &str, name: &str| -> u64 {
+        info.split([',', '\r', '\n'])
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or(0)
+    };
+    let compacted = wait_until(Duration::from_secs(10), || async {
+        let info = command(&addr, &["INFO", "raft"]).await.unwrap_or_default();
+        field(&info, "snapshot") > 0 && field(&info, "purged") > 0
+    })
+    .await;
+    let info = command(&addr, &["INFO", "raft"]).await.unwrap();
+    // Purged up to the snapshot, not 1,000 entries (100 MiB here) behind it.
+    assert!(
+        compacted,
+        "30 values of 100 KiB should bring a snapshot and a purge: {info}"
+    );
+    assert!(field(&info, "purged") >= 10, "{info}");
 }
