@@ -3,6 +3,7 @@
 //! execute commands against it.
 
 pub mod clients;
+pub mod disk;
 pub mod proposer;
 pub mod pubsub;
 mod tasks;
@@ -403,6 +404,8 @@ pub struct Node {
     started: Instant,
     next_client_id: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
+    /// The free-disk watermark of the data directory.
+    disk: disk::DiskWatch,
     /// Why the node cannot go on (a group's Raft core stopped, the log engine failed), once it
     /// cannot: the process then exits (`failed`).
     failure: watch::Sender<Option<String>>,
@@ -637,6 +640,8 @@ impl Node {
 
         let (shutdown_tx, _) = watch::channel(false);
         let tunables = Tunables::new(&config);
+        let disk = disk::DiskWatch::new(&data_dir, config.min_free_disk);
+        disk.check();
         let node = Arc::new(Node {
             id,
             view: RwLock::new(View::from_config(&config, id)),
@@ -654,6 +659,7 @@ impl Node {
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown_tx,
+            disk,
             failure: watch::channel(None).0,
         });
         tasks::spawn_all(&node);
@@ -697,6 +703,11 @@ impl Node {
     /// A receiver that turns true when the node is shutting down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
+    }
+
+    /// The data directory's free-disk watermark: writes that may grow the data ask it first.
+    pub fn disk(&self) -> &disk::DiskWatch {
+        &self.disk
     }
 
     /// Records why the node cannot go on (the first reason stays), and says it at error level.

@@ -1,6 +1,6 @@
 //! The node's background work: following each group's Raft metrics into the view, telling
-//! peers which groups this node leads, spreading leadership evenly, expiring keys,
-//! snapshots, and noticing when the node cannot go on.
+//! peers which groups this node leads, spreading leadership evenly, expiring keys, snapshots,
+//! the free-disk watermark, and noticing when the node cannot go on.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
         tokio::spawn(watch_core(node.clone(), group));
     }
     tokio::spawn(watch_log_engine(node.clone()));
+    tokio::spawn(watch_free_disk(node.clone()));
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
     if node.groups.values().any(|g| g.awaiting_revert() || g.unconfirmed()) {
@@ -217,6 +218,24 @@ async fn watch_log_engine(node: Arc<Node>) {
         _ = shutdown.changed() => return,
     }
     node.fail("the log engine failed to write or fsync, so no write can be made durable".into());
+}
+
+/// Measures the data directory's free space four times a second (a `statvfs`, microseconds):
+/// below `min_free_disk` writes that may grow the data are refused, and accepted again as soon
+/// as a check finds the space back.
+async fn watch_free_disk(node: Arc<Node>) {
+    if node.disk.min_free() == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        node.disk.check();
+    }
 }
 
 /// Mirrors a local group's leader and term into the view. Follows openraft's server metrics,

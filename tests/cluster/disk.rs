@@ -1,12 +1,13 @@
 //! A node and its disk: a node whose storage fails stops with the reason (exit status 70) while
-//! the others serve on, and a log of large values is compacted by its bytes. Real filesystems: a test mounts a small tmpfs where the node keeps its
-//! files, so it needs root (it says so and passes without).
+//! the others serve on, and below `min_free_disk` writes that may add data are refused with
+//! `-MISCONF` until space is freed. Real filesystems: each test mounts a small tmpfs where the
+//! node keeps its files, so it needs root (it says so and passes without).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use crate::harness::{Cluster, command, even_groups, wait_until};
+use crate::harness::{Cluster, command, even_groups, raw_exchange, wait_until};
 
 /// A tmpfs of `size` (as mount's `size=` reads it) mounted at `dir` for one test, unmounted
 /// when it ends.
@@ -169,6 +170,75 @@ async fn a_node_whose_snapshot_cannot_be_written_exits_with_the_reason_and_the_o
     }
     drop(node1);
     drop(snapshots);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_refused_below_min_free_disk_and_accepted_again_once_space_is_back() {
+    const MIN_FREE: u64 = 16 << 20;
+    // Declared first, so unmounted after the cluster's node is gone, also when the test fails.
+    let disk;
+    let mut c = Cluster::configure(1, &even_groups(1, &[1]), &format!("min_free_disk = {MIN_FREE}"));
+    match Tmpfs::mount(&c.data_dir(1), "64m") {
+        Some(d) => disk = d,
+        None => return,
+    }
+    c.start_all();
+    c.wait_ready().await;
+    let addr = c.addr(1);
+    assert_eq!(command(&addr, &["SET", "kept", "v"]).await.unwrap(), "OK");
+    assert_eq!(command(&addr, &["SET", "dropped", "v"]).await.unwrap(), "OK");
+    let info = command(&addr, &["INFO", "persistence"]).await.unwrap();
+    assert!(info.contains("disk_writes_refused:0"), "{info}");
+
+    // Leave half the watermark free.
+    let filler = c.data_dir(1).join("filler");
+    disk.fill(&filler, disk.free().saturating_sub(MIN_FREE / 2));
+    let saw = wait_until(Duration::from_secs(10), || async {
+        command(&addr, &["SET", "k", "v"])
+            .await
+            .is_err_and(|e| e.starts_with("MISCONF"))
+    })
+    .await;
+    let refused = command(&addr, &["SET", "k", "v"]).await;
+    assert!(saw, "SET below the watermark should get -MISCONF, got {refused:?}");
+    let refused = refused.unwrap_err();
+    let path = c.data_dir(1).display().to_string();
+    assert!(
+        refused.contains(&path) && refused.contains("16 MiB required"),
+        "{refused}"
+    );
+    let info = command(&addr, &["INFO", "persistence"]).await.unwrap();
+    assert!(info.contains("disk_writes_refused:1"), "{info}");
+
+    // Reads are served, deletes run, a transaction that adds data is refused whole.
+    assert_eq!(command(&addr, &["GET", "kept"]).await.unwrap(), "v");
+    assert_eq!(command(&addr, &["DEL", "dropped"]).await.unwrap(), "1");
+    assert!(
+        command(&addr, &["APPEND", "kept", "more"])
+            .await
+            .unwrap_err()
+            .starts_with("MISCONF")
+    );
+    let (reply, _) = raw_exchange(
+        &addr,
+        b"MULTI\r\nSET tx v\r\nEXEC\r\nGET tx\r\n",
+        Duration::from_millis(500),
+    )
+    .await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("+OK\r\n+QUEUED\r\n-MISCONF "), "{reply}");
+    assert!(reply.ends_with("$-1\r\n"), "{reply}");
+
+    // Space back: writes are accepted again.
+    std::fs::remove_file(&filler).unwrap();
+    let back = wait_until(Duration::from_secs(10), || async {
+        command(&addr, &["SET", "k", "v"]).await.is_ok()
+    })
+    .await;
+    assert!(back, "SET once space is back should succeed");
+    assert_eq!(command(&addr, &["GET", "k"]).await.unwrap(), "v");
+    let info = command(&addr, &["INFO", "persistence"]).await.unwrap();
+    assert!(info.contains("disk_writes_refused:0"), "{info}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
