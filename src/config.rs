@@ -63,6 +63,10 @@ struct RawCluster {
     redirect: RedirectMode,
     #[serde(default = "default_snapshot_every")]
     snapshot_every: u64,
+    #[serde(default = "default_snapshot_log_bytes")]
+    snapshot_log_bytes: u64,
+    #[serde(default = "default_min_free_disk")]
+    min_free_disk: u64,
     #[serde(default = "default_heartbeat_ms")]
     heartbeat_ms: u64,
     #[serde(default = "default_election_timeout_ms")]
@@ -103,6 +107,23 @@ fn default_redirect() -> RedirectMode {
 fn default_snapshot_every() -> u64 {
     500_000
 }
+/// Log bytes applied between two snapshots of a group (or as many as its last snapshot file
+/// holds, if more), beside `snapshot_every`: 500,000 writes of large values would otherwise
+/// let a group's log grow to many times its data. Four times `snapshot_every`'s ~64 MiB of
+/// 100-byte SETs, so the count still decides for small values (snapshots as often as before);
+/// from values of ~500 bytes up the bytes decide, and a group's log between snapshots holds
+/// 256 MiB, or as much as its last snapshot, at most.
+fn default_snapshot_log_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+/// Free bytes below which the data directory's filesystem refuses writes (`-MISCONF`). A fixed
+/// amount rather than a share of the disk (1% is 40 GiB of a 4 TB disk, 100 MiB of a 10 GB
+/// one): it must hold what arrives before the refusal takes hold (the check runs every 250 ms:
+/// 25 MiB at 100 MiB/s of writes), the entries this node still takes as a follower of other
+/// nodes' groups, fjall's 8 MiB memtable flushes, and small groups' next snapshots.
+fn default_min_free_disk() -> u64 {
+    256 * 1024 * 1024
+}
 fn default_heartbeat_ms() -> u64 {
     100
 }
@@ -135,6 +156,11 @@ pub struct Config {
     pub fsync: FsyncPolicy,
     pub redirect: RedirectMode,
     pub snapshot_every: u64,
+    /// Log bytes applied between two snapshots (`default_snapshot_log_bytes`).
+    pub snapshot_log_bytes: u64,
+    /// Free bytes on the data directory's filesystem below which writes that may grow the data
+    /// are refused (`default_min_free_disk`); 0: never.
+    pub min_free_disk: u64,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: u64,
     /// Worker threads of each node's runtime; 0: `Config::threads_for` decides.
@@ -184,6 +210,9 @@ impl Config {
         let c = raw.cluster;
         if c.snapshot_every == 0 {
             return Err(invalid("cluster.snapshot_every must be at least 1".into()));
+        }
+        if c.snapshot_log_bytes == 0 {
+            return Err(invalid("cluster.snapshot_log_bytes must be at least 1".into()));
         }
         if c.heartbeat_ms == 0 || c.election_timeout_ms < 3 * c.heartbeat_ms {
             return Err(invalid(
@@ -265,6 +294,8 @@ impl Config {
             fsync: c.fsync,
             redirect: c.redirect,
             snapshot_every: c.snapshot_every,
+            snapshot_log_bytes: c.snapshot_log_bytes,
+            min_free_disk: c.min_free_disk,
             heartbeat_ms: c.heartbeat_ms,
             election_timeout_ms: c.election_timeout_ms,
             threads: c.threads,
@@ -394,6 +425,7 @@ slots = ["0-16383"]
         let c = Config::parse(ONE).unwrap();
         assert_eq!(c.fsync, FsyncPolicy::Always);
         assert_eq!(c.redirect, RedirectMode::Moved);
+        assert_eq!((c.snapshot_log_bytes, c.min_free_disk), (256 << 20, 256 << 20));
         assert_eq!(c.slot_owners().iter().filter(|&&g| g == 1).count(), 16384);
     }
 
@@ -462,5 +494,6 @@ slots = ["0-16383"]
         assert!(err(&ONE.replace("0-16383", "0-16384")).contains("bad slot range"));
         assert!(err(&ONE.replace("127.0.0.1:17001", "nowhere")).contains("rpc address"));
         assert!(err(&ONE.replace("[cluster]", "[cluster]\nbogus = 1")).contains("bogus"));
+        assert!(err(&ONE.replace("[cluster]", "[cluster]\nsnapshot_log_bytes = 0")).contains("snapshot_log_bytes"));
     }
 }

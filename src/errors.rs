@@ -3,6 +3,7 @@
 //! stay beside that command.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 pub const SYNTAX_ERROR: &str = "ERR syntax error";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -30,4 +31,16 @@ pub fn ask(slot: u16, addr: SocketAddr) -> String {
 /// Redis's arity error.
 pub fn wrong_arity(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// `-MISCONF`, as Redis refuses writes it may not be able to persist: the free space on the
+/// data directory's filesystem (`free` bytes) is below cluster.toml's `min_free_disk`
+/// (`required`). Writes that only remove data (DEL, UNLINK, FLUSHALL, expiry) still run.
+pub fn misconf_low_disk(path: &Path, free: u64, required: u64) -> String {
+    format!(
+        "MISCONF Errors writing to the disk are possible: free space on {} is below the minimum ({} MiB free, {} MiB required); writes that may add data are refused until space is freed",
+        path.display(),
+        free >> 20,
+        required.div_ceil(1 << 20)
+    )
 }

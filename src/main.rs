@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
@@ -154,7 +155,13 @@ fn main() -> ExitCode {
                 }
             };
             match runtime.block_on(serve(config, node, data_dir)) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(Ended::Stopped) => ExitCode::SUCCESS,
+                Ok(Ended::Failed(reason)) => {
+                    eprintln!("slotraft: {reason}");
+                    // Tasks stuck on a failing disk must not hold the exit up.
+                    runtime.shutdown_timeout(Duration::from_secs(1));
+                    ExitCode::from(EXIT_FAILED)
+                }
                 Err(e) => {
                     eprintln!("slotraft: {e:#}");
                     ExitCode::FAILURE
@@ -198,7 +205,20 @@ fn fit_maxclients(config: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// The exit status of a node that stopped because it could not go on (`Node::failed`: a group's
+/// Raft core stopped, the log engine failed), told apart from 1 (it could not start) and 2 (a
+/// bad command line or configuration): sysexits' EX_SOFTWARE.
+const EXIT_FAILED: u8 = 70;
+
+/// How a node that started ended.
+enum Ended {
+    /// Asked to (SIGINT, SIGTERM).
+    Stopped,
+    /// It could not go on, for this reason.
+    Failed(String),
+}
+
+async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>) -> anyhow::Result<Ended> {
     let Some(me) = config.nodes.get(&id).cloned() else {
         anyhow::bail!(
             "node {id} is not in the configuration (known: {:?})",
@@ -217,17 +237,18 @@ async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>) -> anyhow::Re
     tracing::info!(node = id, resp = %me.resp, rpc = %me.rpc, "serving");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let fatal = node.log_engine().poisoned();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
         _ = term.recv() => tracing::info!("terminated, shutting down"),
-        _ = fatal => {
-            node.shutdown().await;
-            anyhow::bail!("the log engine failed; stopping so no write is acknowledged without being durable");
+        reason = node.failed() => {
+            // The healthy groups stop too, and their other replicas elect leaders without this
+            // node; a shutdown held up by a failing disk is not waited for long.
+            let _ = tokio::time::timeout(Duration::from_secs(5), node.shutdown()).await;
+            return Ok(Ended::Failed(reason));
         }
     }
     node.shutdown().await;
     let _ = rpc_task.await;
     let _ = resp_task.await;
-    Ok(())
+    Ok(Ended::Stopped)
 }

@@ -122,7 +122,7 @@ pub async fn execute_write_batch(node: &Node, batch: &[PreparedCommand], protoco
         let view = node.view.read();
         for (i, (p, args)) in batch.iter().enumerate() {
             if let Route::Here(group) = route(&view, &p.slots, ctx) {
-                match cmd::validate(p, args) {
+                match admit(node, p, args) {
                     Ok(()) => by_group.entry(group).or_default().push(i),
                     Err(e) => replies[i] = Some(e),
                 }
@@ -178,6 +178,25 @@ async fn propose_together(
             .map(|i| (i, Some(Frame::error(UNKNOWN_OUTCOME))))
             .collect(),
     }
+}
+
+/// Whether the leader proposes a write: parsed first (a syntax error is answered now, never
+/// proposed), and refused with `-MISCONF` while the data directory's disk is below
+/// `min_free_disk` if it may add data (Redis's `denyoom` commands, and a transaction holding
+/// one); deletes still run, since they are how space is won back.
+fn admit(node: &Node, p: &Prepared, args: &[Bytes]) -> Result<(), Frame> {
+    cmd::validate(p, args)?;
+    let Some(refusal) = node.disk().refusal() else {
+        return Ok(());
+    };
+    let adds = |spec: Option<&cmd::CommandSpec>| spec.is_none_or(|s| s.has(Flag::Denyoom));
+    let grows = if p.spec.name == cmd::txn::EXEC_ENTRY {
+        let tx = cmd::txn::Transaction::decode(args)?;
+        tx.commands.iter().any(|c| adds(c.first().and_then(|n| cmd::lookup(n))))
+    } else {
+        adds(Some(p.row()))
+    };
+    if grows { Err(Frame::Error(refusal)) } else { Ok(()) }
 }
 
 /// One try at a data command.
@@ -281,7 +300,7 @@ async fn run_local(
         return Attempt::Retry;
     };
     if ctx.is_write {
-        if let Err(e) = cmd::validate(p, args) {
+        if let Err(e) = admit(node, p, args) {
             return Attempt::Reply(e);
         }
         return match g.propose(vec![args.to_vec()]).await {

@@ -3,6 +3,7 @@
 //! execute commands against it.
 
 pub mod clients;
+pub mod disk;
 pub mod proposer;
 pub mod pubsub;
 mod tasks;
@@ -29,7 +30,7 @@ use crate::config::Config;
 use crate::raft::Raft;
 use crate::raft::log_engine::{GroupLog, LogEngine};
 use crate::raft::network::GroupNetwork;
-use crate::raft::state_machine::GroupStateMachine;
+use crate::raft::state_machine::{GroupStateMachine, SnapshotEvery};
 use crate::raft::types::{GroupId, NodeId, TypeConfig};
 use crate::store::Store;
 use crate::wire::Peers;
@@ -420,6 +421,11 @@ pub struct Node {
     started: Instant,
     next_client_id: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
+    /// The free-disk watermark of the data directory.
+    disk: disk::DiskWatch,
+    /// Why the node cannot go on (a group's Raft core stopped, the log engine failed), once it
+    /// cannot: the process then exits (`failed`).
+    failure: watch::Sender<Option<String>>,
 }
 
 /// Wall-clock milliseconds since the Unix epoch; only the proposer reads the clock.
@@ -582,7 +588,10 @@ fn open_state_machines(
             .filter(|g| g.members.contains(&id))
             .map(|g| {
                 let dir = snap_dir(g.id);
-                let every = config.snapshot_every;
+                let every = SnapshotEvery {
+                    writes: config.snapshot_every,
+                    log_bytes: config.snapshot_log_bytes,
+                };
                 (g.id, scope.spawn(move || GroupStateMachine::open(g.id, &dir, every)))
             })
             .collect();
@@ -648,6 +657,8 @@ impl Node {
 
         let (shutdown_tx, _) = watch::channel(false);
         let tunables = Tunables::new(&config);
+        let disk = disk::DiskWatch::new(&data_dir, config.min_free_disk);
+        disk.check();
         let node = Arc::new(Node {
             id,
             view: RwLock::new(View::from_config(&config, id)),
@@ -665,6 +676,8 @@ impl Node {
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown_tx,
+            disk,
+            failure: watch::channel(None).0,
         });
         tasks::spawn_all(&node);
         Ok(node)
@@ -707,6 +720,36 @@ impl Node {
     /// A receiver that turns true when the node is shutting down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
+    }
+
+    /// The data directory's free-disk watermark: writes that may grow the data ask it first.
+    pub fn disk(&self) -> &disk::DiskWatch {
+        &self.disk
+    }
+
+    /// Records why the node cannot go on (the first reason stays), and says it at error level.
+    fn fail(&self, reason: String) {
+        tracing::error!("{reason}; the node stops so that it is restarted rather than serve on without it");
+        self.failure.send_if_modified(|f| {
+            let first = f.is_none();
+            if first {
+                *f = Some(reason);
+            }
+            first
+        });
+    }
+
+    /// Resolves, with the reason, once the node cannot go on: a group's Raft core stopped (a
+    /// storage error in its log or its snapshots, a panic) or the log engine failed. A node
+    /// serving on with a dead group would refuse that group's commands for good while looking
+    /// alive; the caller exits instead, so that a supervisor restarts it.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.failure.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives as long as the node.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Stops the Raft groups and tells every task to end.

@@ -1,5 +1,6 @@
 //! The node's background work: following each group's Raft metrics into the view, telling
-//! peers which groups this node leads, spreading leadership evenly, and expiring keys.
+//! peers which groups this node leads, spreading leadership evenly, expiring keys, snapshots,
+//! the free-disk watermark, and noticing when the node cannot go on.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,10 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
         tokio::spawn(follow_metrics(node.clone(), group));
         tokio::spawn(expire_keys(node.clone(), group));
         tokio::spawn(snapshot_by_writes(node.clone(), group));
+        tokio::spawn(watch_core(node.clone(), group));
     }
+    tokio::spawn(watch_log_engine(node.clone()));
+    tokio::spawn(watch_free_disk(node.clone()));
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
     if node.groups.values().any(|g| g.awaiting_revert() || g.unconfirmed()) {
@@ -143,6 +147,11 @@ fn log_rejoin_progress(node: &Node, answers: &std::collections::BTreeMap<GroupId
 /// keys if more). openraft's own policy (off) counts log entries, and an entry of batched
 /// writes (group commit) may carry hundreds: counted by entries alone, the log, its cache and
 /// a restart's replay grew that many times longer between snapshots.
+///
+/// Asked for because of the log's bytes (`snapshot_log_bytes`), the snapshot is followed by a
+/// purge of the whole log it covers: openraft keeps `max_in_snapshot_log_to_keep` entries
+/// behind a snapshot (for followers a little behind), which by bytes is unbounded when the
+/// entries are large values.
 async fn snapshot_by_writes(node: Arc<Node>, group: GroupId) {
     let Some(g) = node.groups.get(&group) else { return };
     let mut shutdown = node.shutdown_signal();
@@ -151,9 +160,81 @@ async fn snapshot_by_writes(node: Arc<Node>, group: GroupId) {
             _ = g.sm.snapshot_due.notified() => {}
             _ = shutdown.changed() => return,
         }
+        let by_bytes = g.sm.take_due_by_bytes();
+        let applied = g.applied_index();
         if g.raft.trigger().snapshot().await.is_err() {
             return;
         }
+        if !by_bytes {
+            continue;
+        }
+        let wait = g.raft.wait(Some(Duration::from_secs(60)));
+        let built = wait.metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= applied),
+            "the snapshot asked for by bytes",
+        );
+        let snapshot = tokio::select! {
+            m = built => m.ok().and_then(|m| m.snapshot),
+            _ = shutdown.changed() => return,
+        };
+        if let Some(s) = snapshot
+            && g.raft.trigger().purge_log(s.index).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Fails the node once a group's Raft core stops while the node is not shutting down: a storage
+/// error (a failed log write, a snapshot that could not be written) stops it for good, and so
+/// does a panic. Follows the server metrics, which change with the vote and leader only; the
+/// core holds their sender, so their channel closes when the core's task ends, however it ends.
+async fn watch_core(node: Arc<Node>, group: GroupId) {
+    let Some(g) = node.groups.get(&group) else { return };
+    let mut server = g.raft.server_metrics();
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            changed = server.changed() => if changed.is_err() { break },
+            _ = shutdown.changed() => return,
+        }
+    }
+    if *shutdown.borrow() {
+        return;
+    }
+    let why = match &g.raft.metrics().borrow_watched().running_state {
+        Err(openraft::error::Fatal::Stopped) | Ok(()) => "it ended without an error (a panic?)".to_string(),
+        Err(e) => e.to_string(),
+    };
+    node.fail(format!("group {group}: its Raft core stopped: {why}"));
+}
+
+/// Fails the node once the log engine is poisoned (a failed write or fsync): no group can make
+/// anything durable any more, and none is retried.
+async fn watch_log_engine(node: Arc<Node>) {
+    let mut shutdown = node.shutdown_signal();
+    tokio::select! {
+        _ = node.engine.poisoned() => {}
+        _ = shutdown.changed() => return,
+    }
+    node.fail("the log engine failed to write or fsync, so no write can be made durable".into());
+}
+
+/// Measures the data directory's free space four times a second (a `statvfs`, microseconds):
+/// below `min_free_disk` writes that may grow the data are refused, and accepted again as soon
+/// as a check finds the space back.
+async fn watch_free_disk(node: Arc<Node>) {
+    if node.disk.min_free() == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        node.disk.check();
     }
 }
 

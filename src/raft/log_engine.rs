@@ -845,7 +845,11 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let engine = LogEngine::open(&dir.path().join("log"), FsyncPolicy::Always).unwrap();
             let log = engine.group(7).unwrap();
-            let sm = GroupStateMachine::open(7, &dir.path().join("snap"), 100_000).unwrap();
+            let every = crate::raft::state_machine::SnapshotEvery {
+                writes: 100_000,
+                log_bytes: 1 << 30,
+            };
+            let sm = GroupStateMachine::open(7, &dir.path().join("snap"), every).unwrap();
             Ok((dir, log, sm))
         }
     }

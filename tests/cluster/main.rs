@@ -5,6 +5,7 @@ mod harness;
 mod basic;
 mod clients;
 mod data;
+mod disk;
 mod failover;
 mod hostile;
 mod malformed;

@@ -18,6 +18,7 @@ type Section = (&'static str, fn(&Node, &mut String));
 const SECTIONS: &[Section] = &[
     ("server", server),
     ("clients", clients),
+    ("persistence", persistence),
     ("stats", stats),
     ("replication", replication),
     ("cluster", cluster),
@@ -70,6 +71,19 @@ fn clients(node: &Node, out: &mut String) {
         node.stats.connected_clients.load(Ordering::Relaxed),
         node.config.limits.maxclients,
         node.waiters.count()
+    );
+}
+
+/// The data directory's free space against `min_free_disk`, and whether writes that may add
+/// data are refused for it (`-MISCONF`).
+fn persistence(node: &Node, out: &mut String) {
+    let disk = node.disk();
+    let _ = write!(
+        out,
+        "# Persistence\r\ndisk_free_bytes:{}\r\nmin_free_disk:{}\r\ndisk_writes_refused:{}\r\n\r\n",
+        disk.free().map_or_else(|| "unknown".to_string(), |f| f.to_string()),
+        disk.min_free(),
+        u8::from(disk.is_low()),
     );
 }
 
