@@ -107,7 +107,7 @@ class Session:
         elif base in ("EXEC", "DISCARD") and self.in_multi:
             c.queued = self.queued
             self.in_multi = False
-        elif base == "RESET":
+        elif base == "RESET" and rr == ("+", b"RESET"):
             self.in_multi, self.queued = False, []
         return rs, rr, c
 
@@ -173,7 +173,7 @@ def check_random(cmd, rs, aux_r, before=None):
         pairs = [(x, None) for x in items]
     seen = set()
     for m, v in pairs:
-        if not isinstance(m, tuple) or m[1] not in pool:
+        if not isinstance(m, tuple) or len(m) != 2 or m[0] not in "$=" or m[1] not in pool:
             return "picked %s, not in the collection" % render(m)
         if with_values and v is not None:
             want = pool[m[1]]
@@ -244,6 +244,7 @@ class Differential:
         self.known_hits = {}      # reason -> count
         self.mirror = None        # a connection to the 3-node cluster, fed every case
         self.restarts = 0
+        self.shrink_left = 1e9    # seconds all shrinking may take (main sets a share of the run)
         self._aux()
 
     def _aux(self):
@@ -444,12 +445,17 @@ class Differential:
         """Delta debugging over the commands before the differing one."""
         if name_of(f.seq[-1]) in SCANS or name_of(f.seq[-1]) in RANDOM:
             return
-        deadline = time.monotonic() + budget
+        budget = min(budget, self.shrink_left)
+        if budget < 1:
+            return
+        t0 = time.monotonic()
+        deadline = t0 + budget
         test = lambda prefix: self.still_differs(f.sig, prefix + [f.seq[-1]])
         f.shrunk = ddmin(f.seq[:-1], test, deadline) + [f.seq[-1]]
         res = self.replay(f.shrunk)
         if res and not isinstance(res[0], Dropped):
             f.rs, f.rr = res[0], res[1]
+        self.shrink_left -= time.monotonic() - t0
 
     def shrink_crash(self, f, budget=30.0):
         deadline = time.monotonic() + budget

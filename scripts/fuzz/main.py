@@ -169,10 +169,17 @@ def fuzz(run, a, phases, known):
     diff.mirror = mirror
     if "diff" in phases:
         end = t_start + budget * share["diff"]
+        diff.shrink_left = 0.4 * budget * share["diff"]
         i = 0
         last = time.monotonic()
         while (a.cases is None and time.monotonic() < end) or (a.cases is not None and i < a.cases):
-            diff.run_case(i)
+            try:
+                diff.run_case(i)
+            except Exception:  # a bug of the fuzzer's own: said, and the run goes on
+                import traceback
+                run.failures.append("the fuzzer failed in case %d (seed %d):\n%s" % (i, a.seed, traceback.format_exc()))
+                run.log("the fuzzer failed in case %d: %s" % (i, traceback.format_exc().splitlines()[-1]))
+                diff._aux()
             i += 1
             if time.monotonic() - last >= 10:
                 last = time.monotonic()

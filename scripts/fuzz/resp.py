@@ -194,6 +194,8 @@ def _render(r):
         return "(nothing)"
     if isinstance(r, str):
         return r
+    if not isinstance(r, tuple) or len(r) != 2:
+        return repr(r)
     t, v = r
     if t == "shape":
         return "(a reply of type %s)" % v
