@@ -5,6 +5,7 @@ fresh connections after FLUSHALL) and reported once per kind, with the seed and 
 
 import time
 
+from gen import OTHER
 from compare import Cmd, agree, name_of, shape, signature, RANDOM, SCANS, _s
 from resp import Conn, Closed, Timeout, BadReply, encode, is_error, render, render_args
 
@@ -69,6 +70,16 @@ class Session:
     def run(self, cmd):
         """Sends `cmd` to both; returns (slotraft's reply, redis's reply, a note or None):
         a note when the replies disagree in a way the data explains (random picks)."""
+        if cmd and cmd[0] == OTHER:
+            # From another connection (both servers' auxiliary ones, RESP2 and never in MULTI).
+            inner = Cmd(cmd[1:])
+            out = []
+            for aux in (self.aux_s, self.aux_r):
+                try:
+                    out.append(aux.call(*inner))
+                except (Closed, Timeout, BadReply) as e:
+                    out.append(Dropped(repr(e)))
+            return out[0], out[1], inner
         data = encode(cmd)
         name = name_of(cmd)
         base = name.split("|")[0]
@@ -92,6 +103,8 @@ class Session:
                 rs.append(extra)
             if base in MODE_CHANGERS or name == "CLIENT|REPLY":
                 self.uncertain = True
+            if len(rs) == 1 and len(rr) == 1 and isinstance(rs[0], tuple):
+                return rs[0], rr[0]
             rs = ("*", rs) if all(isinstance(x, tuple) for x in rs) else ("drained", [repr(x) for x in rs])
             rr = ("*", rr)
             return rs, rr
@@ -310,8 +323,8 @@ class Differential:
                 self.commands += 1
                 done.append(cmd)
                 res = sess.run(cmd)
-                rs, rr = res[0], res[1]
-                if self._judge(sess, i, done, res):
+                self.diverged = False
+                if self._judge(sess, i, done, res) or self.diverged:
                     break
         finally:
             sess.close()
@@ -354,7 +367,7 @@ class Differential:
             sess.sync_sets()
         if note is not None:
             self._record("wrong reply", "%s: bad random pick" % name, i, done, rs, rr, note)
-            return False
+            return True
         if not agree(cmd, rs, rr):
             self._difference(i, done, rs, rr, cmd)
         return False
@@ -381,6 +394,10 @@ class Differential:
         return None
 
     def _difference(self, i, done, rs, rr, cmd):
+        """Records a difference. The case ends there: after a write that went differently
+        (known or not) the two servers no longer hold the same data, and whatever follows
+        would only differ because of it."""
+        self.diverged = True
         reason = self.known.match(cmd, rs, rr)
         if reason:
             self.known_hits[reason] = self.known_hits.get(reason, 0) + 1

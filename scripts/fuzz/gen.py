@@ -506,6 +506,9 @@ GRAMMAR = {
     "SUNSUBSCRIBE": lambda g: [g.pick(["{t}ch", "{t}x"])] if g.chance(0.5) else [],
 }
 
+# A command sent on a second connection (to each server): "@OTHER SET k v" in a reproduction.
+OTHER = "@OTHER"
+
 # Commands never generated: they end the connection or the server, or compare nothing.
 NEVER = {"QUIT", "SHUTDOWN", "DEBUG", "MONITOR", "SYNC", "PSYNC", "FAILOVER", "REPLICAOF", "SLAVEOF"}
 
@@ -544,7 +547,22 @@ class Sequences:
             n = max(0, n + g.pick([-1, 1]))
         return [g.key() if i == 0 or g.chance(0.3) else g.value() for i in range(n)]
 
+    def big(self, g):
+        """A collection of thousands of members at once (ascending scores: a sorted set's
+        worst case for a tree without balance)."""
+        n = g.r.randint(100, 3000)
+        kind = g.pick(["ZADD", "RPUSH", "SADD", "HSET"])
+        if kind == "ZADD":
+            body = sum(([str(i), "m%d" % i] for i in range(n)), [])
+        elif kind == "HSET":
+            body = sum((["f%d" % i, str(i)] for i in range(n)), [])
+        else:
+            body = ["m%d" % i for i in range(n)]
+        return [kind, g.key()] + body
+
     def command(self, g, name=None):
+        if name is None and g.chance(0.01):
+            return self.big(g)
         name = name or g.pick(self.weighted)
         f = GRAMMAR.get(name)
         args = f(g) if f else self.fallback(g, name)
@@ -566,8 +584,13 @@ class Sequences:
                 block = [["MULTI"]] + [self.command(g) for _ in range(g.r.randint(0, 5))]
                 block.append([g.pick(["EXEC", "EXEC", "EXEC", "DISCARD", "MULTI"])])
                 if g.chance(0.3):
+                    # WATCH, and maybe a write from another connection before EXEC.
+                    if g.chance(0.6):
+                        block.insert(g.r.randint(0, len(block) - 1), [OTHER] + self.command(g, g.pick(FILLERS + ["DEL", "EXPIRE", "INCR"])))
                     block.insert(0, ["WATCH"] + g.keys(1, 2))
                 out += block
+            elif g.chance(0.01):
+                out.append([OTHER] + self.command(g))
             else:
                 out.append(self.command(g))
         return out

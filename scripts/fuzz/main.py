@@ -15,7 +15,7 @@ sys.path.insert(0, HERE)
 
 from compare import Known, name_of  # noqa: E402
 from differential import Differential, MODE_CHANGERS, Finding  # noqa: E402
-from gen import Sequences  # noqa: E402
+from gen import OTHER, Sequences  # noqa: E402
 from resp import Conn, Closed, Timeout, BadReply, encode, render, render_args  # noqa: E402
 from servers import Slotraft, Redis, CheckFailed  # noqa: E402
 import protocol  # noqa: E402
@@ -98,6 +98,7 @@ class Mirror:
             if self.conn is None:
                 self.conn = self.three.leader_conn("{t}")
             marker = b"mirror-%d" % self.sent
+            seq = [c[1:] if c and c[0] == OTHER else c for c in seq]
             self.conn.send(b"".join(encode(c) for c in seq) + encode(["RESET"]) + encode(["ECHO", marker]))
             self.sent += 1
             deadline = time.monotonic() + 20
@@ -212,7 +213,9 @@ def summary(run, diff, proto, known):
         if f.reason:
             out.append("   " + f.reason.replace("\n", "\n   "))
         seq = f.shrunk or f.seq
-        out.append("   reproduce (%s%d commands, on a fresh server):" % ("shrunk to " if f.shrunk else "", len(seq)))
+        out.append("   reproduce (%s%d commands, on a fresh server%s):" % (
+            "shrunk to " if f.shrunk else "", len(seq),
+            "; @OTHER: on a second connection" if any(c and c[0] == OTHER for c in seq if isinstance(c, list)) else ""))
         for c in seq[-60:]:
             out.append("     " + (render_args(c) if isinstance(c, list) else str(c)))
         out.append("   slotraft: %s" % (render(f.rs) if isinstance(f.rs, tuple) else f.rs))
