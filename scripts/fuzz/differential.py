@@ -490,6 +490,9 @@ class Differential:
         if crashes([]):
             f.shrunk = [f.seq[-1]]
             return
+        if not crashes(f.seq[:-1]):
+            f.reason = (f.reason or "") + "\n(replayed on a fresh server, the sequence did not crash it again)"
+            return
         f.shrunk = ddmin(f.seq[:-1], crashes, deadline) + [f.seq[-1]]
 
 
