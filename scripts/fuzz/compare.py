@@ -53,12 +53,15 @@ _FLOAT = re.compile(rb"-?(\d+\.\d*|\d*\.\d+|\d+)(e[-+]?\d+)?")
 def canon(r):
     """RESP3 sets and maps compared without their order; a double in a bulk string by its
     value (Redis 7.0 prints %.17g, "0.10000000000000001", where 7.2 and slotraft print the
-    shortest string that reads back the same, "0.1"); everything else as is."""
+    shortest string that reads back the same, "0.1"), and so a RESP3 double; everything else
+    as is."""
     if not isinstance(r, tuple):
         return r
     t, v = r
     if t == "$" and v and len(v) < 40 and (b"." in v or b"e" in v) and _FLOAT.fullmatch(v):
         return ("double", float(v))
+    if t == "," and _FLOAT.fullmatch(v):
+        return ("double", float(v))   # RESP3 doubles: the same two ways of printing them
     if t in "*>" and v is not None:
         return (t, [canon(x) for x in v])
     if t == "~":

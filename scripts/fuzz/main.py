@@ -157,10 +157,10 @@ def fuzz(run, a, phases, known):
     seqs.set_arity(arity)
     if seqs.unknown_grammar:
         run.log("commands with no grammar (arguments from their arity): %s" % " ".join(seqs.unknown_grammar))
-    # The budget: most to the differential phase, the rest to the protocol phases; what the
-    # servers' start took is not counted, the checks at the end are.
-    budget = a.time
+    # The budget: most to the differential phase, the rest to the protocol phases; the
+    # servers' start and the checks at the end count too, so --time is about the wall time.
     t_start = time.monotonic()
+    budget = max(a.time - (t_start - run.t0), 1.0)
     share = {"diff": 0.62, "resp": 0.2, "rpc": 0.1}
     active = sum(share[p] for p in phases if p in share)
     share = {p: share[p] / active * 0.92 for p in phases if p in share}
