@@ -12,6 +12,7 @@ mod info;
 
 use bytes::Bytes;
 
+use crate::cmd::parse::parse_i64;
 use crate::cmd::{self, Prepared};
 use crate::exec::session::ConnState;
 use crate::exec::{keyspace, pubsub};
@@ -27,10 +28,6 @@ fn bulk(s: impl Into<Vec<u8>>) -> Frame {
 
 fn upper(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_uppercase()
-}
-
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
 }
 
 pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) -> Frame {
