@@ -94,7 +94,7 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
             _ = tokio::time::sleep_until(until) => {}
         }
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            break blocking.timeout_reply.clone();
+            break Frame::NullArray;
         }
     };
     drop(joined);

@@ -6,6 +6,7 @@ mod basic;
 mod clients;
 mod data;
 mod failover;
+mod fuzz_findings;
 mod hostile;
 mod malformed;
 mod proxy;
