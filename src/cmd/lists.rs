@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
+use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, numkeys_keys, parse_i64};
 use crate::resp::frame::Frame;
 use crate::store::{Entry, Store, Value};
 
@@ -98,18 +98,12 @@ fn mpop_layout(args: &[Bytes]) -> Reply<(usize, usize)> {
 /// first/last/step cannot say: what routing and apply-time expiry use. Empty when numkeys is
 /// unusable (the command's own parse then answers with Redis's error).
 pub fn lmpop_keys(args: &[Bytes]) -> Vec<usize> {
-    match args.get(1).map(|_| mpop_layout(args)) {
-        Some(Ok((n, _))) => (2..2 + n).collect(),
-        _ => Vec::new(),
-    }
+    numkeys_keys(args, &[], 1)
 }
 
 /// Key positions of BLMPOP: LMPOP's after the timeout.
 pub fn blmpop_keys(args: &[Bytes]) -> Vec<usize> {
-    match args.get(1..) {
-        Some(rest) if !rest.is_empty() => lmpop_keys(rest).into_iter().map(|k| k + 1).collect(),
-        _ => Vec::new(),
-    }
+    numkeys_keys(args, &[], 2)
 }
 
 pub(super) fn parse_write(name: &str, args: &[Bytes]) -> Reply<Write> {

@@ -10,6 +10,8 @@ use tokio::net::TcpStream;
 
 use crate::harness::Cluster;
 
+const CROSSSLOT: &str = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+
 /// Sends each command on one connection, in turn, and returns each raw reply.
 async fn exchange(addr: &str, commands: &[&[&str]]) -> Vec<String> {
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -36,6 +38,77 @@ async fn exchange(addr: &str, commands: &[&[&str]]) -> Vec<String> {
         }
     }
     replies
+}
+
+// Findings 5 and 6: a numkeys the key finders cannot use, and a keyless subcommand, are
+// answered where they arrive (no CLUSTERDOWN, no CROSSSLOT), also inside MULTI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_that_name_no_key_answer_where_they_arrive() {
+    let c = Cluster::one().await;
+    let addr = c.addr(1);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["LMPOP", "abc", "{t}a", "RIGHT"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (
+            &["ZINTER", "-1", "{t}b"],
+            "-ERR at least 1 input key is needed for 'zinter' command\r\n",
+        ),
+        (
+            &["SINTERCARD", "0", "{t}a"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (
+            &["ZUNION", "abc", "{t}", "{t}a"],
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (&["ZMPOP", "2147483648", "{t}e", "{t}c", "MIN"], "-ERR syntax error\r\n"),
+        (
+            &["SINTERCARD", "2147483648", "{t}e", "{t}e", "other"],
+            "-ERR Number of keys can't be greater than number of args\r\n",
+        ),
+        (&["ZINTERSTORE", "other", "3", "{t}a", "{t}b"], "-ERR syntax error\r\n"),
+        (
+            &["BZMPOP", "0", "-1", "{t}a", "MIN"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (
+            &["BLMPOP", "0", "abc", "{t}a", "LEFT"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (&["ZUNION", "2", "{t}a", "b"], CROSSSLOT),
+        (&["LMPOP", "3", "{t}a", "b", "LEFT"], CROSSSLOT),
+    ];
+    for (req, want) in cases {
+        assert_eq!(exchange(&addr, &[req]).await, [*want], "{req:?}");
+    }
+    let got = exchange(
+        &addr,
+        &[
+            &["MULTI"],
+            &["ZDIFF", "2147483648", "{t}e", "WITHSCORES"],
+            &["EXEC"],
+            &["MULTI"],
+            &["ZUNION", "0", "{t}a"],
+            &["EXEC"],
+        ],
+    )
+    .await;
+    let want = [
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR syntax error\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR at least 1 input key is needed for 'zunion' command\r\n",
+    ];
+    assert_eq!(got, want);
+    let help = exchange(&addr, &[&["OBJECT", "HELP"]]).await;
+    assert!(
+        help[0].starts_with("*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"),
+        "{help:?}"
+    );
 }
 
 // Finding 8: BLMOVE and BRPOPLPUSH time out with a null array, as every blocking pop does in

@@ -60,6 +60,8 @@ pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[By
         "keys" | "scan" | "randomkey" | "flushdb" | "flushall" => keyspace::execute(node, p.spec.name, args).await,
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "publish"
         | "spublish" | "pubsub" => pubsub::execute(node, conn, p, args).await,
-        other => Frame::Error(format!("ERR command '{other}' is not served by this node")),
+        // A read or write that names no key (ZUNION 0 k, OBJECT HELP): `Prepared::kind`.
+        other => cmd::keyless(p.spec, args)
+            .unwrap_or_else(|| Frame::Error(format!("ERR command '{other}' is not served by this node"))),
     }
 }
