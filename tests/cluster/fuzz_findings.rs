@@ -40,6 +40,94 @@ async fn exchange(addr: &str, commands: &[&[&str]]) -> Vec<String> {
     replies
 }
 
+// Findings 2, 3 and 7: EXEC counts the keys of every queued command, a blocking pop whose
+// timeout does not read and a shard channel included; a blocking pop across slots is refused
+// when queued; a blocking pop runs without blocking and answers its own argument error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_counts_the_slots_of_every_queued_command() {
+    let c = Cluster::one().await;
+    let addr = c.addr(1);
+    let got = exchange(
+        &addr,
+        &[
+            &["MULTI"],
+            &["SET", "{t}b", "1"],
+            &["BZPOPMIN", "other", "abc"],
+            &["EXEC"],
+            &["GET", "{t}b"],
+            &["MULTI"],
+            &["BRPOPLPUSH", "{t}b", "{t}e", ""],
+            &["EXEC"],
+            &["MULTI"],
+            &["SPUBLISH", "ch1", "x"],
+            &["SET", "{t}a", "1"],
+            &["EXEC"],
+            &["GET", "{t}a"],
+            &["MULTI"],
+            &["SPUBLISH", "{t}ch", "x"],
+            &["SET", "{t}a", "1"],
+            &["EXEC"],
+            &["MULTI"],
+            &["BZPOPMAX", "{t}d", "other", "{t}a", "-0.01"],
+            &["SET", "{t}a", "2"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "{t}a", "3"],
+            &["BLMPOP", "0", "abc", "{t}a", "LEFT"],
+            &["BLMPOP", "0", "1", "{t}x", "LEFT"],
+            &["BLMOVE", "{t}x", "{t}y", "LEFT", "LEFT", "0"],
+            &["EXEC"],
+        ],
+    )
+    .await;
+    let want = [
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        CROSSSLOT,
+        "$-1\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR timeout is not a float or out of range\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        CROSSSLOT,
+        "$-1\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "*2\r\n:0\r\n+OK\r\n",
+        "+OK\r\n",
+        CROSSSLOT,
+        "+QUEUED\r\n",
+        "-EXECABORT Transaction discarded because of previous errors.\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "*4\r\n+OK\r\n-ERR numkeys should be greater than 0\r\n*-1\r\n$-1\r\n",
+    ];
+    assert_eq!(got, want);
+    for blocking in [
+        &["BLPOP", "{t}d", "other", "0.05"][..],
+        &["BLMOVE", "{t}d", "other", "LEFT", "LEFT", "0"],
+        &["BLMPOP", "0", "2", "{t}d", "other", "LEFT"],
+        &["BRPOPLPUSH", "{t}d", "other", "0"],
+        &["BZPOPMAX", "{t}d", "other", "0"],
+        &["BZMPOP", "0", "2", "{t}d", "other", "MIN"],
+    ] {
+        let got = exchange(&addr, &[&["MULTI"], blocking, &["EXEC"]]).await;
+        let want = [
+            "+OK\r\n",
+            CROSSSLOT,
+            "-EXECABORT Transaction discarded because of previous errors.\r\n",
+        ];
+        assert_eq!(got, want, "{blocking:?}");
+    }
+}
+
 // Findings 5 and 6: a numkeys the key finders cannot use, and a keyless subcommand, are
 // answered where they arrive (no CLUSTERDOWN, no CROSSSLOT), also inside MULTI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
