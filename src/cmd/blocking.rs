@@ -14,10 +14,10 @@ use crate::resp::frame::Frame;
 pub struct Blocking {
     pub twin: Vec<Bytes>,
     pub reply: TwinReply,
-    /// None: wait forever (timeout 0).
+    /// None: wait forever (timeout 0). A timeout answers a null array, BLMOVE's and
+    /// BRPOPLPUSH's too (Redis 7.0's `replyToBlockedClientTimedOut`), though their twins
+    /// answer a null bulk when they find nothing (inside MULTI).
     pub timeout: Option<Duration>,
-    /// What a timeout answers: a null array, or a null bulk (BLMOVE, BRPOPLPUSH).
-    pub timeout_reply: Frame,
     /// Only the first key can wake the command (BLMOVE's destination cannot).
     pub first_key_wakes: bool,
 }
@@ -42,7 +42,6 @@ pub fn read(spec: &CommandSpec, args: &[Bytes]) -> Option<Result<Blocking, Frame
         args: form,
         reply,
         first_key_wakes,
-        null_bulk_on_timeout,
     } = spec.twin?;
     let name = Bytes::from_static(command.as_bytes());
     let n = args.len();
@@ -59,16 +58,10 @@ pub fn read(spec: &CommandSpec, args: &[Bytes]) -> Option<Result<Blocking, Frame
         TwinArgs::ArgsThenTimeout => ([&[name][..], &args[1..n - 1]].concat(), &args[n - 1]),
         TwinArgs::TimeoutFirst => ([&[name][..], &args[2..]].concat(), &args[1]),
     };
-    let timeout_reply = if null_bulk_on_timeout {
-        Frame::Null
-    } else {
-        Frame::NullArray
-    };
     Some(parse_timeout(timeout_arg).map(|timeout| Blocking {
         twin,
         reply,
         timeout,
-        timeout_reply,
         first_key_wakes,
     }))
 }
@@ -118,7 +111,6 @@ mod tests {
         assert_eq!(blk.timeout, None);
         let blk = parse(&a(&["blmove", "s", "d", "LEFT", "RIGHT", "2"])).unwrap().unwrap();
         assert_eq!(blk.twin, a(&["lmove", "s", "d", "LEFT", "RIGHT"]));
-        assert_eq!(blk.timeout_reply, Frame::Null);
         let blk = parse(&a(&["blmpop", "0", "2", "a", "b", "right", "count", "3"]))
             .unwrap()
             .unwrap();

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, parse_i64};
+use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, numkeys_keys, parse_i64};
 use crate::resp::frame::Frame;
 use crate::store::{Entry, Store, Value};
 
@@ -98,18 +98,12 @@ fn mpop_layout(args: &[Bytes]) -> Reply<(usize, usize)> {
 /// first/last/step cannot say: what routing and apply-time expiry use. Empty when numkeys is
 /// unusable (the command's own parse then answers with Redis's error).
 pub fn lmpop_keys(args: &[Bytes]) -> Vec<usize> {
-    match args.get(1).map(|_| mpop_layout(args)) {
-        Some(Ok((n, _))) => (2..2 + n).collect(),
-        _ => Vec::new(),
-    }
+    numkeys_keys(args, &[], 1)
 }
 
 /// Key positions of BLMPOP: LMPOP's after the timeout.
 pub fn blmpop_keys(args: &[Bytes]) -> Vec<usize> {
-    match args.get(1..) {
-        Some(rest) if !rest.is_empty() => lmpop_keys(rest).into_iter().map(|k| k + 1).collect(),
-        _ => Vec::new(),
-    }
+    numkeys_keys(args, &[], 2)
 }
 
 pub(super) fn parse_write(name: &str, args: &[Bytes]) -> Reply<Write> {
@@ -440,11 +434,6 @@ fn lpos(store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
         let opt = &args[j];
         if opt.eq_ignore_ascii_case(b"rank") && more {
             rank = parse_i64(&args[j + 1]).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
-            if rank == i64::MIN {
-                return Err(Frame::error(
-                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                ));
-            }
             if rank == 0 {
                 return Err(Frame::error(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -471,7 +460,9 @@ fn lpos(store: &Store, args: &[Bytes], now_ms: u64) -> Reply<Frame> {
     let elem = &args[2];
     let len = list.len();
     let from_tail = rank < 0;
-    let rank = rank.unsigned_abs();
+    // Redis 7.0 negates a negative rank in a signed long: LLONG_MIN stays negative, and every
+    // match from the tail is then at or past it, as rank -1.
+    let rank = if rank == i64::MIN { 1 } else { rank.unsigned_abs() };
     let scan = len.min(if maxlen == 0 { usize::MAX } else { maxlen });
     let index_at = |n: usize| if from_tail { len - 1 - n } else { n };
     let mut matches: u64 = 0;
@@ -768,6 +759,24 @@ mod tests {
                 err("ERR MAXLEN can't be negative"),
             ),
             (0, &["lpos", "l", "c", "count"], err("ERR syntax error")),
+            // Redis 7.0 takes LLONG_MIN as a rank (every match from the tail counts) and
+            // reads the options in order: the COUNT error comes after it.
+            (0, &["lpos", "l", "c", "rank", "-9223372036854775808"], int(7)),
+            (
+                0,
+                &["lpos", "l", "c", "rank", "-9223372036854775808", "count", "0"],
+                Frame::Array(vec![int(7), int(6), int(2)]),
+            ),
+            (
+                0,
+                &["lpos", "none", "c", "rank", "-9223372036854775808", "count", "-6"],
+                err("ERR COUNT can't be negative"),
+            ),
+            (
+                0,
+                &["lpos", "none", "c", "count", "-1", "rank", "0"],
+                err("ERR COUNT can't be negative"),
+            ),
             (0, &["set", "s", "v"], ok()),
             (0, &["lpos", "s", "v"], err(WRONGTYPE)),
         ]);

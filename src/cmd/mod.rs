@@ -179,7 +179,13 @@ impl Prepared {
         self.sub.unwrap_or(self.spec)
     }
 
+    /// Where the command is served: its row's kind, except that a client's read or write
+    /// that names no key (see `keyless`) is the node's to answer, as Redis serves a command
+    /// without keys where it arrives: it touches no group.
     pub fn kind(&self) -> Kind {
+        if self.spec.kind != Kind::Node && self.keys.is_empty() && !self.spec.is_internal() {
+            return Kind::Node;
+        }
         self.spec.kind
     }
 
@@ -281,6 +287,22 @@ pub fn validate(prepared: &Prepared, args: &[Bytes]) -> Result<(), Frame> {
         parse_write(spec, args)?;
     }
     Ok(())
+}
+
+/// The reply of a client's data command that names no key: a numkeys Redis's key finders
+/// cannot use (ZUNION 0 k, LMPOP abc k LEFT), or a keyless subcommand (OBJECT HELP). Redis
+/// serves such a command where it arrives, and as it touches no key no group is needed: a
+/// read runs against an empty store, a write answers its argument error. `None` when the
+/// command has keys, or is a write that parses (none is known): it is routed as usual.
+pub fn keyless(spec: &'static CommandSpec, args: &[Bytes]) -> Option<Frame> {
+    if !key_positions(spec, args).is_empty() || spec.is_internal() {
+        return None;
+    }
+    match spec.kind {
+        Kind::Read => Some(read(&Store::new(), spec, args, 0)),
+        Kind::Write => parse_write(spec, args).err(),
+        Kind::Node => None,
+    }
 }
 
 fn checked_spec(args: &[Bytes]) -> Result<&'static CommandSpec, Frame> {
@@ -589,6 +611,61 @@ mod tests {
         assert_eq!(at(&["lmpop", "2", "a", "b", "left"]), vec![2, 3]);
         assert_eq!(at(&["sort", "k", "store", "d"]), vec![1, 3]);
         assert_eq!(at(&["object", "encoding", "k"]), vec![2]);
+    }
+
+    #[test]
+    fn an_unusable_numkeys_names_no_key_and_answers_redis_error() {
+        let not_int = "ERR value is not an integer or out of range";
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["LMPOP", "abc", "{t}a", "RIGHT"],
+                "ERR numkeys should be greater than 0",
+            ),
+            (
+                &["ZINTER", "-1", "{t}b"],
+                "ERR at least 1 input key is needed for 'zinter' command",
+            ),
+            (&["SINTERCARD", "0", "{t}a"], "ERR numkeys should be greater than 0"),
+            (&["ZUNION", "abc", "{t}", "{t}a"], not_int),
+            (
+                &["ZUNION", "0", "{t}a"],
+                "ERR at least 1 input key is needed for 'zunion' command",
+            ),
+            (&["ZMPOP", "2147483648", "{t}e", "{t}c", "MIN"], "ERR syntax error"),
+            (&["ZMPOP", "0", "{t}e", "MIN"], "ERR numkeys should be greater than 0"),
+            (
+                &["SINTERCARD", "2147483648", "{t}e", "{t}e", "other"],
+                "ERR Number of keys can't be greater than number of args",
+            ),
+            (&["ZDIFF", "2147483648", "{t}e", "WITHSCORES"], "ERR syntax error"),
+            (
+                &["ZINTERCARD", "0", "{t}a"],
+                "ERR at least 1 input key is needed for 'zintercard' command",
+            ),
+            (&["ZINTERSTORE", "other", "3", "{t}a", "{t}b"], "ERR syntax error"),
+            (&["ZUNIONSTORE", "{t}d", "abc", "{t}a"], not_int),
+        ];
+        for (req, want) in cases {
+            let a = args(req);
+            let p = prepare(&a).unwrap();
+            assert_eq!(p.slots, Vec::<Slot>::new(), "{req:?}");
+            assert_eq!(p.kind(), Kind::Node, "{req:?}");
+            assert_eq!(keyless(p.spec, &a), Some(err(want)), "{req:?}");
+        }
+        // A usable count names its keys, options included when it says so (Redis: CROSSSLOT).
+        let p = prepare(&args(&["LMPOP", "3", "{t}a", "b", "LEFT"])).unwrap();
+        assert_eq!((p.keys.clone(), p.kind()), (vec![2, 3, 4], Kind::Write));
+        let p = prepare(&args(&["ZUNIONSTORE", "d", "1", "a"])).unwrap();
+        assert_eq!((p.keys.clone(), p.kind()), (vec![1, 3], Kind::Write));
+        assert_eq!(keyless(p.spec, &args(&["ZUNIONSTORE", "d", "1", "a"])), None);
+        // OBJECT HELP names no key: answered without a group.
+        let p = prepare(&args(&["OBJECT", "HELP"])).unwrap();
+        assert_eq!(p.kind(), Kind::Node);
+        let Some(Frame::Array(help)) = keyless(p.spec, &args(&["OBJECT", "HELP"])) else {
+            panic!("OBJECT HELP answers its help text")
+        };
+        assert_eq!(help.len(), 15);
+        assert_eq!(prepare(&args(&["OBJECT", "ENCODING", "k"])).unwrap().kind(), Kind::Read);
     }
 
     #[test]

@@ -86,18 +86,46 @@ impl<'a> Cursor<'a> {
 
 /// The key positions of a command whose keys follow a `numkeys` argument at `numkeys_at`,
 /// after the keys at `fixed` (ZUNIONSTORE's destination): what the table's first/last/step
-/// cannot say. Positions past the end are left out, and an unusable count gives no keys
-/// after it (the command's own parse then answers with Redis's error).
+/// cannot say. Read as Redis 7.0's key finders read it (`genericGetKeys`, C's `atoi`): a count
+/// below 1 or beyond the arguments gives no keys at all, the fixed ones included, and the
+/// command, served where it arrives, answers its own argument error.
 pub fn numkeys_keys(args: &[Bytes], fixed: &[usize], numkeys_at: usize) -> Vec<usize> {
-    let mut out: Vec<usize> = fixed.iter().copied().filter(|i| *i < args.len()).collect();
-    let n = args
-        .get(numkeys_at)
-        .and_then(|a| parse_i64(a))
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0);
     let first = numkeys_at + 1;
-    out.extend((first..first.saturating_add(n)).take_while(|i| *i < args.len()));
+    let n = args.get(numkeys_at).map_or(0, |a| atoi(a));
+    let Ok(n) = usize::try_from(n) else {
+        return Vec::new();
+    };
+    if n < 1 || n > args.len().saturating_sub(first) {
+        return Vec::new();
+    }
+    let mut out: Vec<usize> = fixed.iter().copied().filter(|i| *i < args.len()).collect();
+    out.extend(first..first + n);
     out
+}
+
+/// C's `atoi` as glibc has it, `(int) strtol(s, NULL, 10)`: leading white space, a sign,
+/// the digits up to the first other byte, saturated at the 64-bit bounds, then cut to 32
+/// bits. What Redis's key finders read a numkeys with.
+pub fn atoi(s: &[u8]) -> i32 {
+    let start = s
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'));
+    let s = start.map_or(&[][..], |i| &s[i..]);
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    };
+    let mut v: i64 = 0;
+    for d in digits.iter().take_while(|d| d.is_ascii_digit()) {
+        let d = i64::from(d - b'0');
+        v = if negative {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
+    }
+    v as i32
 }
 
 /// Redis's `string2ll`: optional `-`, no `+`, no spaces, no leading zeros (only "0" itself),
@@ -161,6 +189,49 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(parse_i64(s.as_bytes()), *want, "{s:?}");
         }
+    }
+
+    #[test]
+    fn atoi_as_glibc_reads_it() {
+        let cases: &[(&str, i32)] = &[
+            ("2", 2),
+            (" 2", 2),
+            ("+2", 2),
+            ("02", 2),
+            ("2abc", 2),
+            ("-1", -1),
+            ("abc", 0),
+            ("", 0),
+            ("2147483648", i32::MIN),
+            ("4294967298", 2),
+            ("99999999999999999999", -1),
+            ("-99999999999999999999", 0),
+        ];
+        for (s, want) in cases {
+            assert_eq!(atoi(s.as_bytes()), *want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn numkeys_keys_are_all_or_none() {
+        use crate::cmd::testing::args as a;
+        // ZUNIONSTORE d numkeys key ...: the destination only with usable keys.
+        let zunionstore = |v: &[&str]| numkeys_keys(&a(v), &[1], 2);
+        assert_eq!(zunionstore(&["zunionstore", "d", "2", "a", "b"]), vec![1, 3, 4]);
+        assert_eq!(zunionstore(&["zunionstore", "d", "3", "a", "b"]), Vec::<usize>::new());
+        assert_eq!(zunionstore(&["zunionstore", "d", "0", "a"]), Vec::<usize>::new());
+        assert_eq!(zunionstore(&["zunionstore", "d", "abc", "a"]), Vec::<usize>::new());
+        // Options after the keys are counted as keys when numkeys says so (Redis: CROSSSLOT).
+        assert_eq!(
+            numkeys_keys(&a(&["lmpop", "3", "a", "b", "left"]), &[], 1),
+            vec![2, 3, 4]
+        );
+        assert_eq!(numkeys_keys(&a(&["zunion", "-1", "a"]), &[], 1), Vec::<usize>::new());
+        assert_eq!(
+            numkeys_keys(&a(&["zunion", "4294967298", "a", "b"]), &[], 1),
+            vec![2, 3]
+        );
+        assert_eq!(numkeys_keys(&a(&["zunion"]), &[], 1), Vec::<usize>::new());
     }
 
     #[test]

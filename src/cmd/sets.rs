@@ -9,6 +9,7 @@
 use bytes::Bytes;
 
 use super::parse::{Cursor, NOT_AN_INTEGER, Reply, SYNTAX_ERROR, WRONGTYPE, numkeys_keys, parse_i64};
+use crate::errors::MUST_BE_POSITIVE;
 use crate::resp::frame::Frame;
 use crate::store::scan::glob_match;
 use crate::store::{Entry, MemberSet, Store, Value, mix64};
@@ -241,9 +242,9 @@ pub(super) fn parse_write(name: &str, args: &[Bytes]) -> Reply<Write> {
             let count = if c.is_done() {
                 None
             } else {
-                let n = c.next_int()?;
-                let n = usize::try_from(n).map_err(|_| Frame::error("ERR value is out of range, must be positive"))?;
-                Some(n)
+                // Not a number is out of range too (`getPositiveLongFromObjectOrReply`).
+                let n = parse_i64(c.next_bytes()?).and_then(|n| usize::try_from(n).ok());
+                Some(n.ok_or_else(|| Frame::error(MUST_BE_POSITIVE))?)
             };
             Write::Pop {
                 key,
@@ -645,7 +646,12 @@ mod tests {
             (
                 0,
                 &["spop", "s", "x"],
-                err("ERR value is not an integer or out of range"),
+                err("ERR value is out of range, must be positive"),
+            ),
+            (
+                0,
+                &["spop", "s", "-9223372036854775809"],
+                err("ERR value is out of range, must be positive"),
             ),
             (0, &["spop", "s", "1", "2"], err("ERR syntax error")),
             (0, &["spop", "s", "0"], set(&[])),
@@ -896,7 +902,11 @@ mod tests {
 
     #[test]
     fn sintercard_keys_follow_numkeys() {
-        assert_eq!(super::sintercard_keys(&args(&["sintercard", "5", "x"])), vec![2]);
+        // More keys than arguments: none, as Redis's key finder (the parse then refuses it).
+        assert_eq!(
+            super::sintercard_keys(&args(&["sintercard", "5", "x"])),
+            Vec::<usize>::new()
+        );
         assert_eq!(
             super::sintercard_keys(&args(&["sintercard", "2", "a", "b", "limit", "1"])),
             vec![2, 3]

@@ -397,8 +397,6 @@ pub struct Twin {
     pub reply: TwinReply,
     /// Only the first key is a source a push can wake (BLMOVE's destination is not).
     pub first_key_wakes: bool,
-    /// A timeout answers a null bulk (BLMOVE, BRPOPLPUSH) rather than a null array.
-    pub null_bulk_on_timeout: bool,
 }
 
 /// The family's own reading of a `movablekeys` command's key positions.

@@ -582,10 +582,12 @@ fn parse_zadd(key: Bytes, c: &mut Cursor) -> Reply<Write> {
     Ok(Write::Add { key, flags: f, pairs })
 }
 
-/// ZPOPMIN / ZPOPMAX count: a non-negative integer.
+/// ZPOPMIN / ZPOPMAX count: a non-negative integer; anything else (not a number, out of
+/// range) is Redis's `getPositiveLongFromObjectOrReply` message.
 fn pop_count(arg: &[u8]) -> Reply<usize> {
-    let n = parse_i64(arg).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
-    usize::try_from(n).map_err(|_| Frame::error(MUST_BE_POSITIVE))
+    parse_i64(arg)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| Frame::error(MUST_BE_POSITIVE))
 }
 
 fn parse_mpop(args: &[Bytes]) -> Reply<Write> {
@@ -1395,7 +1397,9 @@ mod tests {
                 &["zpopmin", "z", "-1"],
                 err("ERR value is out of range, must be positive"),
             ),
-            (0, &["zpopmin", "z", "x"], err(NOT_INT)),
+            (0, &["zpopmin", "z", "x"], err(MUST_BE_POSITIVE)),
+            (0, &["zpopmax", "z", "-9223372036854775809"], err(MUST_BE_POSITIVE)),
+            (0, &["zpopmin", "none", "-9223372036854775809"], err(MUST_BE_POSITIVE)),
             (0, &["zpopmin", "z", "1", "2"], err("ERR syntax error")),
             (0, &["zpopmax", "z", "5"], ws(&[("c", 3.0), ("b", 2.0)])),
             (0, &["exists", "z"], int(0)),

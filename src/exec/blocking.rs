@@ -27,6 +27,10 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
         Ok(t) => t,
         Err(e) => return e,
     };
+    // A numkeys the key finder cannot use: the twin answers its argument error at once.
+    if let Some(reply) = cmd::keyless(twin.spec, &blocking.twin) {
+        return reply;
+    }
     let keys: Vec<Bytes> = twin.keys.iter().map(|&i| blocking.twin[i].clone()).collect();
     // Only the source keys can wake a pop (LMOVE's destination does not).
     let sources: Vec<Bytes> = if blocking.first_key_wakes {
@@ -94,7 +98,7 @@ pub async fn execute(node: &Node, may_forward: bool, blocking: Blocking) -> Fram
             _ = tokio::time::sleep_until(until) => {}
         }
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            break blocking.timeout_reply.clone();
+            break Frame::NullArray;
         }
     };
     drop(joined);

@@ -141,6 +141,10 @@ mod tests {
         assert_eq!(way_of(&conn, &["BZMPOP", "0", "1", "z", "MIN"]), Way::Blocking);
         assert_eq!(way_of(&conn, &["MULTI"]), Way::Transaction);
         assert_eq!(way_of(&conn, &["WATCH", "k"]), Way::Transaction);
+        // A read or write that names no key is the node's: no group to route to.
+        assert_eq!(way_of(&conn, &["OBJECT", "HELP"]), Way::Node);
+        assert_eq!(way_of(&conn, &["ZUNION", "0", "k"]), Way::Node);
+        assert_eq!(way_of(&conn, &["LMPOP", "abc", "k", "LEFT"]), Way::Node);
     }
 
     #[test]

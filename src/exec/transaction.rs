@@ -43,7 +43,8 @@ pub fn queue(node: &Node, conn: &mut ConnState, p: Prepared, args: Vec<Bytes>) -
 /// command whose keys span slots, or whose slot is led elsewhere (`-MOVED`, for a client's
 /// own connection), is refused. Its leader, or a group without one, is EXEC's to find.
 pub fn admit(view: &View, p: &Prepared, may_forward: bool) -> Result<(), Frame> {
-    if p.kind() == Kind::Node {
+    // A blocking pop runs as its twin at EXEC: its keys are a data command's.
+    if p.kind() == Kind::Node && p.spec.twin.is_none() {
         return Ok(());
     }
     match route(view, &p.slots, RouteCtx::write()) {
@@ -119,32 +120,42 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
     if std::mem::take(&mut conn.multi_dirty) {
         return Frame::error(EXECABORT);
     }
-    // Blocking pops run once as their non-blocking twins, as in Redis (same keys, same slots).
+    // The transaction's slots are those of every queued command (a shard channel's too), as
+    // Redis Cluster checks EXEC, whether or not the command then runs in the entry.
+    let queued_slots: Vec<Slot> = queued.iter().flat_map(|(p, _)| p.slots.iter().copied()).collect();
+    // Blocking pops run once as their non-blocking twins, as in Redis (same keys, same slots);
+    // one whose timeout or keys do not read answers its error in its place.
     let mut shapes: Vec<Option<TwinReply>> = vec![None; queued.len()];
     let mut is_data = vec![false; queued.len()];
+    let mut replies: Vec<Option<Frame>> = vec![None; queued.len()];
     let queued: Vec<(Prepared, Vec<Bytes>)> = queued
         .into_iter()
         .enumerate()
         .map(|(i, (p, args))| match cmd::blocking::read(p.spec, &args) {
             Some(Ok(b)) => {
                 shapes[i] = Some(b.reply);
-                is_data[i] = true;
+                match cmd::lookup(&b.twin[0]).and_then(|twin| cmd::keyless(twin, &b.twin)) {
+                    Some(reply) => replies[i] = Some(reply),
+                    None => is_data[i] = true,
+                }
                 (p, b.twin)
             }
-            _ => {
+            Some(Err(e)) => {
+                replies[i] = Some(e);
+                (p, args)
+            }
+            None => {
                 is_data[i] = p.kind() != Kind::Node;
                 (p, args)
             }
         })
         .collect();
     let (data, local): (Vec<_>, Vec<_>) = queued.into_iter().enumerate().partition(|(i, _)| is_data[*i]);
-    let mut replies: Vec<Option<Frame>> = vec![None; data.len() + local.len()];
+    if data.is_empty() && watches.is_empty() && queued_slots.iter().any(|&s| s != queued_slots[0]) {
+        return Frame::error(CROSSSLOT);
+    }
     if !data.is_empty() || !watches.is_empty() {
-        let slots: Vec<Slot> = watches
-            .iter()
-            .map(|w| key_slot(&w.key))
-            .chain(data.iter().flat_map(|(_, (p, _))| p.slots.iter().copied()))
-            .collect();
+        let slots: Vec<Slot> = watches.iter().map(|w| key_slot(&w.key)).chain(queued_slots).collect();
         let tx = Transaction {
             watches,
             commands: data.iter().map(|(_, (_, a))| a.clone()).collect(),
@@ -173,6 +184,9 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
         }
     }
     for (i, (p, args)) in local {
+        if replies[i].is_some() {
+            continue;
+        }
         let reply = if p.spec.name == "unwatch" {
             Frame::ok()
         } else {
@@ -226,6 +240,23 @@ mod admit_tests {
         );
         // Commands without keys queue anywhere.
         assert_eq!(admit(&on_3, &prepared(&["PING"]), true), Ok(()));
+        assert_eq!(admit(&on_3, &prepared(&["ZUNION", "0", "foo"]), true), Ok(()));
+        // A blocking pop's keys are checked as a data command's (it runs as its twin).
+        for req in [
+            &["BLPOP", "foo", "bar", "0.05"][..],
+            &["BLMOVE", "foo", "bar", "LEFT", "LEFT", "0"],
+            &["BLMPOP", "0", "2", "foo", "bar", "LEFT"],
+            &["BRPOPLPUSH", "foo", "bar", "0"],
+            &["BZPOPMAX", "foo", "bar", "x"],
+            &["BZMPOP", "0", "2", "foo", "bar", "MIN"],
+        ] {
+            assert_eq!(
+                admit(&on_3, &prepared(req), true),
+                Err(Frame::error(CROSSSLOT)),
+                "{req:?}"
+            );
+        }
+        assert_eq!(admit(&on_3, &prepared(&["BLPOP", "foo", "{foo}x", "0"]), true), Ok(()));
         let on_1 = view_of_node(1);
         let Err(Frame::Error(moved)) = admit(&on_1, &prepared(&["SET", "foo", "1"]), true) else {
             panic!("a slot led elsewhere is redirected at queue time")

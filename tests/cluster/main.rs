@@ -7,6 +7,7 @@ mod clients;
 mod data;
 mod disk;
 mod failover;
+mod fuzz_findings;
 mod hostile;
 mod malformed;
 mod proxy;

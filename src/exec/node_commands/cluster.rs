@@ -68,7 +68,8 @@ fn count_keys_in_slot(node: &Node, c: &mut Cursor) -> Reply<Frame> {
         Some(s) if (0..i64::from(SLOT_COUNT)).contains(&s) => Ok(Frame::Integer(
             slot_store(node, s as u16, |st| st.count_keys_in_slot(s as u16) as i64).unwrap_or(0),
         )),
-        _ => Err(Frame::error("ERR Invalid slot")),
+        Some(_) => Err(Frame::error("ERR Invalid slot")),
+        None => Err(Frame::error(crate::errors::NOT_AN_INTEGER)),
     }
 }
 

@@ -106,23 +106,32 @@ fn config_params(node: &Node) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A memory amount as Redis reads one: digits with an optional unit (k = 1000, kb = 1024…).
-fn parse_memory(v: &[u8]) -> Option<usize> {
-    let s = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: usize = digits.parse().ok()?;
-    let mul = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1_000_000,
-        "mb" => 1024 * 1024,
-        "g" => 1_000_000_000,
-        "gb" => 1024 * 1024 * 1024,
+/// A memory amount as Redis 7.0 reads one (`memtoull`): digits with an optional unit (k =
+/// 1000, kb = 1024…), no sign; the digits read by `strtoull` (none is 0, too many saturate)
+/// and the product wrapping, then taken as a signed number, so an overflow is out of range
+/// rather than not a memory value.
+fn parse_memory(v: &[u8]) -> Option<i64> {
+    let split = v.iter().position(|c| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1_000_000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1_000_000_000,
+        b"gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    n.checked_mul(mul)
+    if digits.len() >= 128 {
+        return None;
+    }
+    let n = digits.iter().fold(0u64, |n, d| {
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .unwrap_or(u64::MAX)
+    });
+    Some(n.wrapping_mul(mul) as i64)
 }
 
 /// A CONFIG SET change, checked before any is applied (CONFIG SET of several is all or none).
@@ -192,12 +201,15 @@ fn change(name: &str, value: &[u8]) -> Result<Change, &'static str> {
             None => Err("argument couldn't be parsed into an integer"),
         },
         "proto-max-bulk-len" | "client-query-buffer-limit" => match parse_memory(value) {
-            Some(n) if n >= 1024 * 1024 => Ok(if name == "proto-max-bulk-len" {
-                Change::ProtoMaxBulkLen(n)
-            } else {
-                Change::QueryBufferLimit(n)
-            }),
-            Some(_) => Err("argument must be a memory value of at least 1mb"),
+            Some(n) if n >= 1024 * 1024 => {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                Ok(if name == "proto-max-bulk-len" {
+                    Change::ProtoMaxBulkLen(n)
+                } else {
+                    Change::QueryBufferLimit(n)
+                })
+            }
+            Some(_) => Err("argument must be between 1048576 and 9223372036854775807 inclusive"),
             None => Err("argument must be a memory value"),
         },
         _ => Err("can't set immutable config"),
@@ -245,9 +257,26 @@ mod tests {
         assert_eq!(parse_memory(b"1MB"), Some(1 << 20));
         assert_eq!(parse_memory(b"2k"), Some(2000));
         assert_eq!(parse_memory(b"3gb"), Some(3 << 30));
+        assert_eq!(parse_memory(b"01mb"), Some(1 << 20));
         assert_eq!(parse_memory(b"-1"), None);
+        assert_eq!(parse_memory(b"+2mb"), None);
         assert_eq!(parse_memory(b"1xb"), None);
-        assert_eq!(parse_memory(b"mb"), None);
-        assert_eq!(parse_memory(b"99999999999999999999"), None);
+        assert_eq!(parse_memory(&[b'1'; 128]), None);
+        // What strtoull makes of no digits, or too many: out of range, not "not a memory value".
+        assert_eq!(parse_memory(b"mb"), Some(0));
+        assert_eq!(parse_memory(b""), Some(0));
+        assert_eq!(parse_memory(b"99999999999999999999"), Some(-1));
+    }
+
+    #[test]
+    fn memory_limits_answer_redis_reasons() {
+        let reason = |v: &[u8]| change("proto-max-bulk-len", v).err();
+        let range = Some("argument must be between 1048576 and 9223372036854775807 inclusive");
+        assert_eq!(reason(b"0"), range);
+        assert_eq!(reason(b"1048575"), range);
+        assert_eq!(reason(b"99999999999999999999mb"), range);
+        assert_eq!(reason(b"abc"), Some("argument must be a memory value"));
+        assert_eq!(reason(b"1048576"), None);
+        assert_eq!(change("client-query-buffer-limit", b"0").err(), range);
     }
 }

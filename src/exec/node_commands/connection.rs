@@ -132,6 +132,26 @@ mod tests {
     }
 
     #[test]
+    fn select_and_hello_read_integers_as_string2ll() {
+        let not_int = Frame::error("ERR value is not an integer or out of range");
+        assert_eq!(select(&args(&["select", "0"])), Frame::ok());
+        for bad in ["00", "+0", "-0", " 0", "0 ", "x"] {
+            assert_eq!(select(&args(&["select", bad])), not_int, "{bad:?}");
+        }
+        assert_eq!(
+            select(&args(&["select", "1"])),
+            Frame::error("ERR SELECT is not allowed in cluster mode")
+        );
+        for bad in ["03", "+3"] {
+            assert_eq!(
+                read_hello(&conn(), &args(&["hello", bad])),
+                Err(Frame::error("ERR Protocol version is not an integer or out of range")),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn ping_and_hello_read_their_arguments_as_redis_does() {
         let c = conn();
         assert_eq!(ping(&c, &args(&["ping"])), Frame::Simple("PONG".into()));

@@ -12,6 +12,7 @@ mod info;
 
 use bytes::Bytes;
 
+use crate::cmd::parse::parse_i64;
 use crate::cmd::{self, Prepared};
 use crate::exec::session::ConnState;
 use crate::exec::{keyspace, pubsub};
@@ -27,10 +28,6 @@ fn bulk(s: impl Into<Vec<u8>>) -> Frame {
 
 fn upper(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_uppercase()
-}
-
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
 }
 
 pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) -> Frame {
@@ -63,6 +60,8 @@ pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[By
         "keys" | "scan" | "randomkey" | "flushdb" | "flushall" => keyspace::execute(node, p.spec.name, args).await,
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "publish"
         | "spublish" | "pubsub" => pubsub::execute(node, conn, p, args).await,
-        other => Frame::Error(format!("ERR command '{other}' is not served by this node")),
+        // A read or write that names no key (ZUNION 0 k, OBJECT HELP): `Prepared::kind`.
+        other => cmd::keyless(p.spec, args)
+            .unwrap_or_else(|| Frame::Error(format!("ERR command '{other}' is not served by this node"))),
     }
 }

@@ -1,0 +1,215 @@
+//! Differences the differential fuzzer found against Redis 7.0.15 (scripts/fuzz.sh), each
+//! visible only through a node: transactions, blocking pops, commands that name no key. The
+//! expected bytes are redis-server 7.0.15's, in cluster mode with every slot on one node.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::Cluster;
+
+const CROSSSLOT: &str = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+
+/// Sends each command on one connection, in turn, and returns each raw reply.
+async fn exchange(addr: &str, commands: &[&[&str]]) -> Vec<String> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut buf = BytesMut::new();
+    let mut replies = Vec::new();
+    for args in commands {
+        let mut req = format!("*{}\r\n", args.len());
+        for a in *args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).await.unwrap();
+        loop {
+            let mut probe = buf.clone();
+            if let Ok(Some(_)) = slotraft::resp::parse::parse_frame(&mut probe) {
+                let frame = buf.split_to(buf.len() - probe.len());
+                replies.push(String::from_utf8_lossy(&frame).into_owned());
+                break;
+            }
+            let n = tokio::time::timeout(Duration::from_secs(10), s.read_buf(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("no reply to {args:?}"))
+                .unwrap();
+            assert!(n > 0, "connection closed at {args:?}");
+        }
+    }
+    replies
+}
+
+// Findings 2, 3 and 7: EXEC counts the keys of every queued command, a blocking pop whose
+// timeout does not read and a shard channel included; a blocking pop across slots is refused
+// when queued; a blocking pop runs without blocking and answers its own argument error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_counts_the_slots_of_every_queued_command() {
+    let c = Cluster::one().await;
+    let addr = c.addr(1);
+    let got = exchange(
+        &addr,
+        &[
+            &["MULTI"],
+            &["SET", "{t}b", "1"],
+            &["BZPOPMIN", "other", "abc"],
+            &["EXEC"],
+            &["GET", "{t}b"],
+            &["MULTI"],
+            &["BRPOPLPUSH", "{t}b", "{t}e", ""],
+            &["EXEC"],
+            &["MULTI"],
+            &["SPUBLISH", "ch1", "x"],
+            &["SET", "{t}a", "1"],
+            &["EXEC"],
+            &["GET", "{t}a"],
+            &["MULTI"],
+            &["SPUBLISH", "{t}ch", "x"],
+            &["SET", "{t}a", "1"],
+            &["EXEC"],
+            &["MULTI"],
+            &["BZPOPMAX", "{t}d", "other", "{t}a", "-0.01"],
+            &["SET", "{t}a", "2"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "{t}a", "3"],
+            &["BLMPOP", "0", "abc", "{t}a", "LEFT"],
+            &["BLMPOP", "0", "1", "{t}x", "LEFT"],
+            &["BLMOVE", "{t}x", "{t}y", "LEFT", "LEFT", "0"],
+            &["EXEC"],
+        ],
+    )
+    .await;
+    let want = [
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        CROSSSLOT,
+        "$-1\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR timeout is not a float or out of range\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        CROSSSLOT,
+        "$-1\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "*2\r\n:0\r\n+OK\r\n",
+        "+OK\r\n",
+        CROSSSLOT,
+        "+QUEUED\r\n",
+        "-EXECABORT Transaction discarded because of previous errors.\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "+QUEUED\r\n",
+        "*4\r\n+OK\r\n-ERR numkeys should be greater than 0\r\n*-1\r\n$-1\r\n",
+    ];
+    assert_eq!(got, want);
+    for blocking in [
+        &["BLPOP", "{t}d", "other", "0.05"][..],
+        &["BLMOVE", "{t}d", "other", "LEFT", "LEFT", "0"],
+        &["BLMPOP", "0", "2", "{t}d", "other", "LEFT"],
+        &["BRPOPLPUSH", "{t}d", "other", "0"],
+        &["BZPOPMAX", "{t}d", "other", "0"],
+        &["BZMPOP", "0", "2", "{t}d", "other", "MIN"],
+    ] {
+        let got = exchange(&addr, &[&["MULTI"], blocking, &["EXEC"]]).await;
+        let want = [
+            "+OK\r\n",
+            CROSSSLOT,
+            "-EXECABORT Transaction discarded because of previous errors.\r\n",
+        ];
+        assert_eq!(got, want, "{blocking:?}");
+    }
+}
+
+// Findings 5 and 6: a numkeys the key finders cannot use, and a keyless subcommand, are
+// answered where they arrive (no CLUSTERDOWN, no CROSSSLOT), also inside MULTI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_that_name_no_key_answer_where_they_arrive() {
+    let c = Cluster::one().await;
+    let addr = c.addr(1);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["LMPOP", "abc", "{t}a", "RIGHT"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (
+            &["ZINTER", "-1", "{t}b"],
+            "-ERR at least 1 input key is needed for 'zinter' command\r\n",
+        ),
+        (
+            &["SINTERCARD", "0", "{t}a"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (
+            &["ZUNION", "abc", "{t}", "{t}a"],
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (&["ZMPOP", "2147483648", "{t}e", "{t}c", "MIN"], "-ERR syntax error\r\n"),
+        (
+            &["SINTERCARD", "2147483648", "{t}e", "{t}e", "other"],
+            "-ERR Number of keys can't be greater than number of args\r\n",
+        ),
+        (&["ZINTERSTORE", "other", "3", "{t}a", "{t}b"], "-ERR syntax error\r\n"),
+        (
+            &["BZMPOP", "0", "-1", "{t}a", "MIN"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (
+            &["BLMPOP", "0", "abc", "{t}a", "LEFT"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (&["ZUNION", "2", "{t}a", "b"], CROSSSLOT),
+        (&["LMPOP", "3", "{t}a", "b", "LEFT"], CROSSSLOT),
+    ];
+    for (req, want) in cases {
+        assert_eq!(exchange(&addr, &[req]).await, [*want], "{req:?}");
+    }
+    let got = exchange(
+        &addr,
+        &[
+            &["MULTI"],
+            &["ZDIFF", "2147483648", "{t}e", "WITHSCORES"],
+            &["EXEC"],
+            &["MULTI"],
+            &["ZUNION", "0", "{t}a"],
+            &["EXEC"],
+        ],
+    )
+    .await;
+    let want = [
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR syntax error\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR at least 1 input key is needed for 'zunion' command\r\n",
+    ];
+    assert_eq!(got, want);
+    let help = exchange(&addr, &[&["OBJECT", "HELP"]]).await;
+    assert!(
+        help[0].starts_with("*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"),
+        "{help:?}"
+    );
+}
+
+// Finding 8: BLMOVE and BRPOPLPUSH time out with a null array, as every blocking pop does in
+// Redis 7.0 (inside MULTI, where they do not block, their twins' null bulk stays).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_moves_time_out_with_a_null_array() {
+    let c = Cluster::one().await;
+    let addr = c.addr(1);
+    let moves: [&[&str]; 2] = [
+        &["BLMOVE", "{t}e", "{t}b", "RIGHT", "LEFT", "0.01"],
+        &["BRPOPLPUSH", "{t}e", "{t}b", "0.01"],
+    ];
+    assert_eq!(exchange(&addr, &moves).await, ["*-1\r\n", "*-1\r\n"]);
+    let resp3 = exchange(&addr, &[&["HELLO", "3"], moves[0], moves[1]]).await;
+    assert_eq!(resp3[1..], ["_\r\n", "_\r\n"]);
+}
