@@ -227,16 +227,16 @@ fn output_limits(value: &[u8], pubsub: usize) -> Result<Change, &'static str> {
     }
     let mut normal = None;
     for class in words.chunks(4) {
-        let hard = parse_memory(class[1].as_bytes());
-        let soft = parse_memory(class[2].as_bytes());
+        let hard = parse_memory(class[1].as_bytes()).and_then(|n| u64::try_from(n).ok());
+        let soft = parse_memory(class[2].as_bytes()).and_then(|n| u64::try_from(n).ok());
         let seconds = class[3].parse::<u64>().ok();
         let (Some(hard), Some(soft), Some(seconds)) = (hard, soft, seconds) else {
             return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
         };
         match class[0].to_ascii_lowercase().as_str() {
-            "normal" => normal = Some([hard as u64, soft as u64, seconds]),
+            "normal" => normal = Some([hard, soft, seconds]),
             "replica" | "slave" if (hard, soft, seconds) == (0, 0, 0) => {}
-            "pubsub" if (hard, soft, seconds) == (pubsub, 0, 0) => {}
+            "pubsub" if (hard, soft, seconds) == (pubsub as u64, 0, 0) => {}
             "replica" | "slave" | "pubsub" => {
                 return Err("only the normal class's limits can be changed at run time");
             }
