@@ -1,6 +1,6 @@
 //! `slotraft-chaos`: the workload and the checker of scripts/chaos.sh, usable alone.
 //!   slotraft-chaos run --seeds 10.77.0.1:7001 --time 60 --out history.jsonl
-//!   slotraft-chaos check --history history.jsonl [--nemesis nemesis.log]
+//!   slotraft-chaos check --history history.jsonl [--nemesis nemesis.log] [--threads N]
 //!
 //! The workload, its cluster client and the checkers are this binary's own modules (`check`),
 //! not the server library's; their unit tests run with `cargo test --bin slotraft-chaos`.
@@ -68,7 +68,7 @@ enum Command {
         /// Bound of the linearizability search of one key (s); past it the key is "unknown".
         #[arg(long, default_value_t = 60)]
         search_secs: u64,
-        /// Keys checked in parallel (default: the number of CPUs).
+        /// Threads that parse the history and check keys (default: the number of CPUs).
         #[arg(long)]
         threads: Option<usize>,
     },
@@ -113,9 +113,18 @@ fn main() -> ExitCode {
                 }
             };
             let records = runtime.block_on(workload::run(opts));
-            match history::write(&out, &records) {
-                Ok(()) => {
-                    eprintln!("workload: {} operations written to {}", records.len(), out.display());
+            let written = history::spawn_writer(&out).and_then(|(lines, writer)| {
+                for r in records {
+                    let _ = lines.send(history::Line::Record(r));
+                }
+                drop(lines);
+                writer
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the history writer panicked")))
+            });
+            match written {
+                Ok(n) => {
+                    eprintln!("workload: {n} operations written to {}", out.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -130,10 +139,10 @@ fn main() -> ExitCode {
             search_secs,
             threads,
         } => {
-            let records = match history::read(&path) {
-                Ok(r) => r,
+            let mut input = match std::fs::File::open(&path) {
+                Ok(f) => f,
                 Err(e) => {
-                    eprintln!("slotraft-chaos: {e}");
+                    eprintln!("slotraft-chaos: {}: {e}", path.display());
                     return ExitCode::from(2);
                 }
             };
@@ -150,7 +159,24 @@ fn main() -> ExitCode {
                 }
             };
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            let r = report::report(&records, &phases, Duration::from_secs(search_secs), threads);
+            // The lines an anomaly involves are read again from the file, by their offsets.
+            let mut line_at = |at| {
+                let mut f = std::fs::File::open(&path).ok()?;
+                history::line_at(&mut f, at).ok()
+            };
+            let r = match report::check(
+                &mut input,
+                &mut line_at,
+                &phases,
+                Duration::from_secs(search_secs),
+                threads,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("slotraft-chaos: {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            };
             print!("{}", r.text);
             if r.anomalies > 0 {
                 ExitCode::FAILURE
