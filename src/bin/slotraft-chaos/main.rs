@@ -35,7 +35,7 @@ enum Command {
         /// Seconds to run.
         #[arg(long)]
         time: u64,
-        /// The history file to write (JSON lines).
+        /// The history file to write (JSON lines, written as operations complete).
         #[arg(long)]
         out: PathBuf,
         /// Concurrent clients.
@@ -112,23 +112,25 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let records = runtime.block_on(workload::run(opts));
-            let written = history::spawn_writer(&out).and_then(|(lines, writer)| {
-                for r in records {
-                    let _ = lines.send(history::Line::Record(r));
+            let (lines, writer) = match history::spawn_writer(&out) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("slotraft-chaos: {}: {e}", out.display());
+                    return ExitCode::FAILURE;
                 }
-                drop(lines);
-                writer
-                    .join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("the history writer panicked")))
-            });
-            match written {
-                Ok(n) => {
+            };
+            runtime.block_on(workload::run(opts, lines));
+            match writer.join() {
+                Ok(Ok(n)) => {
                     eprintln!("workload: {n} operations written to {}", out.display());
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     eprintln!("slotraft-chaos: {}: {e}", out.display());
+                    ExitCode::FAILURE
+                }
+                Err(_) => {
+                    eprintln!("slotraft-chaos: the history writer panicked");
                     ExitCode::FAILURE
                 }
             }
