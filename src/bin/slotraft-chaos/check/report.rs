@@ -70,6 +70,8 @@ enum Done {
     Parsed(u64, Result<Vec<(u64, Line)>, String>),
     Register(String, Verdict, Duration),
     List(Vec<Anomaly>, Duration),
+    /// A bug in a checker.
+    Panicked,
 }
 
 fn run(job: Job, budget: Duration) -> Done {
@@ -282,7 +284,10 @@ fn check_in_blocks(
                     if stop.load(Ordering::Relaxed) {
                         continue;
                     }
-                    if done_tx.send(run(job, budget)).is_err() {
+                    // A panic is answered, or the work handed out would never all come back.
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(job, budget)))
+                        .unwrap_or(Done::Panicked);
+                    if done_tx.send(done).is_err() {
                         break;
                     }
                 }
@@ -352,6 +357,7 @@ fn check_in_blocks(
                         list_time += took;
                         ingest.found.extend(found);
                     }
+                    Done::Panicked => return Err("a checking thread panicked".to_string()),
                 }
             }
         })();
