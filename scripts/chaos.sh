@@ -11,7 +11,10 @@
 #   --keep      leave the cluster and its namespaces up afterwards, for scripts/nemesis.sh by
 #               hand (scripts/chaos.sh --stop removes them)
 # Needs root (network namespaces, iptables). Files: target/chaos/ (SLOTRAFT_CHAOS_DIR): the
-# history, the nemesis log, the node logs and report.txt, kept after the run.
+# history (JSON lines in the order operations completed, see src/bin/slotraft-chaos/check/
+# history.rs), the nemesis log, the node logs and report.txt, kept after the run. To check a
+# kept history again: target/release/slotraft-chaos check --history DIR/history.jsonl
+# --nemesis DIR/nemesis.log.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -224,7 +227,7 @@ stamp "recovered"
 
 wait "$workload_pid" || die "the workload failed (see $dir/workload.log)"
 workload_pid=""
-say "checking $(wc -l <"$dir/history.jsonl") operations"
+say "checking the history ($(du -h "$dir/history.jsonl" | cut -f1))"
 set +e
 "$chaos_bin" check --history "$dir/history.jsonl" --nemesis "$dir/nemesis.log" | tee "$dir/report.txt"
 code=${PIPESTATUS[0]}

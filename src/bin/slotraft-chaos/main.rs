@@ -1,11 +1,17 @@
 //! `slotraft-chaos`: the workload and the checker of scripts/chaos.sh, usable alone.
 //!   slotraft-chaos run --seeds 10.77.0.1:7001 --time 60 --out history.jsonl
-//!   slotraft-chaos check --history history.jsonl [--nemesis nemesis.log]
+//!   slotraft-chaos check --history history.jsonl [--nemesis nemesis.log] [--threads N]
 //!
 //! The workload, its cluster client and the checkers are this binary's own modules (`check`),
 //! not the server library's; their unit tests run with `cargo test --bin slotraft-chaos`.
 
 mod check;
+
+// The checker's threads allocate the parsed lines that its main thread frees; under glibc's
+// malloc those frees queued on the other threads' arena locks and halved the checking speed
+// (docs/performance.md, "The chaos checker").
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +41,7 @@ enum Command {
         /// Seconds to run.
         #[arg(long)]
         time: u64,
-        /// The history file to write (JSON lines).
+        /// The history file to write (JSON lines, written as operations complete).
         #[arg(long)]
         out: PathBuf,
         /// Concurrent clients.
@@ -68,7 +74,7 @@ enum Command {
         /// Bound of the linearizability search of one key (s); past it the key is "unknown".
         #[arg(long, default_value_t = 60)]
         search_secs: u64,
-        /// Keys checked in parallel (default: the number of CPUs).
+        /// Threads that parse the history and check keys (default: the number of CPUs).
         #[arg(long)]
         threads: Option<usize>,
     },
@@ -112,14 +118,25 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let records = runtime.block_on(workload::run(opts));
-            match history::write(&out, &records) {
-                Ok(()) => {
-                    eprintln!("workload: {} operations written to {}", records.len(), out.display());
-                    ExitCode::SUCCESS
-                }
+            let (lines, writer) = match history::spawn_writer(&out) {
+                Ok(w) => w,
                 Err(e) => {
                     eprintln!("slotraft-chaos: {}: {e}", out.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(workload::run(opts, lines));
+            match writer.join() {
+                Ok(Ok(n)) => {
+                    eprintln!("workload: {n} operations written to {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Ok(Err(e)) => {
+                    eprintln!("slotraft-chaos: {}: {e}", out.display());
+                    ExitCode::FAILURE
+                }
+                Err(_) => {
+                    eprintln!("slotraft-chaos: the history writer panicked");
                     ExitCode::FAILURE
                 }
             }
@@ -130,10 +147,10 @@ fn main() -> ExitCode {
             search_secs,
             threads,
         } => {
-            let records = match history::read(&path) {
-                Ok(r) => r,
+            let mut input = match std::fs::File::open(&path) {
+                Ok(f) => f,
                 Err(e) => {
-                    eprintln!("slotraft-chaos: {e}");
+                    eprintln!("slotraft-chaos: {}: {e}", path.display());
                     return ExitCode::from(2);
                 }
             };
@@ -150,7 +167,24 @@ fn main() -> ExitCode {
                 }
             };
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            let r = report::report(&records, &phases, Duration::from_secs(search_secs), threads);
+            // The lines an anomaly involves are read again from the file, by their offsets.
+            let mut line_at = |at| {
+                let mut f = std::fs::File::open(&path).ok()?;
+                history::line_at(&mut f, at).ok()
+            };
+            let r = match report::check(
+                &mut input,
+                &mut line_at,
+                &phases,
+                Duration::from_secs(search_secs),
+                threads,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("slotraft-chaos: {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            };
             print!("{}", r.text);
             if r.anomalies > 0 {
                 ExitCode::FAILURE

@@ -11,10 +11,10 @@
 //! point after its call, or (placed after everything else) never. Reads of unknown outcome
 //! and `Fail` operations constrain nothing and are left out.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use super::{Outcome, Verdict};
+use super::{LiveKeys, Outcome, Verdict};
 
 /// A register's value; `None` is a missing key.
 pub type Value = Option<u64>;
@@ -29,11 +29,10 @@ pub enum Op {
     Cas { expect: Value, new: u64, swapped: bool },
 }
 
-/// One operation of a history.
+/// One operation on a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub process: u64,
-    pub key: String,
     /// Invocation and completion times (any monotonic unit; completion ignored for `Info`).
     pub call: u64,
     pub ret: u64,
@@ -64,30 +63,8 @@ fn step(state: Value, op: &Op, outcome: Outcome) -> Option<Value> {
     }
 }
 
-/// The per-key verdicts of a whole history, keys checked on `threads` threads, each key's
-/// search bounded by `budget`.
-pub fn check(history: &[Event], budget: Duration, threads: usize) -> BTreeMap<String, Verdict> {
-    let mut keys: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
-    for e in history {
-        keys.entry(e.key.as_str()).or_default().push(e);
-    }
-    let keys: Vec<(&str, Vec<&Event>)> = keys.into_iter().collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = parking_lot::Mutex::new(BTreeMap::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((key, events)) = keys.get(i) else { break };
-                    let verdict = check_key(events, budget);
-                    results.lock().insert((*key).to_string(), verdict);
-                }
-            });
-        }
-    });
-    results.into_inner()
-}
+/// The register keys in use, with their operations so far.
+pub type Registers = LiveKeys<Vec<Event>>;
 
 /// A node of the event list: the call or the return of operation `op`.
 #[derive(Clone, Copy)]
@@ -102,7 +79,7 @@ struct Node {
 const HEAD: usize = 0;
 
 /// Linearizability of one key's operations.
-pub fn check_key(events: &[&Event], budget: Duration) -> Verdict {
+pub fn check_key(events: &[Event], budget: Duration) -> Verdict {
     // Operations that constrain the search; Info ones return at "infinity".
     let ops: Vec<(&Event, u64)> = events
         .iter()
@@ -113,7 +90,7 @@ pub fn check_key(events: &[&Event], budget: Duration) -> Verdict {
         })
         .map(|e| {
             (
-                *e,
+                e,
                 if e.outcome == Outcome::Info {
                     u64::MAX
                 } else {
@@ -256,7 +233,6 @@ mod tests {
     fn ev(process: u64, call: u64, ret: u64, op: Op, outcome: Outcome) -> Event {
         Event {
             process,
-            key: "k".into(),
             call,
             ret,
             op,
@@ -265,8 +241,7 @@ mod tests {
     }
 
     fn verdict(h: &[Event]) -> Verdict {
-        let refs: Vec<&Event> = h.iter().collect();
-        check_key(&refs, Duration::from_secs(10))
+        check_key(h, Duration::from_secs(10))
     }
 
     use Outcome::{Fail, Info, Ok};
@@ -418,21 +393,5 @@ mod tests {
         let started = Instant::now();
         assert_eq!(verdict(&h), Verdict::Valid);
         assert!(started.elapsed() < Duration::from_secs(10));
-        // check() splits by key and runs keys in parallel.
-        let mut two: Vec<Event> = h
-            .iter()
-            .map(|e| Event {
-                key: "a".into(),
-                ..e.clone()
-            })
-            .collect();
-        two.extend(h.iter().map(|e| Event {
-            key: "b".into(),
-            ..e.clone()
-        }));
-        two[5].op = Op::Read(Some(999_999));
-        let all = check(&two, Duration::from_secs(10), 2);
-        assert!(matches!(all["a"], Verdict::Invalid(_)));
-        assert_eq!(all["b"], Verdict::Valid);
     }
 }

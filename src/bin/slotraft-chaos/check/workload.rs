@@ -11,10 +11,17 @@
 //!
 //! Keys rotate: a register key takes `ops_per_key` operations, a list-append key group
 //! `ops_per_key` transactions, then a fresh one replaces it, which keeps each key's
-//! linearizability search small (as Jepsen's independent keys do).
+//! linearizability search small (as Jepsen's independent keys do). Once the last operation on
+//! a replaced key has completed, the history gets a `done` line for it, so that the checker
+//! can check it there and forget it.
+//!
+//! Operations go to the history as they complete (to a writer thread), not kept until the end:
+//! a long run holds nothing of its history in memory.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -23,7 +30,7 @@ use rand::{Rng, SeedableRng};
 
 use super::Outcome;
 use super::client::{Client, Conn, Failure, arg, number, numbers};
-use super::history::{ABORTED, Op, Record};
+use super::history::{ABORTED, Line, Op, Record};
 use super::list_append::Mop;
 use slotraft::resp::frame::Frame;
 use slotraft::slots::{Slot, key_slot};
@@ -94,6 +101,7 @@ impl Plan {
 }
 
 struct RegisterKey {
+    id: u64,
     name: String,
     ops: u32,
     /// The last value known to be there, for the next compare-and-set to expect.
@@ -101,9 +109,13 @@ struct RegisterKey {
 }
 
 struct KeyGroup {
+    id: u64,
     tag: String,
     txns: u32,
 }
+
+/// The list keys of a key group's transactions.
+const GROUP_KEYS: [&str; 3] = ["a", "b", "c"];
 
 /// What the workers choose from: the live keys, replaced as they are used up.
 struct Keys {
@@ -111,6 +123,10 @@ struct Keys {
     groups: Vec<KeyGroup>,
     next_id: u64,
     ops_per_key: u32,
+    /// Operations under way per register key or key group (by id).
+    in_flight: HashMap<u64, u32>,
+    /// Keys replaced while operations on them were under way, by id: done when those end.
+    replaced: HashMap<u64, Vec<String>>,
 }
 
 impl Keys {
@@ -120,6 +136,8 @@ impl Keys {
             groups: Vec::new(),
             next_id: 0,
             ops_per_key,
+            in_flight: HashMap::new(),
+            replaced: HashMap::new(),
         };
         for _ in 0..count.max(1) {
             let r = k.fresh_register();
@@ -133,6 +151,7 @@ impl Keys {
     fn fresh_register(&mut self) -> RegisterKey {
         self.next_id += 1;
         RegisterKey {
+            id: self.next_id,
             name: format!("chaos:r:{}", self.next_id),
             ops: 0,
             last: None,
@@ -142,35 +161,44 @@ impl Keys {
     fn fresh_group(&mut self) -> KeyGroup {
         self.next_id += 1;
         KeyGroup {
+            id: self.next_id,
             tag: format!("{{chaos:l:{}}}", self.next_id),
             txns: 0,
         }
     }
 
-    fn plan(&mut self, rng: &mut StdRng, values: &AtomicU64) -> Plan {
-        if rng.random_bool(0.5) {
+    /// The next operation, with the id of its key (or key group) to hand to `finish` when it
+    /// has ended, and the keys that replacing a used-up one finished (to be marked done).
+    fn plan(&mut self, rng: &mut StdRng, values: &AtomicU64) -> (Plan, u64, Vec<String>) {
+        let mut done = Vec::new();
+        let (plan, id) = if rng.random_bool(0.5) {
             let i = rng.random_range(0..self.registers.len());
             if self.registers[i].ops >= self.ops_per_key {
-                self.registers[i] = self.fresh_register();
+                let fresh = self.fresh_register();
+                let old = std::mem::replace(&mut self.registers[i], fresh);
+                done = self.replace(old.id, vec![old.name]);
             }
             let r = &mut self.registers[i];
             r.ops += 1;
             let key = r.name.clone();
-            match rng.random_range(0..4) {
+            let plan = match rng.random_range(0..4) {
                 0 | 1 => Plan::Read(key),
                 2 => Plan::Write(key, values.fetch_add(1, Ordering::Relaxed)),
                 _ => Plan::Cas(key, r.last, values.fetch_add(1, Ordering::Relaxed)),
-            }
+            };
+            (plan, r.id)
         } else {
             let i = rng.random_range(0..self.groups.len());
             if self.groups[i].txns >= self.ops_per_key {
-                self.groups[i] = self.fresh_group();
+                let fresh = self.fresh_group();
+                let old = std::mem::replace(&mut self.groups[i], fresh);
+                done = self.replace(old.id, GROUP_KEYS.iter().map(|k| format!("{}{k}", old.tag)).collect());
             }
             let g = &mut self.groups[i];
             g.txns += 1;
             let mops = (0..rng.random_range(1..=4))
                 .map(|_| {
-                    let key = format!("{}{}", g.tag, ["a", "b", "c"][rng.random_range(0..3)]);
+                    let key = format!("{}{}", g.tag, GROUP_KEYS[rng.random_range(0..3)]);
                     if rng.random_bool(0.5) {
                         Mop::Append {
                             key,
@@ -181,8 +209,34 @@ impl Keys {
                     }
                 })
                 .collect();
-            Plan::Txn(mops)
+            (Plan::Txn(mops), g.id)
+        };
+        *self.in_flight.entry(id).or_default() += 1;
+        (plan, id, done)
+    }
+
+    /// Notes that the keys `id` names were replaced: they are done now if nothing on them is
+    /// under way (returned), or when the last operation ends (`finish`).
+    fn replace(&mut self, id: u64, keys: Vec<String>) -> Vec<String> {
+        if self.in_flight.contains_key(&id) {
+            self.replaced.insert(id, keys);
+            Vec::new()
+        } else {
+            keys
         }
+    }
+
+    /// Notes that an operation on `id` ended (and is in the history); returns the keys done
+    /// with it.
+    fn finish(&mut self, id: u64) -> Vec<String> {
+        if let Some(n) = self.in_flight.get_mut(&id) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(&id);
+                return self.replaced.remove(&id).unwrap_or_default();
+            }
+        }
+        Vec::new()
     }
 
     /// Remembers a register value seen or written, for later compare-and-sets.
@@ -215,8 +269,9 @@ struct Tally {
     info: AtomicU64,
 }
 
-/// Runs the workload for `opts.duration` and returns its history, ordered by invocation.
-pub async fn run(opts: Options) -> Vec<Record> {
+/// Runs the workload for `opts.duration`, sending each operation to `history` as it completes,
+/// and a done line after the last operation on a key that was replaced.
+pub async fn run(opts: Options, history: mpsc::Sender<Line>) {
     let keys = Arc::new(Mutex::new(Keys::new(opts.keys, opts.ops_per_key)));
     let values = Arc::new(AtomicU64::new(1));
     let tally = Arc::new(Tally::default());
@@ -241,46 +296,57 @@ pub async fn run(opts: Options) -> Vec<Record> {
     let mut handles = Vec::new();
     for w in 0..opts.workers.max(1) {
         let (opts, keys, values, tally) = (opts.clone(), keys.clone(), values.clone(), tally.clone());
+        let history = history.clone();
         handles.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_add(w as u64));
             let mut client = Client::new(opts.seeds.clone(), opts.timeout);
             client.refresh().await;
             let mut process = w as u64;
-            let mut out = Vec::new();
+            // A send fails only when the writer has stopped on an error, which the caller
+            // reports.
+            let send = |line| {
+                let _ = history.send(line);
+            };
             while start.elapsed() < opts.duration {
-                let plan = keys.lock().plan(&mut rng, &values);
+                let (plan, id, done) = keys.lock().plan(&mut rng, &values);
+                if !done.is_empty() {
+                    send(Line::Done(done));
+                }
                 let call = now_us();
                 let (outcome, op, error) = perform(&mut client, &plan, opts.op_budget).await;
                 let ret = now_us();
-                keys.lock().learn(&op, outcome);
                 match outcome {
                     Outcome::Ok => &tally.ok,
                     Outcome::Fail => &tally.fail,
                     Outcome::Info => &tally.info,
                 }
                 .fetch_add(1, Ordering::Relaxed);
-                out.push(Record {
+                keys.lock().learn(&op, outcome);
+                // The record goes out before its key can be marked done: the writer takes
+                // lines in the order they are sent.
+                send(Line::Record(Record {
                     process,
                     call,
                     ret,
                     outcome,
                     op,
                     error,
-                });
+                }));
+                let done = keys.lock().finish(id);
+                if !done.is_empty() {
+                    send(Line::Done(done));
+                }
                 if outcome == Outcome::Info {
                     process += opts.workers as u64;
                 }
             }
-            out
         }));
     }
-    let mut history = Vec::new();
+    drop(history);
     for h in handles {
-        history.extend(h.await.unwrap_or_default());
+        let _ = h.await;
     }
     progress.abort();
-    history.sort_by_key(|r| (r.call, r.process));
-    history
 }
 
 /// How one try of an operation ended.
@@ -558,6 +624,57 @@ mod tests {
             let got = kind(maybe_applied(reply.clone(), write_op()));
             assert!(got.starts_with(want), "{reply:?}: {got}");
         }
+    }
+
+    #[test]
+    fn a_replaced_key_is_done_after_its_last_operation_ends() {
+        use std::collections::HashSet;
+        let mut keys = Keys::new(2, 5);
+        let mut rng = StdRng::seed_from_u64(7);
+        let values = AtomicU64::new(1);
+        // Operations under way (key names, id), ended in random order, a few at a time.
+        let mut under_way: Vec<(Vec<String>, u64)> = Vec::new();
+        let mut ended: HashSet<String> = HashSet::new();
+        let mut done: HashSet<String> = HashSet::new();
+        let mut check_done = |names: Vec<String>, under_way: &[(Vec<String>, u64)]| {
+            for n in names {
+                assert!(
+                    under_way.iter().all(|(keys, _)| !keys.contains(&n)),
+                    "{n} done while in use"
+                );
+                assert!(done.insert(n.clone()), "{n} done twice");
+            }
+        };
+        for step in 0..2000 {
+            let (plan, id, d) = keys.plan(&mut rng, &values);
+            check_done(d, &under_way);
+            let names = match plan {
+                Plan::Read(k) | Plan::Write(k, _) | Plan::Cas(k, _, _) => vec![k],
+                Plan::Txn(mops) => mops
+                    .into_iter()
+                    .map(|m| match m {
+                        Mop::Append { key, .. } | Mop::Read { key, .. } => key,
+                    })
+                    .collect(),
+            };
+            under_way.push((names, id));
+            while under_way.len() > 6 || (step % 7 == 0 && !under_way.is_empty()) {
+                let (names, id) = under_way.swap_remove(rng.random_range(0..under_way.len()));
+                ended.extend(names);
+                let d = keys.finish(id);
+                check_done(d, &under_way);
+            }
+        }
+        // Most keys used were replaced and marked done; none of those is in use any more.
+        assert!(done.len() > 100, "{}", done.len());
+        let live: HashSet<&String> = keys
+            .registers
+            .iter()
+            .map(|r| &r.name)
+            .chain(under_way.iter().flat_map(|(k, _)| k))
+            .collect();
+        assert!(done.iter().all(|d| !live.contains(d)));
+        assert!(ended.iter().filter(|k| !done.contains(*k)).count() < 30);
     }
 
     #[test]
