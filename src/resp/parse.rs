@@ -73,8 +73,9 @@ pub enum ProtocolError {
     InvalidMultibulkLength,
     #[error("Protocol error: invalid bulk length")]
     InvalidBulkLength,
-    /// The byte found where an argument's `$` header should start.
-    #[error("Protocol error: expected '$', got '{}'", char::from(*.0))]
+    /// The byte found where an argument's `$` header should start (one that is not ASCII as
+    /// U+FFFD: Redis echoes the raw byte, which is not text).
+    #[error("Protocol error: expected '$', got '{}'", if .0.is_ascii() { char::from(*.0) } else { '\u{FFFD}' })]
     ExpectedDollar(u8),
     #[error("Protocol error: too big inline request")]
     TooBigInlineRequest,
