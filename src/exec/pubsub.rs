@@ -61,8 +61,8 @@ pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[By
         "unsubscribe" => (Space::Channel, b"unsubscribe"),
         "punsubscribe" => (Space::Pattern, b"punsubscribe"),
         "sunsubscribe" => (Space::Shard, b"sunsubscribe"),
-        "publish" => return publish(node, args),
-        "spublish" => return spublish(node, args),
+        "publish" => return publish(node, args).await,
+        "spublish" => return spublish(node, args).await,
         "pubsub" => return introspect(node, p, args),
         other => return Frame::Error(format!("ERR command '{other}' is not a Pub/Sub command")),
     };
@@ -147,27 +147,32 @@ fn shard_route(node: &Node, channels: &[Bytes]) -> Result<Vec<NodeId>, Frame> {
     }
 }
 
-/// Sends a message to the subscribers of other nodes, in the background.
-fn fan_out(node: &Node, to: impl Iterator<Item = NodeId>, channel: &Bytes, message: &Bytes, sharded: bool) {
-    for peer in to.filter(|&p| p != node.id) {
+/// Sends a message to the subscribers of other nodes, in the background, within the node's
+/// budget of bytes in flight (`node::pubsub::FAN_OUT_BYTES`; the publisher waits for room).
+async fn fan_out(node: &Node, to: Vec<NodeId>, channel: &Bytes, message: &Bytes, sharded: bool) {
+    for peer in to.into_iter().filter(|&p| p != node.id) {
+        let Some(place) = node.pubsub.fan_out_place(channel.len() + message.len()).await else {
+            return;
+        };
         let (peers, channel, message) = (node.peers.clone(), channel.clone(), message.clone());
         tokio::spawn(async move {
             let timeout = std::time::Duration::from_secs(5);
             if let Err(e) = peers.publish(peer, &channel, &message, sharded, timeout).await {
                 tracing::debug!(peer, "publish fan-out failed: {e}");
             }
+            drop(place);
         });
     }
 }
 
-fn publish(node: &Node, args: &[Bytes]) -> Frame {
+async fn publish(node: &Node, args: &[Bytes]) -> Frame {
     let (channel, message) = (&args[1], &args[2]);
     let n = node.pubsub.publish(channel, message);
-    fan_out(node, node.peers.ids(), channel, message, false);
+    fan_out(node, node.peers.ids().collect(), channel, message, false).await;
     Frame::Integer(n as i64)
 }
 
-fn spublish(node: &Node, args: &[Bytes]) -> Frame {
+async fn spublish(node: &Node, args: &[Bytes]) -> Frame {
     let members = match shard_route(node, &args[1..2]) {
         Ok(m) => m,
         Err(e) => return e,
@@ -178,7 +183,7 @@ fn spublish(node: &Node, args: &[Bytes]) -> Frame {
     } else {
         0
     };
-    fan_out(node, members.into_iter(), channel, message, true);
+    fan_out(node, members, channel, message, true).await;
     Frame::Integer(n as i64)
 }
 

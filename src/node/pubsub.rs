@@ -102,9 +102,24 @@ struct Registry {
 }
 
 /// The node's subscriptions.
-#[derive(Default)]
 pub struct PubSub {
     inner: RwLock<Registry>,
+    /// Bytes of messages on their way to other nodes (`FAN_OUT_BYTES` in all).
+    fan_out: Arc<tokio::sync::Semaphore>,
+}
+
+/// Most bytes of published messages in flight to other nodes at once: a PUBLISH beyond it
+/// waits for earlier ones to be delivered (or to time out), so a flood of messages to a slow
+/// or paused peer holds the publisher back instead of the node's memory growing.
+pub const FAN_OUT_BYTES: usize = 64 << 20;
+
+impl Default for PubSub {
+    fn default() -> Self {
+        PubSub {
+            inner: RwLock::default(),
+            fan_out: Arc::new(tokio::sync::Semaphore::new(FAN_OUT_BYTES)),
+        }
+    }
 }
 
 fn message(kind: &'static [u8], parts: &[&Bytes]) -> Frame {
@@ -114,6 +129,13 @@ fn message(kind: &'static [u8], parts: &[&Bytes]) -> Frame {
 }
 
 impl PubSub {
+    /// A place for `bytes` of message to go to one peer, waited for while `FAN_OUT_BYTES` are
+    /// in flight (a message larger than that takes all of it).
+    pub async fn fan_out_place(&self, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let units = u32::try_from(bytes.clamp(1, FAN_OUT_BYTES)).unwrap_or(u32::MAX);
+        self.fan_out.clone().acquire_many_owned(units).await.ok()
+    }
+
     pub fn subscribe(&self, space: Space, name: Bytes, sub: &Subscriber) {
         let mut r = self.inner.write();
         r.spaces
@@ -211,6 +233,24 @@ mod tests {
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    /// Messages on their way to peers hold places worth their bytes: past the budget a publisher
+    /// waits until one is delivered; a message over the whole budget takes all of it.
+    #[test]
+    fn fan_out_waits_for_room_beyond_its_budget() {
+        use futures::FutureExt;
+        let ps = PubSub::default();
+        let half = ps.fan_out_place(FAN_OUT_BYTES / 2).now_or_never().flatten().unwrap();
+        let rest = ps.fan_out_place(FAN_OUT_BYTES / 2).now_or_never().flatten().unwrap();
+        assert!(ps.fan_out_place(1).now_or_never().is_none(), "no room: it waits");
+        drop(half);
+        drop(ps.fan_out_place(10).now_or_never().flatten().unwrap());
+        drop(rest);
+        assert!(
+            ps.fan_out_place(usize::MAX).now_or_never().flatten().is_some(),
+            "one huge message takes all"
+        );
     }
 
     #[test]
