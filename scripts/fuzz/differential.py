@@ -128,7 +128,11 @@ class Session:
         """After SPOP (random on both sides), make redis's sets what slotraft's are: the same
         number of members went from each, so SREM and SADD on redis make them equal."""
         r = self.aux_r.call("KEYS", "*")
+        if r[0] != "*":
+            return
         for k in r[1] or []:
+            if not isinstance(k, tuple) or not isinstance(k[1], bytes):
+                continue
             k = k[1]
             if self.aux_r.call("TYPE", k) != ("+", b"set"):
                 continue
