@@ -13,7 +13,7 @@ use crate::store::scan::glob_match_nocase;
 /// ACL categories as Redis derives them: explicit family categories, then the implicit
 /// ones from flags (`setImplicitACLCategories`), in Redis's category order. A container
 /// that does nothing by itself (CONFIG, CLIENT …) has only the implicit ones.
-fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
+pub(super) fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     let has = |f: Flag| spec.has(f);
     let explicit = !spec.needs_subcommand();
     let mut cats = Vec::new();
@@ -339,7 +339,14 @@ mod tests {
 
     #[test]
     fn internal_commands_are_hidden() {
-        let internal = [EXPIRED_DELETE, FLUSH_ENTRY, EXEC_ENTRY, BATCH_ENTRY, WATCH_CLOCK];
+        let internal = [
+            EXPIRED_DELETE,
+            FLUSH_ENTRY,
+            EXEC_ENTRY,
+            BATCH_ENTRY,
+            WATCH_CLOCK,
+            crate::cmd::acl::ACL_ENTRY,
+        ];
         let public = COMMANDS.len() - internal.len();
         let Frame::Array(all) = command_reply(&args(&["command"])) else {
             panic!()

@@ -3,6 +3,7 @@
 //! group's `Store`. Writes are pure functions of (store, args, time_ms) so every replica
 //! applies a log entry identically.
 
+pub mod acl;
 pub mod blocking;
 mod command;
 mod float;
@@ -36,6 +37,9 @@ pub const EXPIRED_DELETE: &str = "slotraft.expired";
 /// The internal write FLUSHDB / FLUSHALL propose to each group the node leads: empties the
 /// group's keyspace (counted as a change of every watched key it held).
 pub const FLUSH_ENTRY: &str = "slotraft.flush";
+
+/// The internal write that changes users, in the metadata group (`acl`).
+pub const ACL_ENTRY: &str = "slotraft.acl";
 
 /// Finds any row, including the internal one.
 fn lookup_any(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -283,7 +287,7 @@ pub fn validate(prepared: &Prepared, args: &[Bytes]) -> Result<(), Frame> {
         txn::Transaction::decode(args)?;
     } else if spec.name == txn::BATCH_ENTRY {
         txn::decode_batch(args)?;
-    } else if spec.kind == Kind::Write && spec.name != FLUSH_ENTRY {
+    } else if spec.kind == Kind::Write && spec.name != FLUSH_ENTRY && spec.name != acl::ACL_ENTRY {
         parse_write(spec, args)?;
     }
     Ok(())
@@ -376,6 +380,7 @@ pub fn apply_entry(store: &mut Store, args: &[Bytes], time_ms: u64, answer: Answ
         Kind::Node => return not_served(spec.name),
         Kind::Write if spec.name == txn::EXEC_ENTRY => return txn::apply(store, args, time_ms, answer),
         Kind::Write if spec.name == txn::BATCH_ENTRY => return txn::apply_batch(store, args, time_ms, answer),
+        Kind::Write if spec.name == acl::ACL_ENTRY => return acl::apply(store, args),
         Kind::Write if spec.name == FLUSH_ENTRY => {
             store.flush();
             return Frame::ok();

@@ -91,6 +91,23 @@ static OBJECT: &[CommandSpec] = &[
 ];
 
 #[rustfmt::skip]
+static ACL: &[CommandSpec] = &[
+    row("acl|cat", -2, NS_LS, NOKEY, Node, Server, "6.0.0", "Lists the ACL categories, or the commands inside a category."),
+    row("acl|deluser", -3, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Deletes ACL users, and terminates their connections.").tips(&[ALL_NODES, ALL_SUCCEEDED]),
+    row("acl|dryrun", -4, ADMIN_NS, NOKEY, Node, Server, "7.0.0", "Simulates the execution of a command by a user, without executing the command."),
+    row("acl|genpass", -2, NS_LS, NOKEY, Node, Server, "6.0.0", "Generates a pseudorandom, secure password that can be used to identify ACL users."),
+    row("acl|getuser", 3, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Lists the ACL rules of a user."),
+    row("acl|help", 2, LS, NOKEY, Node, Server, "6.0.0", "Returns helpful text about the different subcommands."),
+    row("acl|list", 2, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Dumps the effective rules in ACL file format."),
+    row("acl|load", 2, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Reloads the rules from the configured ACL file."),
+    row("acl|log", -2, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Lists recent security events generated due to ACL rules."),
+    row("acl|save", 2, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Saves the effective ACL rules in the configured ACL file.").tips(&[ALL_NODES, ALL_SUCCEEDED]),
+    row("acl|setuser", -3, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Creates and modifies an ACL user and its rules.").tips(&[ALL_NODES, ALL_SUCCEEDED]),
+    row("acl|users", 2, ADMIN_NS, NOKEY, Node, Server, "6.0.0", "Lists all ACL users."),
+    row("acl|whoami", 2, NS_LS, NOKEY, Node, Server, "6.0.0", "Returns the authenticated username of the current connection."),
+];
+
+#[rustfmt::skip]
 static CONFIG: &[CommandSpec] = &[
     row("config|get", -3, ADMIN_NS, NOKEY, Node, Server, "2.0.0", "Returns the effective values of configuration parameters."),
     row("config|set", -4, ADMIN_NS, NOKEY, Node, Server, "2.0.0", "Sets configuration parameters in-flight.").tips(&[ALL_NODES, ALL_SUCCEEDED]),
@@ -199,6 +216,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("sort_ro", -2, RM, ONE, Read, Generic, "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.").key_specs(&[ks(&[Ro, Access], Index(1), Range(0, 1, 0)), ks(&[Ro, Access], Begin::Unknown, Find::Unknown).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort")]).keys_by(keys::sort_ro_keys),
     row(EXPIRED_DELETE, -2, WF, ALL, Write, Generic, "0.1.0", "Internal: deletes keys that are still expired at the entry's time."),
     row(FLUSH_ENTRY, 1, W, NOKEY, Write, Internal, "0.1.0", "Internal: empties the keyspace of one group."),
+    row(super::ACL_ENTRY, -2, W, NOKEY, Write, Internal, "0.1.0", "Internal: changes the users, in the metadata group."),
     // keyspace-wide: answered over the groups this node leads
     row("keys", 2, R, NOKEY, Node, Generic, "1.0.0", "Returns all key names that match a pattern.").tips(&[ALL_SHARDS, NONDET_ORDER]),
     row("scan", -2, R, NOKEY, Node, Generic, "2.8.0", "Iterates over the key names in the database.").tips(&[NONDET, REQ_SPECIAL, RESP_SPECIAL]),
@@ -335,6 +353,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     row("asking", 1, FAST, NOKEY, Node, Cluster, "3.0.0", "Signals that a cluster client is following an -ASK redirect."),
     row("cluster", -2, NONE, NOKEY, Node, Cluster, "3.0.0", "A container for Redis Cluster commands.").subcommands(CLUSTER),
     row("hello", -1, NO_AUTH, NOKEY, Node, Connection, "6.0.0", "Handshakes with the Redis server."),
+    row("auth", -2, NO_AUTH, NOKEY, Node, Connection, "1.0.0", "Authenticates the connection."),
+    row("acl", -2, NONE, NOKEY, Node, Server, "6.0.0", "A container for Access List Control commands.").subcommands(ACL),
     row("time", 1, LSF, NOKEY, Node, Server, "2.6.0", "Returns the server time.").tips(&[NONDET]),
     row("debug", -2, ADMIN, NOKEY, Node, Server, "1.0.0", "A container for debugging commands."),
 ];
