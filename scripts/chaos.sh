@@ -127,6 +127,9 @@ fsync = "always"
 redirect = "moved"
 heartbeat_ms = 100
 election_timeout_ms = 500
+# The workload connects from the hub namespace, not from loopback; only the namespaces this
+# script made can reach the nodes.
+protected_mode = false
 $(for id in $NODES; do printf '\n[[node]]\nid = %s\nresp = "%s.%s:7001"\nrpc = "%s.%s:17001"\n' "$id" "$SUBNET" "$id" "$SUBNET" "$id"; done)
 
 [[group]]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ids::{GroupId, NodeId};
+use crate::ids::{GroupId, META_GROUP, NodeId};
 use crate::resp::Limits;
 use crate::slots::{SLOT_COUNT, Slot};
 
@@ -75,6 +75,20 @@ struct RawCluster {
     threads: usize,
     #[serde(default)]
     limits: Limits,
+    /// The default user's password (Redis's `requirepass`); none: no password.
+    #[serde(default)]
+    requirepass: Option<String>,
+    /// Where ACL SAVE writes the users and ACL LOAD reads them (Redis's `aclfile`).
+    #[serde(default)]
+    acl_file: Option<PathBuf>,
+    /// Redis's `protected-mode`: while the default user needs no password, only loopback
+    /// clients are served.
+    #[serde(default = "default_protected_mode")]
+    protected_mode: bool,
+}
+
+fn default_protected_mode() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +180,11 @@ pub struct Config {
     /// Worker threads of each node's runtime; 0: `Config::threads_for` decides.
     pub threads: usize,
     pub limits: Limits,
+    /// The default user's password until an ACL change names the default user.
+    pub requirepass: Option<String>,
+    /// ACL SAVE / ACL LOAD's file, relative paths taken from cluster.toml's directory.
+    pub acl_file: Option<PathBuf>,
+    pub protected_mode: bool,
     pub nodes: BTreeMap<NodeId, NodeConfig>,
     pub groups: BTreeMap<GroupId, GroupConfig>,
 }
@@ -185,9 +204,12 @@ impl Config {
             },
             other => other,
         })?;
+        let base = path.parent().unwrap_or(Path::new("."));
         if config.data_dir.is_relative() {
-            let base = path.parent().unwrap_or(Path::new("."));
             config.data_dir = base.join(&config.data_dir);
+        }
+        if let Some(f) = config.acl_file.as_mut().filter(|f| f.is_relative()) {
+            *f = base.join(&*f);
         }
         Ok(config)
     }
@@ -242,6 +264,11 @@ impl Config {
         let mut owner: Vec<Option<GroupId>> = vec![None; SLOT_COUNT as usize];
         let mut groups = BTreeMap::new();
         for g in raw.group {
+            if g.id == META_GROUP {
+                return Err(invalid(format!(
+                    "group id {META_GROUP} is reserved for the metadata group every node hosts"
+                )));
+            }
             if g.members.is_empty() {
                 return Err(invalid(format!("group {} has no members", g.id)));
             }
@@ -300,6 +327,9 @@ impl Config {
             election_timeout_ms: c.election_timeout_ms,
             threads: c.threads,
             limits: c.limits,
+            requirepass: c.requirepass,
+            acl_file: c.acl_file,
+            protected_mode: c.protected_mode,
             nodes,
             groups,
         })
@@ -307,7 +337,15 @@ impl Config {
 
     /// How many members `group` has (0 for a group this file does not name).
     pub fn group_size(&self, group: GroupId) -> usize {
-        self.groups.get(&group).map_or(0, |g| g.members.len())
+        self.members_of(group).len()
+    }
+
+    /// The members of `group`: every node for the metadata group, else cluster.toml's list.
+    pub fn members_of(&self, group: GroupId) -> Vec<NodeId> {
+        if group == META_GROUP {
+            return self.nodes.keys().copied().collect();
+        }
+        self.groups.get(&group).map_or_else(Vec::new, |g| g.members.clone())
     }
 
     /// Which member should lead each group, so that leadership (and so the write load) spreads

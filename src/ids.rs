@@ -6,3 +6,7 @@ pub type NodeId = u64;
 
 /// A Raft group, as numbered in cluster.toml; each owns some slot ranges.
 pub type GroupId = u64;
+
+/// The metadata group: every node hosts a replica of it, it owns no slot, and it keeps what
+/// is cluster-wide (the ACL users). cluster.toml's groups may not use its id.
+pub const META_GROUP: GroupId = 0;

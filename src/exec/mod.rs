@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod data;
 pub mod dispatch;
 pub mod keyspace;
+pub mod meta;
 pub mod node_commands;
 pub mod pubsub;
 pub mod session;

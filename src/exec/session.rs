@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::cmd::acl::{DEFAULT_USER, Perms};
 use crate::cmd::txn::Watch;
 use crate::cmd::{CommandSpec, Prepared};
 use crate::node::clients::ClientHandle;
@@ -52,6 +53,13 @@ pub struct ConnState {
     pub subscriptions: BTreeSet<(Space, Bytes)>,
     /// Further reply frames of the last command, after the one it returned (SUBSCRIBE a b).
     pub pending: Vec<Frame>,
+    /// The user this connection authenticated as (AUTH, HELLO AUTH); `None`: it runs as the
+    /// default user while that one needs no password, and may run nothing else otherwise.
+    pub auth_user: Option<Bytes>,
+    /// The permissions it runs with now (`None`: it must authenticate first), as compiled at
+    /// `acl_version` (`node::acl`); 0: not looked at yet.
+    pub user: Option<Arc<Perms>>,
+    pub acl_version: u64,
 }
 
 impl ConnState {
@@ -79,6 +87,9 @@ impl ConnState {
             push: None,
             subscriptions: BTreeSet::new(),
             pending: Vec::new(),
+            auth_user: None,
+            user: None,
+            acl_version: 0,
         }
     }
 
@@ -123,6 +134,15 @@ impl ConnState {
                 None
             },
         ));
+    }
+
+    /// The name of the user the connection runs as (ACL WHOAMI, ACL LOG).
+    pub fn user_name(&self) -> Bytes {
+        self.user
+            .as_ref()
+            .map(|p| p.user.name.clone())
+            .or_else(|| self.auth_user.clone())
+            .unwrap_or_else(|| Bytes::from_static(DEFAULT_USER.as_bytes()))
     }
 
     /// Whether the reply to the command just run is sent (CLIENT REPLY).

@@ -2,6 +2,7 @@
 //! engine, the channels to its peers and its view of the cluster. `server` and `rpc` both
 //! execute commands against it.
 
+pub mod acl;
 pub mod clients;
 pub mod disk;
 pub mod proposer;
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 
 use crate::cluster::view::View;
 use crate::config::Config;
+use crate::ids::META_GROUP;
 use crate::raft::Raft;
 use crate::raft::log_engine::{GroupLog, LogEngine};
 use crate::raft::network::GroupNetwork;
@@ -134,8 +136,8 @@ impl Group {
             .map_err(|e| StartError::Raft(e.to_string()))?;
         let rejoined = rejoining.rejoined.get(&id);
         if !initialized && rejoined.is_none() {
-            let members: BTreeMap<NodeId, BasicNode> = config.groups[&id]
-                .members
+            let members: BTreeMap<NodeId, BasicNode> = config
+                .members_of(id)
                 .iter()
                 .filter_map(|m| config.nodes.get(m).map(|n| (*m, BasicNode::new(n.rpc.to_string()))))
                 .collect();
@@ -320,6 +322,35 @@ impl Group {
         &self.raft
     }
 
+    /// On the leader, after applying an entry at `index`: tells the followers at once that it
+    /// is committed (a heartbeat carries the commit index), after waiting (at most `wait`) for
+    /// every voter that answers to hold it, so that they apply it a network hop later rather
+    /// than at the next heartbeat. Used for cluster-wide changes (the metadata group), which
+    /// should hold on every node as soon as they are acknowledged.
+    pub async fn spread_commit(&self, index: u64, wait: Duration) {
+        let _ = self.raft.trigger().heartbeat().await;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut metrics = self.raft.metrics();
+        loop {
+            let all_hold = {
+                let m = metrics.borrow_watched();
+                m.replication.as_ref().is_some_and(|r| {
+                    r.values()
+                        .all(|matched| matched.as_ref().is_some_and(|l| l.index >= index))
+                })
+            };
+            if all_hold || tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
+                break;
+            }
+        }
+        let _ = self.raft.trigger().heartbeat().await;
+    }
+
+    /// The leader this replica knows of, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.metrics.borrow_watched().current_leader
+    }
+
     /// Whether this replica leads the group now (its Raft core's view).
     pub fn is_leader(&self) -> bool {
         self.raft.is_leader()
@@ -416,6 +447,8 @@ pub struct Node {
     pub stats: Stats,
     pub tunables: Tunables,
     pub pubsub: pubsub::PubSub,
+    /// The users, from the metadata group (`acl`).
+    pub acl: acl::Acl,
     pub clients: clients::Clients,
     pub waiters: waiters::Waiters,
     started: Instant,
@@ -573,6 +606,13 @@ fn raft_config(config: &Config) -> Result<Arc<openraft::Config>, StartError> {
     ))
 }
 
+/// The groups node `id` hosts: the metadata group, then cluster.toml's groups it is a member of.
+fn local_groups(config: &Config, id: NodeId) -> Vec<GroupId> {
+    std::iter::once(META_GROUP)
+        .chain(config.groups.values().filter(|g| g.members.contains(&id)).map(|g| g.id))
+        .collect()
+}
+
 /// Each local group's state machine, loaded from its newest snapshot, each on a thread of its
 /// own: a restart's time is mostly reading snapshots, and groups need not wait for each other.
 fn open_state_machines(
@@ -582,17 +622,15 @@ fn open_state_machines(
 ) -> BTreeMap<GroupId, Result<GroupStateMachine, StartError>> {
     let snap_dir = |g: GroupId| data_dir.join("snapshots").join(format!("group-{g}"));
     std::thread::scope(|scope| {
-        let opening: Vec<_> = config
-            .groups
-            .values()
-            .filter(|g| g.members.contains(&id))
+        let opening: Vec<_> = local_groups(config, id)
+            .into_iter()
             .map(|g| {
-                let dir = snap_dir(g.id);
+                let dir = snap_dir(g);
                 let every = SnapshotEvery {
                     writes: config.snapshot_every,
                     log_bytes: config.snapshot_log_bytes,
                 };
-                (g.id, scope.spawn(move || GroupStateMachine::open(g.id, &dir, every)))
+                (g, scope.spawn(move || GroupStateMachine::open(g, &dir, every)))
             })
             .collect();
         opening
@@ -633,18 +671,13 @@ impl Node {
             .map(|n| (n.id, n.rpc))
             .collect();
         let peers = Peers::new(&peer_addrs).map_err(|e| StartError::Net(e.to_string()))?;
-        let local: Vec<GroupId> = config
-            .groups
-            .values()
-            .filter(|g| g.members.contains(&id))
-            .map(|g| g.id)
-            .collect();
+        let local = local_groups(&config, id);
         let rejoining = Rejoining::ask(&config, &engine, &peers, id, &local).await;
         let raft_config = raft_config(&config)?;
         let preferred = config.preferred_leaders();
         let mut groups = BTreeMap::new();
         for (g, sm) in open_state_machines(&config, id, &data_dir) {
-            let preferred_leader = preferred.get(&g).copied().unwrap_or(config.groups[&g].members[0]);
+            let preferred_leader = preferred.get(&g).copied().unwrap_or(config.members_of(g)[0]);
             let at = Placement {
                 me: id,
                 id: g,
@@ -657,6 +690,7 @@ impl Node {
 
         let (shutdown_tx, _) = watch::channel(false);
         let tunables = Tunables::new(&config);
+        let acl = acl::Acl::new(config.requirepass.as_deref());
         let disk = disk::DiskWatch::new(&data_dir, config.min_free_disk);
         disk.check();
         let node = Arc::new(Node {
@@ -671,6 +705,7 @@ impl Node {
             stats: Stats::default(),
             tunables,
             pubsub: pubsub::PubSub::default(),
+            acl,
             clients: clients::Clients::default(),
             waiters: waiters::Waiters::default(),
             started: Instant::now(),
@@ -688,9 +723,14 @@ impl Node {
         self.groups.get(&id)
     }
 
-    /// Every group this node hosts a replica of, by id.
+    /// Every group of slots this node hosts a replica of, by id (not the metadata group).
     pub fn groups(&self) -> impl Iterator<Item = &Group> {
-        self.groups.values()
+        self.groups.values().filter(|g| g.id != META_GROUP)
+    }
+
+    /// This node's replica of the metadata group (every node hosts one).
+    pub fn meta(&self) -> &Group {
+        &self.groups[&META_GROUP]
     }
 
     /// Whether this node hosts a replica of `id`.

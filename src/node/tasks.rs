@@ -25,6 +25,7 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     tokio::spawn(watch_free_disk(node.clone()));
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
+    tokio::spawn(follow_users(node.clone()));
     if node.groups.values().any(|g| g.awaiting_revert() || g.unconfirmed()) {
         tokio::spawn(ask_to_rejoin(node.clone()));
     }
@@ -316,6 +317,27 @@ async fn heartbeat(node: Arc<Node>) {
             .nodes
             .entry(node.id)
             .and_modify(|n| n.last_seen = Some(Instant::now()));
+    }
+}
+
+/// Recompiles the users (`acl`) after each entry the metadata group applies here.
+async fn follow_users(node: Arc<Node>) {
+    let meta = node.meta();
+    let mut shutdown = node.shutdown_signal();
+    let mut compiled_at = None;
+    loop {
+        let applied = meta.next_apply();
+        tokio::pin!(applied);
+        applied.as_mut().enable();
+        let index = meta.applied_index();
+        if compiled_at != Some(index) {
+            meta.read_applied(|store, _| node.acl.compile(store));
+            compiled_at = Some(index);
+        }
+        tokio::select! {
+            _ = applied => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

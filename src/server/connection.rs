@@ -41,6 +41,12 @@ async fn protocol_error(
 }
 
 pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
+    if let Some(denied) = crate::exec::node_commands::protected_mode_refusal(&node, addr) {
+        let mut wbuf = BytesMut::new();
+        encode(&denied, crate::resp::encode::Protocol::Resp2, &mut wbuf);
+        let _ = socket.write_all(&wbuf).await;
+        return;
+    }
     node.stats.connected_clients.fetch_add(1, Ordering::Relaxed);
     let mut state = ConnState::new(node.next_client_id(), addr);
     state.laddr = socket.local_addr().unwrap_or(state.laddr);
@@ -72,7 +78,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 None => match parser.parse(&mut rbuf, &limits) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
-                        let prepared = dispatch::prepare(&state, &args);
+                        let prepared = dispatch::prepare(&node, &mut state, &args);
                         (args, prepared)
                     }
                     Ok(None) => break,
@@ -94,7 +100,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 let mut batch = vec![(p.clone(), args)];
                 let broken = gather(
                     &node,
-                    &state,
+                    &mut state,
                     (&mut parser, &mut rbuf),
                     &limits,
                     writes,
@@ -242,7 +248,7 @@ fn warn_http(addr: SocketAddr) {
 /// `parsed`. Returns the protocol error that ended the input, if one did.
 fn gather(
     node: &Node,
-    state: &ConnState,
+    state: &mut ConnState,
     (parser, rbuf): (&mut Parser, &mut BytesMut),
     limits: &Limits,
     writes: bool,
@@ -253,7 +259,7 @@ fn gather(
         match parser.parse(rbuf, limits) {
             Ok(Some(a)) if a.is_empty() => {}
             Ok(Some(a)) => {
-                let next = dispatch::prepare(state, &a);
+                let next = dispatch::prepare(node, state, &a);
                 match next.as_ref().ok().map(|p| (p, data::pipelinable(node, state, p))) {
                     Some((p, Some(w))) if w == writes => batch.push((p.clone(), a)),
                     _ => {

@@ -9,19 +9,19 @@ use tokio::net::TcpStream;
 use crate::harness::{Cluster, command, raw_exchange, wait_until};
 
 /// A raw RESP connection: inline commands in, raw reply bytes out.
-struct Raw(TcpStream);
+pub struct Raw(TcpStream);
 
 impl Raw {
-    async fn connect(addr: &str) -> Raw {
+    pub async fn connect(addr: &str) -> Raw {
         Raw(TcpStream::connect(addr).await.unwrap())
     }
 
-    async fn send(&mut self, line: &str) {
+    pub async fn send(&mut self, line: &str) {
         self.0.write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
     }
 
     /// Whatever arrives until the connection goes quiet for 300 ms; None once it is closed.
-    async fn read(&mut self) -> Option<String> {
+    pub async fn read(&mut self) -> Option<String> {
         let mut out = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
@@ -33,13 +33,13 @@ impl Raw {
         }
     }
 
-    async fn ask(&mut self, line: &str) -> String {
+    pub async fn ask(&mut self, line: &str) -> String {
         self.send(line).await;
         self.read().await.unwrap_or_default()
     }
 
     /// Waits up to `within` for the server to close the connection.
-    async fn closed_within(&mut self, within: Duration) -> bool {
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
         let mut buf = [0u8; 8192];
         let end = tokio::time::Instant::now() + within;
         loop {

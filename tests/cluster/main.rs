@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod auth;
 mod basic;
 mod clients;
 mod data;

@@ -52,12 +52,36 @@ pub(super) fn reset(node: &Node, conn: &mut ConnState) -> Frame {
     Frame::Simple("RESET".into())
 }
 
-/// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub(super) fn hello(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
-    read_hello(conn, args).map_or_else(|e| e, |(proto, name)| greet(node, conn, proto, name))
+/// What HELLO asks for: a protocol, credentials, a name.
+#[derive(Debug, PartialEq)]
+struct Hello {
+    proto: Protocol,
+    auth: Option<(Bytes, Bytes)>,
+    name: Option<Bytes>,
 }
 
-fn read_hello(conn: &ConnState, args: &[Bytes]) -> Reply<(Protocol, Option<Bytes>)> {
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub(super) async fn hello(node: &Node, conn: &mut ConnState, args: &[Bytes]) -> Frame {
+    let h = match read_hello(conn, args) {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    match &h.auth {
+        Some((user, password)) if !super::acl::authenticate(node, conn, user, password).await => {
+            return Frame::error(super::acl::WRONGPASS);
+        }
+        Some(_) => {}
+        None if conn.user.is_none() => {
+            return Frame::error(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            );
+        }
+        None => {}
+    }
+    greet(node, conn, h.proto, h.name)
+}
+
+fn read_hello(conn: &ConnState, args: &[Bytes]) -> Reply<Hello> {
     let mut c = Cursor::new(args);
     let mut proto = conn.protocol;
     if !c.is_done() {
@@ -69,13 +93,13 @@ fn read_hello(conn: &ConnState, args: &[Bytes]) -> Reply<(Protocol, Option<Bytes
         };
     }
     let mut name = None;
+    let mut auth = None;
     while !c.is_done() {
         let option = c.next_bytes()?;
         match upper(option).as_str() {
             "AUTH" if c.remaining() >= 2 => {
-                // No users here: any credentials are the default user's.
-                c.next_bytes()?;
-                c.next_bytes()?;
+                let user = c.next_bytes()?.clone();
+                auth = Some((user, c.next_bytes()?.clone()));
             }
             "SETNAME" if c.remaining() >= 1 => {
                 let n = c.next_bytes()?;
@@ -92,7 +116,7 @@ fn read_hello(conn: &ConnState, args: &[Bytes]) -> Reply<(Protocol, Option<Bytes
         }
     }
     c.finish()?;
-    Ok((proto, name))
+    Ok(Hello { proto, auth, name })
 }
 
 fn greet(node: &Node, conn: &mut ConnState, proto: Protocol, name: Option<Bytes>) -> Frame {
@@ -161,10 +185,21 @@ mod tests {
             Frame::error("ERR wrong number of arguments for 'ping' command")
         );
         let hello = |v: &[&str]| read_hello(&c, &args(v));
-        assert_eq!(hello(&["hello"]), Ok((Protocol::Resp2, None)));
+        assert_eq!(
+            hello(&["hello"]),
+            Ok(Hello {
+                proto: Protocol::Resp2,
+                auth: None,
+                name: None
+            })
+        );
         assert_eq!(
             hello(&["hello", "3", "auth", "u", "p", "setname", "n"]),
-            Ok((Protocol::Resp3, Some(Bytes::from_static(b"n"))))
+            Ok(Hello {
+                proto: Protocol::Resp3,
+                auth: Some((Bytes::from_static(b"u"), Bytes::from_static(b"p"))),
+                name: Some(Bytes::from_static(b"n"))
+            })
         );
         assert_eq!(
             hello(&["hello", "4"]),

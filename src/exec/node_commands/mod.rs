@@ -3,6 +3,7 @@
 //! each reading its arguments with `cmd::parse::Cursor`. The table checked every command's
 //! and subcommand's arity before any of them runs (`cmd::prepare`).
 
+mod acl;
 mod client;
 mod cluster;
 mod config;
@@ -18,6 +19,15 @@ use crate::exec::session::ConnState;
 use crate::exec::{keyspace, pubsub};
 use crate::node::{Node, now_ms};
 use crate::resp::frame::Frame;
+
+/// Protected mode (cluster.toml `protected_mode`, Redis's `protected-mode`): the refusal a
+/// client from `addr` gets at once, when the default user needs no password and the client is
+/// not on the loopback interface.
+pub fn protected_mode_refusal(node: &Node, addr: std::net::SocketAddr) -> Option<Frame> {
+    let ip = addr.ip();
+    let local = ip.is_loopback() || ip.to_canonical().is_loopback();
+    (node.config.protected_mode && !local && node.acl.open_default().is_some()).then(|| Frame::error(acl::DENIED))
+}
 
 /// The Redis version HELLO and INFO report.
 const REDIS_VERSION: &str = "7.2.0";
@@ -36,10 +46,20 @@ pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[By
         "echo" => connection::echo(args),
         "quit" => connection::quit(conn),
         "select" => connection::select(args),
-        "hello" => connection::hello(node, conn, args),
+        "hello" => connection::hello(node, conn, args).await,
+        "auth" => acl::auth(node, conn, args).await,
+        "acl" => acl::execute(node, conn, p, args).await,
         "reset" => connection::reset(node, conn),
         "readonly" | "readwrite" | "asking" => cluster::routing_mode(conn, p.spec.name),
         "cluster" => cluster::execute(node, p, args),
+        // The default user's password is cluster-wide: the metadata group keeps it.
+        "config"
+            if p.sub.is_some_and(|s| s.name == "config|set")
+                && args.len() == 4
+                && args[2].eq_ignore_ascii_case(b"requirepass") =>
+        {
+            acl::set_requirepass(node, conn, &args[3]).await
+        }
         "config" => config::execute(node, p, args),
         "client" => client::execute(node, conn, p, args),
         "info" => info::execute(node, args),
