@@ -594,6 +594,59 @@ pub fn apply(store: &mut Store, args: &[Bytes]) -> Frame {
     }
 }
 
+/// Reads an ACL file's text in Redis's syntax: `user <name> <rule> ...` per line, blank lines
+/// allowed. Every user is checked before any is taken; an error gives the line (from 1). A
+/// `default` user in the file is described whole, from `reset`.
+pub fn parse_acl_file(text: &str, configured_default: &User) -> Result<Vec<User>, (usize, String)> {
+    let mut users: Vec<User> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = |m: String| (i + 1, m);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        if words[0] != "user" || words.len() < 2 {
+            return Err(at("should start with user keyword".into()));
+        }
+        let name = words[1].as_bytes();
+        if users.iter().any(|u| u.name == name) {
+            return Err(at(format!("Duplicate user '{}' found", words[1])));
+        }
+        let mut user = User::new(name);
+        if name == DEFAULT_USER.as_bytes() {
+            user.sanitize = configured_default.sanitize;
+        }
+        let rules: Vec<Bytes> = words[2..]
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        user.apply_rules(&rules).map_err(|(e, r)| {
+            at(format!(
+                "Error in applying operation '{}': {}",
+                String::from_utf8_lossy(&r),
+                e.text()
+            ))
+        })?;
+        users.push(user);
+    }
+    Ok(users)
+}
+
+/// Whether the store holds users (an ACL change was ever made).
+pub fn has_users(store: &Store) -> bool {
+    store.get(USERS_KEY).is_some()
+}
+
+/// The `slotraft.acl LOAD` entry that makes `users` every user.
+pub fn load_entry(users: &[User]) -> Vec<Bytes> {
+    let mut entry = vec![Bytes::from_static(ACL_ENTRY.as_bytes()), Bytes::from_static(b"LOAD")];
+    for u in users {
+        entry.push(u.name.clone());
+        entry.push(encode_rules(&u.rules()));
+    }
+    entry
+}
+
 /// A command's place in the permission bitmap: every client row, subcommands included.
 fn command_index() -> &'static HashMap<&'static str, usize> {
     static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
@@ -926,6 +979,29 @@ mod tests {
         let del = args(&[ACL_ENTRY, "DELUSER", "bob", "default", "nobody"]);
         assert_eq!(apply(&mut store, &del), Frame::Integer(1));
         assert_eq!(stored_users(&store).len(), 1);
+    }
+
+    #[test]
+    fn acl_files_read_as_redis_reads_them() {
+        let d = User::default_user(None);
+        let users = parse_acl_file("user alice on >pw ~a* +get\n\nuser default on nopass ~* &* +@all\n", &d).unwrap();
+        assert_eq!(users.len(), 2);
+        assert_eq!(users[1].describe(), "on nopass ~* &* +@all");
+        assert_eq!(
+            parse_acl_file("user a on\nuser a off\n", &d),
+            Err((2, "Duplicate user 'a' found".into()))
+        );
+        assert_eq!(
+            parse_acl_file("bob on\n", &d),
+            Err((1, "should start with user keyword".into()))
+        );
+        assert_eq!(
+            parse_acl_file("user b +nosuch\n", &d),
+            Err((
+                1,
+                "Error in applying operation '+nosuch': Unknown command or category name in ACL".into()
+            ))
+        );
     }
 
     #[test]

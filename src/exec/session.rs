@@ -110,6 +110,7 @@ impl ConnState {
         i.name.clone_from(&self.name);
         i.lib_name.clone_from(&self.lib_name);
         i.lib_ver.clone_from(&self.lib_ver);
+        i.user.clone_from(&self.auth_user);
         i.resp = if self.protocol == Protocol::Resp3 { 3 } else { 2 };
         i.readonly = self.readonly;
         i.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);

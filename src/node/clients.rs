@@ -28,6 +28,8 @@ pub struct ClientInfo {
     /// The last command, with its subcommand for containers; shown as Redis names it
     /// (`client|list`) only when CLIENT LIST asks, so publishing it costs no formatting.
     pub cmd: Option<(&'static str, Option<Bytes>)>,
+    /// The user it authenticated as; `None`: the default user.
+    pub user: Option<Bytes>,
 }
 
 pub struct ClientHandle {
@@ -105,7 +107,7 @@ impl ClientHandle {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={idle} flags={flags} db=0 sub={} psub={} ssub={} multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} \
-             user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -120,6 +122,9 @@ impl ClientHandle {
                 Some((name, None)) => (*name).to_string(),
                 Some((name, Some(sub))) => format!("{name}|{}", String::from_utf8_lossy(sub).to_ascii_lowercase()),
             },
+            i.user
+                .as_ref()
+                .map_or_else(|| "default".into(), |u| String::from_utf8_lossy(u).into_owned()),
             i.resp,
             s(&i.lib_name),
             s(&i.lib_ver),

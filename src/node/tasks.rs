@@ -26,6 +26,9 @@ pub(super) fn spawn_all(node: &Arc<Node>) {
     tokio::spawn(heartbeat(node.clone()));
     tokio::spawn(balance_leaders(node.clone()));
     tokio::spawn(follow_users(node.clone()));
+    if node.config.acl_file.is_some() {
+        tokio::spawn(load_acl_file(node.clone()));
+    }
     if node.groups.values().any(|g| g.awaiting_revert() || g.unconfirmed()) {
         tokio::spawn(ask_to_rejoin(node.clone()));
     }
@@ -337,6 +340,51 @@ async fn follow_users(node: Arc<Node>) {
         tokio::select! {
             _ = applied => {}
             _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// A cluster that has never had a user change takes its users from cluster.toml's `acl_file`,
+/// as Redis reads its `aclfile` at start: the first node to lead the metadata group while it
+/// holds no users proposes the file's. Afterwards the metadata group is the truth, and the file
+/// is read again only by ACL LOAD.
+async fn load_acl_file(node: Arc<Node>) {
+    let Some(path) = node.config.acl_file.clone() else {
+        return;
+    };
+    let meta = node.meta();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if meta.read_applied(|store, _| cmd::acl::has_users(store)) {
+            return;
+        }
+        if !meta.holds_read_lease() {
+            continue;
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ACL file not read: {e}");
+                return;
+            }
+        };
+        let users = match cmd::acl::parse_acl_file(&text, node.acl.configured_default()) {
+            Ok(u) => u,
+            Err((line, m)) => {
+                tracing::warn!("ACL file not loaded: {}:{line}: {m}", path.display());
+                return;
+            }
+        };
+        let n = users.len();
+        if let super::proposer::Proposed::Applied(_) = meta.propose(vec![cmd::acl::load_entry(&users)]).await {
+            tracing::info!(path = %path.display(), users = n, "users loaded from the ACL file");
+            return;
         }
     }
 }

@@ -198,3 +198,55 @@ async fn protected_mode_refuses_other_hosts_until_a_password_is_set() {
     assert_eq!(r.ask("AUTH pw").await, "+OK\r\n");
     assert_eq!(r.ask("PING").await, "+PONG\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_file_seeds_the_users_and_acl_save_and_load_use_it() {
+    let mut c = Cluster::configure(3, &even_groups(3, &[1, 2, 3]), "acl_file = \"users.acl\"");
+    let file = c.dir.path().join("users.acl");
+    std::fs::write(&file, "user default on nopass ~* &* +@all\nuser dave on >pw ~* +@all\n").unwrap();
+    c.start_all();
+    c.wait_ready().await;
+    for id in 1..=3 {
+        let addr = c.addr(id);
+        let seeded = wait_until(Duration::from_secs(30), || async {
+            command(&addr, &["ACL", "USERS"])
+                .await
+                .is_ok_and(|u| u.contains("dave"))
+        })
+        .await;
+        assert!(seeded, "node {id} should know the file's users");
+        let mut r = Raw::connect(&addr).await;
+        assert_eq!(r.ask("AUTH dave pw").await, "+OK\r\n");
+    }
+    let (a1, a3) = (c.addr(1), c.addr(3));
+    assert_eq!(
+        command(&a1, &["ACL", "SETUSER", "erin", "on", ">e", "+get"])
+            .await
+            .as_deref(),
+        Ok("OK")
+    );
+    assert_eq!(command(&a3, &["ACL", "SAVE"]).await.as_deref(), Ok("OK"));
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains("user erin on #") && !saved.contains(">e"), "{saved}");
+    // The file edited by hand, then loaded: erin is gone everywhere, and a bad line loads nothing.
+    let without_erin: String = saved
+        .lines()
+        .filter(|l| !l.contains("erin"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&file, format!("{without_erin}user frank +nosuch\n")).unwrap();
+    let refused = command(&a3, &["ACL", "LOAD"]).await.unwrap_err();
+    assert!(
+        refused.contains("users.acl:3: Error in applying operation '+nosuch'"),
+        "{refused}"
+    );
+    std::fs::write(&file, &without_erin).unwrap();
+    assert_eq!(command(&a3, &["ACL", "LOAD"]).await.as_deref(), Ok("OK"));
+    let forgotten = wait_until(Duration::from_secs(10), || async {
+        command(&a1, &["ACL", "USERS"])
+            .await
+            .is_ok_and(|u| !u.contains("erin") && u.contains("dave"))
+    })
+    .await;
+    assert!(forgotten, "ACL LOAD on node 3 should hold on node 1");
+}

@@ -343,48 +343,11 @@ fn log(node: &Node, args: &[Bytes]) -> Frame {
 
 const NO_ACL_FILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
 
-/// Reads an ACL file in Redis's syntax: `user <name> <rule> ...` per line, blank lines allowed.
-/// Every user is checked before any is loaded; an error names the file and line.
+/// Reads an ACL file (`cmd::acl::parse_acl_file`); an error names the file and line.
 pub fn read_acl_file(path: &Path, configured_default: &User) -> Result<Vec<User>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("Error loading ACLs, opening file '{}': {e}", path.display()))?;
-    let mut users: Vec<User> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let at = |m: &str| format!("{}:{}: {m}", path.display(), i + 1);
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.is_empty() {
-            continue;
-        }
-        if words[0] != "user" || words.len() < 2 {
-            return Err(at("should start with user keyword"));
-        }
-        let name = words[1].as_bytes();
-        if users.iter().any(|u| u.name == name) {
-            return Err(at(&format!("Duplicate user '{}' found", words[1])));
-        }
-        let mut user = if name == DEFAULT_USER.as_bytes() {
-            let mut d = configured_default.clone();
-            // A default user in the file is described whole.
-            let _ = d.apply_rules(&[Bytes::from_static(b"reset")]);
-            d.sanitize = None;
-            d
-        } else {
-            User::new(name)
-        };
-        let rules: Vec<Bytes> = words[2..]
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        user.apply_rules(&rules).map_err(|(e, r)| {
-            at(&format!(
-                "Error in applying operation '{}': {}",
-                String::from_utf8_lossy(&r),
-                e.text()
-            ))
-        })?;
-        users.push(user);
-    }
-    Ok(users)
+    acl::parse_acl_file(&text, configured_default).map_err(|(line, m)| format!("{}:{line}: {m}", path.display()))
 }
 
 /// ACL LOAD: the file replaces every user, cluster-wide.
@@ -396,11 +359,7 @@ async fn load(node: &Node, conn: &ConnState) -> Frame {
         Ok(u) => u,
         Err(e) => return Frame::Error(format!("ERR {e}")),
     };
-    let mut entry = vec![Bytes::from_static(ACL_ENTRY.as_bytes()), Bytes::from_static(b"LOAD")];
-    for u in &users {
-        entry.push(u.name.clone());
-        entry.push(encode_rules(&u.rules()));
-    }
+    let entry = acl::load_entry(&users);
     // The file is this node's: the metadata group's leader is sent the users, not asked to
     // read a file of its own.
     meta::change(node, entry, conn.may_forward).await
