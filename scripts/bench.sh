@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # slotraft next to Redis Cluster on this machine, in the same run.
-#   scripts/bench.sh [--quick] [--rounds N] [--skip-memory] [--skip-failover] [--skip-micro]
+#   scripts/bench.sh [--quick] [--rounds N] [--tls] [--skip-memory] [--skip-failover] [--skip-micro]
 # Starts the default three-node slotraft cluster (fsync always, fresh data) on ports 7001-7003,
 # and a Redis Cluster of three masters and three replicas (Debian's redis-server, installed if
 # missing; no persistence; cluster-node-timeout 5000) on ports 7101-7106, and for reference a
@@ -20,6 +20,11 @@
 #   failover: SIGKILL of the leader (master) of slot 0 until a write to it succeeds, median of 5;
 #   recovery: a slotraft node holding those keys restarted until it serves them again;
 #   micro: `cargo bench --bench micro` (one replica's state machine, the log engine with fsync, the disk alone, the RESP parser).
+#   tls (--tls): the same SET and GET runs over TLS (redis-benchmark --tls, client
+#     certificates, auth_clients "yes" as Redis's default) against slotraft's TLS ports
+#     (7021-7023, the same nodes as 7001-7003: certificates from `slotraft certs`) and a Redis
+#     Cluster with tls-port and tls-cluster yes (plain 7121-7126, TLS 7131-7136), in the same
+#     rounds; a table of slotraft TLS against slotraft plain and against Redis TLS.
 # --quick: one round of fewer requests, one failover, 200,000 keys. Files in target/bench/.
 set -euo pipefail
 
@@ -28,11 +33,12 @@ work="$root/target/bench"
 die() { echo "bench.sh: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
-quick=0 rounds="" memory=1 failover=1 micro=1
+quick=0 rounds="" memory=1 failover=1 micro=1 tls=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
     --rounds) rounds="${2:?}"; shift 2 ;;
+    --tls) tls=1; shift ;;
     --skip-memory) memory=0; shift ;;
     --skip-failover) failover=0; shift ;;
     --skip-micro) micro=0; shift ;;
@@ -65,7 +71,12 @@ if [ -z "${SLOTRAFT_BIN:-}" ]; then
 fi
 
 redis_ports="7101 7102 7103 7104 7105 7106" aof_ports="7111 7112 7113 7114 7115 7116"
-for port in 7001 7002 7003 17001 17002 17003 7011 7012 7013 17011 17012 17013 $redis_ports $aof_ports; do
+tls_redis_ports="" busy=""
+if [ "$tls" = 1 ]; then
+  tls_redis_ports="7121 7122 7123 7124 7125 7126"
+  busy="7021 7022 7023 7131 7132 7133 7134 7135 7136 17131 17132 17133 17134 17135 17136"
+fi
+for port in 7001 7002 7003 17001 17002 17003 7011 7012 7013 17011 17012 17013 $redis_ports $aof_ports $tls_redis_ports $busy; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "port $port is in use (a cluster already running? scripts/cluster.sh down)"
   fi
@@ -80,6 +91,18 @@ sed -e "s|^data_dir = .*|data_dir = \"$work/everysec/data\"|" -e 's|^fsync = "al
   -e 's|127\.0\.0\.1:\(1\?\)700\([0-9]\)|127.0.0.1:\1701\2|' "$root/cluster.toml" >"$work/everysec/cluster.toml"
 grep -q '^fsync = "everysec"' "$work/everysec/cluster.toml" && ! grep -q ':1\?700[0-9]' "$work/everysec/cluster.toml" \
   || die "cluster.toml's fsync line or ports changed shape; see $work/everysec/cluster.toml"
+certs="$work/slotraft/certs"
+tls_args=()
+if [ "$tls" = 1 ]; then
+  # TLS ports beside the plain ones (7001 -> 7021), the certificates of `slotraft certs`.
+  sed -i -e 's|^resp = "127\.0\.0\.1:700\([0-9]\)"|&\nresp_tls = "127.0.0.1:702\1"|' "$work/slotraft/cluster.toml"
+  sed -i -e "s|^\[\[node\]\]|[cluster.tls]\nca_file = \"certs/ca.crt\"\ncert_file = \"certs/node-{node}.crt\"\nkey_file = \"certs/node-{node}.key\"\nauth_clients = \"yes\"\n\n&|;T;:a;n;ba" \
+    "$work/slotraft/cluster.toml"
+  [ "$(grep -c '^resp_tls' "$work/slotraft/cluster.toml")" = 3 ] && grep -q '^\[cluster.tls\]' "$work/slotraft/cluster.toml" \
+    || die "cluster.toml's node lines changed shape; see $work/slotraft/cluster.toml"
+  "$bin" certs --config "$work/slotraft/cluster.toml" --out "$certs" >/dev/null
+  tls_args=(--tls --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key")
+fi
 # in_cluster DIR ARGS…: scripts/cluster.sh ARGS… for the cluster whose files are in $work/DIR.
 in_cluster() {
   local dir="$1"
@@ -102,6 +125,10 @@ start_redis() {
   mkdir -p "$d"
   local persist=(--appendonly no --save "")
   [ "${port:0:3}" = 711 ] && persist=(--appendonly yes --appendfsync always --save "")
+  # 7121-7126: with a TLS port 10 up, TLS between nodes too (its cluster bus on the TLS port
+  # + 10000), a client certificate required (Redis's default); node 1's certificate for all.
+  [ "${port:0:3}" = 712 ] && persist+=(--tls-port $((port + 10)) --tls-cluster yes --tls-replication yes
+    --tls-cert-file "$certs/node-1.crt" --tls-key-file "$certs/node-1.key" --tls-ca-cert-file "$certs/ca.crt")
   nohup redis-server --port "$port" --cluster-enabled yes --cluster-config-file "$d/nodes.conf" \
     --cluster-node-timeout 5000 "${persist[@]}" --dir "$d" --daemonize no \
     --pidfile "$d/redis.pid" --logfile "$d/redis.log" --protected-mode no >/dev/null 2>&1 &
@@ -119,7 +146,7 @@ stop_redis() {
 cleanup() {
   slot down >/dev/null 2>&1 || true
   slot_everysec down >/dev/null 2>&1 || true
-  stop_redis $redis_ports $aof_ports
+  stop_redis $redis_ports $aof_ports $tls_redis_ports
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -128,11 +155,17 @@ say "starting slotraft (3 nodes, fsync always)"
 slot up >/dev/null
 say "starting slotraft with fsync everysec, for reference (3 nodes, ports 7011-7013)"
 slot_everysec up >/dev/null
-# create_redis_cluster PORTS…: three masters and three replicas on these six ports.
+# create_redis_cluster PORTS…: three masters and three replicas on these six ports (over their
+# TLS ports when they are the TLS cluster's).
 create_redis_cluster() {
-  local port addrs=()
-  for port in "$@"; do start_redis "$port"; addrs+=("127.0.0.1:$port"); done
-  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$work/redis/create-$1.log" 2>&1 \
+  local port addrs=() cli=(redis-cli)
+  [ "${1:0:3}" = 712 ] && cli+=("${tls_args[@]}")
+  for port in "$@"; do
+    start_redis "$port"
+    [ "${port:0:3}" = 712 ] && port=$((port + 10))
+    addrs+=("127.0.0.1:$port")
+  done
+  "${cli[@]}" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$work/redis/create-$1.log" 2>&1 \
     || die "redis-cli --cluster create failed; see $work/redis/create-$1.log"
   for port in "$@"; do
     until redis-cli -p "$port" CLUSTER INFO | grep -q 'cluster_state:ok'; do sleep 0.1; done
@@ -142,12 +175,18 @@ say "starting Redis Cluster (3 masters, 3 replicas, no persistence)"
 create_redis_cluster $redis_ports
 say "starting a durable Redis Cluster for reference (3 masters, 3 replicas, appendfsync always)"
 create_redis_cluster $aof_ports
+if [ "$tls" = 1 ]; then
+  say "starting Redis Cluster with TLS (3 masters, 3 replicas, no persistence, tls-cluster yes)"
+  create_redis_cluster $tls_redis_ports
+fi
 
-# One redis-benchmark run of the tests $3 (set,get): prints "<test> <rps> <p50> <p99>" per test.
+# One redis-benchmark run of the tests $3 (set,get): prints "<test> <rps> <p50> <p99>" per test;
+# over TLS (with the client certificate) when $4 is "tls".
 bench_once() {
-  local port="$1" pipeline="$2" tests="$3" n="$requests"
+  local port="$1" pipeline="$2" tests="$3" n="$requests" over=()
   [ "$pipeline" = 1 ] || n="$requests_piped"
-  redis-benchmark --cluster -p "$port" -t "$tests" -n "$n" -r 100000 -d 100 -c 50 \
+  [ "${4:-}" = tls ] && over=("${tls_args[@]}")
+  redis-benchmark --cluster "${over[@]}" -p "$port" -t "$tests" -n "$n" -r 100000 -d 100 -c 50 \
     -P "$pipeline" --csv 2>/dev/null |
     awk -F'","|"' 'NR > 1 && $2 != "" { printf "%s %s %s %s\n", $2, $3, $6, $8 }'
 }
@@ -156,23 +195,26 @@ results="$work/throughput.txt"
 : >"$results"
 for r in $(seq 1 "$rounds"); do
   order="slotraft redis durable everysec"
-  [ $((r % 2)) = 0 ] && order="everysec durable redis slotraft"
+  [ "$tls" = 1 ] && order="$order slotraft-tls redis-tls"
+  [ $((r % 2)) = 0 ] && order="$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')"
   for sys in $order; do
-    port=7001 tests=set,get
+    port=7001 tests=set,get over=""
     [ "$sys" = redis ] && port=7101
     [ "$sys" = durable ] && port=7111 tests=set
     [ "$sys" = everysec ] && port=7011 tests=set
+    [ "$sys" = slotraft-tls ] && port=7021 over=tls
+    [ "$sys" = redis-tls ] && port=7131 over=tls
     for p in 1 16; do
       say "round $r/$rounds: $sys, -P $p"
-      bench_once "$port" "$p" "$tests" | while read -r test rps p50 p99; do
+      bench_once "$port" "$p" "$tests" "$over" | while read -r test rps p50 p99; do
         echo "$sys $test $p $rps $p50 $p99" >>"$results"
       done
     done
   done
 done
 
-# The rest of the run has no use for the two reference clusters.
-stop_redis $aof_ports
+# The rest of the run has no use for the reference clusters.
+stop_redis $aof_ports $tls_redis_ports
 slot_everysec down >/dev/null
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }'; }
@@ -234,6 +276,30 @@ echo
 echo "SET without the disk's wait: slotraft with fsync everysec against Redis Cluster without persistence,"
 echo "same runs, median of $rounds round(s)"
 set_table everysec redis
+
+# tls_table: slotraft over TLS against slotraft plain (the same nodes) and Redis over TLS.
+if [ "$tls" = 1 ]; then
+  echo
+  echo "over TLS (redis-benchmark --tls, client certificates; TLS 1.3): slotraft's TLS ports against its plain"
+  echo "ports (the same nodes; target TLS >= 0.8x plain) and Redis Cluster with tls-cluster yes, same runs, median of $rounds round(s)"
+  printf '%-12s %12s %8s %8s %12s %9s %12s %8s %8s %9s\n' workload "tls/s" p50 p99 "plain/s" "tls/plain" \
+    "redis-tls/s" p50 p99 ratio
+  for p in 1 16; do
+    for t in SET GET; do
+      a="$(stat slotraft-tls "$t" "$p" 4)" b="$(stat slotraft "$t" "$p" 4)" c="$(stat redis-tls "$t" "$p" 4)"
+      printf '%-12s %12s %8s %8s %12s %9s %12s %8s %8s %9s\n' "$t -P $p" "$a" "$(stat slotraft-tls "$t" "$p" 5)" \
+        "$(stat slotraft-tls "$t" "$p" 6)" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')" \
+        "$c" "$(stat redis-tls "$t" "$p" 5)" "$(stat redis-tls "$t" "$p" 6)" \
+        "$(awk -v a="$a" -v b="$c" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+    done
+  done
+  if [ "$rounds" -gt 1 ]; then
+    echo "tls/plain round by round:"
+    for p in 1 16; do
+      for t in SET GET; do printf '  %-10s%s\n' "$t -P $p" "$(round_ratios slotraft "$t" "$p" slotraft-tls)"; done
+    done
+  fi
+fi
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 slot_pids() { for id in 1 2 3; do cat "$work/slotraft/run/node-$id.pid"; done; }

@@ -85,6 +85,7 @@ struct RawCluster {
     /// clients are served.
     #[serde(default = "default_protected_mode")]
     protected_mode: bool,
+    tls: Option<RawTls>,
 }
 
 fn default_protected_mode() -> bool {
@@ -95,7 +96,8 @@ fn default_protected_mode() -> bool {
 #[serde(deny_unknown_fields)]
 struct RawNode {
     id: NodeId,
-    resp: String,
+    resp: Option<String>,
+    resp_tls: Option<String>,
     rpc: String,
 }
 
@@ -151,7 +153,11 @@ fn default_election_timeout_ms() -> u64 {
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     pub id: NodeId,
+    /// The plain RESP port; port 0 when the node has only `resp_tls` (Redis's `port 0`: no
+    /// plain listener, and replies to plain clients name port 0).
     pub resp: SocketAddr,
+    /// The RESP-over-TLS port (`[cluster.tls]` says with which certificate).
+    pub resp_tls: Option<SocketAddr>,
     pub rpc: SocketAddr,
 }
 
@@ -185,6 +191,8 @@ pub struct Config {
     /// ACL SAVE / ACL LOAD's file, relative paths taken from cluster.toml's directory.
     pub acl_file: Option<PathBuf>,
     pub protected_mode: bool,
+    /// `[cluster.tls]`, when the cluster has one.
+    pub tls: Option<TlsConfig>,
     pub nodes: BTreeMap<NodeId, NodeConfig>,
     pub groups: BTreeMap<GroupId, GroupConfig>,
 }
@@ -210,6 +218,9 @@ impl Config {
         }
         if let Some(f) = config.acl_file.as_mut().filter(|f| f.is_relative()) {
             *f = base.join(&*f);
+        }
+        if let Some(tls) = &mut config.tls {
+            tls.resolve_paths(base);
         }
         Ok(config)
     }
@@ -247,14 +258,21 @@ impl Config {
         let mut nodes = BTreeMap::new();
         let mut addrs = BTreeSet::new();
         for n in raw.node {
-            let resp = parse_addr(&n.resp, n.id, "resp")?;
+            let (resp, resp_tls) = parse_resp_addrs(&n)?;
             let rpc = parse_addr(&n.rpc, n.id, "rpc")?;
-            for a in [resp, rpc] {
+            let listened = [Some(resp).filter(|a| a.port() != 0), resp_tls, Some(rpc)];
+            for a in listened.into_iter().flatten() {
                 if !addrs.insert(a) {
                     return Err(invalid(format!("address {a} is used twice")));
                 }
             }
-            if nodes.insert(n.id, NodeConfig { id: n.id, resp, rpc }).is_some() {
+            let node = NodeConfig {
+                id: n.id,
+                resp,
+                resp_tls,
+                rpc,
+            };
+            if nodes.insert(n.id, node).is_some() {
                 return Err(invalid(format!("node {} is defined twice", n.id)));
             }
         }
@@ -316,6 +334,15 @@ impl Config {
                 .map_or(SLOT_COUNT as usize, |e| free + e);
             return Err(invalid(format!("slots {free}-{} are not owned by any group", end - 1)));
         }
+        let tls = c.tls.map(TlsConfig::from_raw).transpose()?;
+        if tls.is_none()
+            && let Some(n) = nodes.values().find(|n| n.resp_tls.is_some())
+        {
+            return Err(invalid(format!(
+                "node {} has resp_tls but there is no [cluster.tls] with its certificate",
+                n.id
+            )));
+        }
         Ok(Config {
             data_dir: c.data_dir,
             fsync: c.fsync,
@@ -330,6 +357,7 @@ impl Config {
             requirepass: c.requirepass,
             acl_file: c.acl_file,
             protected_mode: c.protected_mode,
+            tls,
             nodes,
             groups,
         })
@@ -402,6 +430,131 @@ fn parse_addr(s: &str, node: NodeId, what: &str) -> Result<SocketAddr, ConfigErr
             "node {node}: {what} address {s:?} is not host:port with a numeric IP"
         ))
     })
+}
+
+// ---- TLS: `[cluster.tls]` and each node's `resp_tls` ----
+
+/// Redis's `tls-auth-clients`: whether a client on a TLS port must show a certificate signed
+/// by the cluster's CA. `yes` by default, as in Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthClients {
+    No,
+    Optional,
+    Yes,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    #[serde(default = "default_auth_clients")]
+    auth_clients: AuthClients,
+    #[serde(default)]
+    replication: bool,
+}
+
+fn default_auth_clients() -> AuthClients {
+    AuthClients::Yes
+}
+
+/// `[cluster.tls]`: the files of the cluster's TLS, as written (`{node}` in `cert_file` and
+/// `key_file` stands for a node's id) and resolved against the file's directory by `load`.
+/// The files themselves are read when a node starts (`tls::Identity`), which names the file
+/// when one is missing or not a certificate or key.
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    /// The CA that signs the nodes' and clients' certificates; needed to check a peer's.
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub auth_clients: AuthClients,
+    /// Node-to-node connections over mutual TLS (each node's certificate bound to its id).
+    pub replication: bool,
+}
+
+impl TlsConfig {
+    fn from_raw(raw: RawTls) -> Result<TlsConfig, ConfigError> {
+        let tls = TlsConfig {
+            ca_file: raw.ca_file,
+            cert_file: raw.cert_file,
+            key_file: raw.key_file,
+            auth_clients: raw.auth_clients,
+            replication: raw.replication,
+        };
+        if tls.ca_file.is_none() && (tls.auth_clients != AuthClients::No || tls.replication) {
+            return Err(ConfigError::Invalid(
+                "cluster.tls.ca_file is needed to check certificates (auth_clients other than \"no\", or replication = true)".into(),
+            ));
+        }
+        Ok(tls)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        for p in [
+            Some(&mut self.cert_file),
+            Some(&mut self.key_file),
+            self.ca_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    /// `cert_file` for `node` (`{node}` replaced by its id).
+    pub fn cert_file_for(&self, node: NodeId) -> PathBuf {
+        for_node(&self.cert_file, node)
+    }
+
+    /// `key_file` for `node` (`{node}` replaced by its id).
+    pub fn key_file_for(&self, node: NodeId) -> PathBuf {
+        for_node(&self.key_file, node)
+    }
+}
+
+fn for_node(path: &Path, node: NodeId) -> PathBuf {
+    PathBuf::from(path.to_string_lossy().replace("{node}", &node.to_string()))
+}
+
+/// A node's `resp` and `resp_tls`: at least one of them.
+fn parse_resp_addrs(n: &RawNode) -> Result<(SocketAddr, Option<SocketAddr>), ConfigError> {
+    let resp_tls = n
+        .resp_tls
+        .as_deref()
+        .map(|a| parse_addr(a, n.id, "resp_tls"))
+        .transpose()?;
+    let resp = match (&n.resp, resp_tls) {
+        (Some(a), _) => parse_addr(a, n.id, "resp")?,
+        (None, Some(tls)) => SocketAddr::new(tls.ip(), 0),
+        (None, None) => {
+            return Err(ConfigError::Invalid(format!(
+                "node {}: needs a resp or a resp_tls address (or both)",
+                n.id
+            )));
+        }
+    };
+    Ok((resp, resp_tls))
+}
+
+/// `text` (a cluster.toml of nodes on ports 7001…) with a `[cluster.tls]` and each node's
+/// `resp_tls` on its RESP port + 100: the TLS cases' tests start from it.
+#[cfg(test)]
+pub(crate) fn with_tls_ports(text: &str) -> String {
+    let tls = "\n[cluster.tls]\ncert_file = \"node-{node}.crt\"\nkey_file = \"node-{node}.key\"\nauth_clients = \"no\"\n\n[[node]]";
+    let mut out = text.replacen("\n[[node]]", tls, 1);
+    for id in 1..=9 {
+        out = out.replace(
+            &format!("resp = \"127.0.0.1:700{id}\""),
+            &format!("resp = \"127.0.0.1:700{id}\"\nresp_tls = \"127.0.0.1:71{id:02}\""),
+        );
+    }
+    out
 }
 
 fn parse_range(s: &str) -> Option<(Slot, Slot)> {
@@ -533,5 +686,48 @@ slots = ["0-16383"]
         assert!(err(&ONE.replace("127.0.0.1:17001", "nowhere")).contains("rpc address"));
         assert!(err(&ONE.replace("[cluster]", "[cluster]\nbogus = 1")).contains("bogus"));
         assert!(err(&ONE.replace("[cluster]", "[cluster]\nsnapshot_log_bytes = 0")).contains("snapshot_log_bytes"));
+    }
+
+    #[test]
+    fn tls_section_and_ports() {
+        let c = Config::parse(&with_tls_ports(include_str!("../cluster.toml"))).unwrap();
+        let tls = c.tls.clone().unwrap();
+        assert_eq!(c.nodes[&2].resp_tls, Some("127.0.0.1:7102".parse().unwrap()));
+        assert_eq!(tls.auth_clients, AuthClients::No);
+        assert!(!tls.replication);
+        assert_eq!(tls.cert_file_for(3), PathBuf::from("node-3.crt"));
+        assert_eq!(tls.key_file_for(3), PathBuf::from("node-3.key"));
+        // auth_clients is "yes" by default, as Redis's tls-auth-clients, and then needs the CA.
+        let yes = with_tls_ports(ONE).replace("auth_clients = \"no\"\n", "");
+        assert!(err(&yes).contains("ca_file is needed"));
+        let yes = yes.replace("[cluster.tls]", "[cluster.tls]\nca_file = \"ca.crt\"");
+        assert_eq!(Config::parse(&yes).unwrap().tls.unwrap().auth_clients, AuthClients::Yes);
+        let replication = with_tls_ports(ONE).replace("[cluster.tls]", "[cluster.tls]\nreplication = true");
+        assert!(err(&replication).contains("ca_file is needed"));
+        let optional = yes.replace("[cluster.tls]", "[cluster.tls]\nauth_clients = \"optional\"");
+        assert_eq!(
+            Config::parse(&optional).unwrap().tls.unwrap().auth_clients,
+            AuthClients::Optional
+        );
+        assert!(err(&yes.replace("[cluster.tls]", "[cluster.tls]\nauth_clients = \"maybe\"")).contains("maybe"));
+        // Only TLS: the plain port is 0, as Redis's `port 0`.
+        let only_tls = with_tls_ports(ONE).replace("resp = \"127.0.0.1:7001\"\n", "");
+        let c = Config::parse(&only_tls).unwrap();
+        assert_eq!(c.nodes[&1].resp, "127.0.0.1:0".parse().unwrap());
+        assert!(err(&ONE.replace("resp = \"127.0.0.1:7001\"\n", "")).contains("needs a resp or a resp_tls"));
+        let no_section = ONE.replace("rpc =", "resp_tls = \"127.0.0.1:7101\"\nrpc =");
+        assert!(err(&no_section).contains("no [cluster.tls]"));
+        assert!(err(&with_tls_ports(ONE).replace("7101", "7001")).contains("used twice"));
+    }
+
+    #[test]
+    fn tls_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.toml");
+        let text = with_tls_ports(ONE).replace("[cluster.tls]", "[cluster.tls]\nca_file = \"/etc/ca.crt\"");
+        std::fs::write(&path, text).unwrap();
+        let tls = Config::load(&path).unwrap().tls.unwrap();
+        assert_eq!(tls.cert_file_for(7), dir.path().join("node-7.crt"));
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/etc/ca.crt")));
     }
 }

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["cmd"],
     &["config"],
-    &["cluster"],
+    &["cluster", "tls"],
     &["wire"],
     &["raft"],
     &["node"],

@@ -17,4 +17,5 @@ pub mod rpc;
 pub mod server;
 pub mod slots;
 pub mod store;
+pub mod tls;
 pub mod wire;

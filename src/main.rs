@@ -1,5 +1,6 @@
 //! The `slotraft` command line: run one node of a cluster in the foreground.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,6 +9,8 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use slotraft::config::Config;
 use slotraft::node::Node;
+use slotraft::tls::NodeTls;
+use tokio::net::TcpListener;
 
 // jemalloc, as Redis uses: the store and the Raft log allocate and free many small objects
 // (snapshots copy the store, purged log entries are freed in bulk); with it 285,000 keys took
@@ -54,6 +57,18 @@ enum Command {
     Check {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Write a development CA and certificates for a cluster.toml's nodes and a client
+    /// (ca.crt/.key, node-<id>.crt/.key, client.crt/.key), and print the lines that turn TLS on.
+    Certs {
+        #[arg(long)]
+        config: PathBuf,
+        /// The folder to write them to (made if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace files that are already there.
+        #[arg(long)]
+        force: bool,
     },
     /// Print each node of a cluster.toml as "id resp-address rpc-address data-dir groups-to-lead"
     /// (for scripts; the last is the node's share of leaderships once balanced).
@@ -123,6 +138,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Certs { config, out, force } => match write_certs(&config, &out, force) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("slotraft: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Serve { config, node, data_dir } => {
             let mut config = match Config::load(&config) {
                 Ok(c) => c,
@@ -135,6 +157,15 @@ fn main() -> ExitCode {
                 eprintln!("slotraft: {e}");
                 return ExitCode::from(2);
             }
+            // The certificate and key are read before anything starts: a bad file is a bad
+            // configuration, reported in one line naming it.
+            let tls = match node_tls(&config, node) {
+                Ok(tls) => tls,
+                Err(e) => {
+                    eprintln!("slotraft: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let threads = config.threads_for(node, cores);
             tracing::info!(threads, cores, "runtime worker threads");
@@ -154,7 +185,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve(config, node, data_dir)) {
+            match runtime.block_on(serve(config, node, data_dir, tls)) {
                 Ok(Ended::Stopped) => ExitCode::SUCCESS,
                 Ok(Ended::Failed(reason)) => {
                     eprintln!("slotraft: {reason}");
@@ -169,6 +200,95 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `slotraft certs`: a development CA, each node's certificate (its id's name, and the IPs of
+/// its addresses) and a client's, written to `out`; then the cluster.toml lines to use them.
+fn write_certs(config_path: &std::path::Path, out: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    use slotraft::tls::dev_ca::{DevCa, Issued};
+    let config = Config::load(config_path)?;
+    let mut files: Vec<(String, String)> = Vec::new();
+    let ca = DevCa::new("slotraft development CA")?;
+    files.push(("ca.crt".into(), ca.cert_pem()));
+    files.push(("ca.key".into(), ca.key_pem()));
+    let mut push = |name: &str, issued: Issued| {
+        files.push((format!("{name}.crt"), issued.cert_pem));
+        files.push((format!("{name}.key"), issued.key_pem));
+    };
+    for n in config.nodes.values() {
+        let mut hosts: Vec<String> = Vec::new();
+        let addrs = [Some(n.resp), n.resp_tls, Some(n.rpc)];
+        for ip in addrs.into_iter().flatten().map(|a| a.ip()) {
+            hosts.push(ip.to_string());
+            if ip.is_loopback() {
+                hosts.push("localhost".into());
+            }
+        }
+        hosts.dedup();
+        push(&format!("node-{}", n.id), ca.node(n.id, &hosts)?);
+    }
+    push("client", ca.client("slotraft client")?);
+    if !force && let Some((name, _)) = files.iter().find(|(name, _)| out.join(name).exists()) {
+        anyhow::bail!("{} exists (--force replaces it)", out.join(name).display());
+    }
+    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("cannot make {}: {e}", out.display()))?;
+    for (name, pem) in &files {
+        let path = out.join(name);
+        write_private(&path, pem, name.ends_with(".key"))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    // Paths in cluster.toml are relative to its folder.
+    let base = config_path.parent().unwrap_or(std::path::Path::new(""));
+    let shown = out.strip_prefix(base).unwrap_or(out);
+    let shown = if shown.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        shown
+    };
+    println!("\nIn {} (paths relative to its folder):\n", config_path.display());
+    println!("[cluster.tls]");
+    println!("ca_file = \"{}\"", shown.join("ca.crt").display());
+    println!("cert_file = \"{}\"", shown.join("node-{node}.crt").display());
+    println!("key_file = \"{}\"", shown.join("node-{node}.key").display());
+    println!("auth_clients = \"yes\"   # \"no\" | \"optional\" | \"yes\" (client.crt/.key is a client's)");
+    let missing: Vec<String> = config
+        .nodes
+        .values()
+        .filter(|n| n.resp_tls.is_none())
+        .map(|n| n.id.to_string())
+        .collect();
+    if !missing.is_empty() {
+        println!(
+            "\nand a resp_tls = \"host:port\" in each [[node]] that serves TLS (nodes without one: {})",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Writes a file, readable by its owner only when it holds a private key.
+fn write_private(path: &std::path::Path, text: &str, private: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if private {
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// This node's TLS identity, when `[cluster.tls]` gives one and the node uses it (a TLS port,
+/// or TLS between nodes).
+fn node_tls(config: &Config, id: u64) -> Result<Option<NodeTls>, slotraft::tls::TlsError> {
+    let (Some(tls), Some(me)) = (&config.tls, config.nodes.get(&id)) else {
+        return Ok(None);
+    };
+    if me.resp_tls.is_none() && !tls.replication {
+        return Ok(None);
+    }
+    NodeTls::load(tls, id).map(Some)
 }
 
 /// Raises the soft limit on open files to what `maxclients` needs (up to the hard limit), and
@@ -218,23 +338,38 @@ enum Ended {
     Failed(String),
 }
 
-async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>) -> anyhow::Result<Ended> {
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({what}): {e}"))
+}
+
+async fn serve(config: Config, id: u64, data_dir: Option<PathBuf>, tls: Option<NodeTls>) -> anyhow::Result<Ended> {
     let Some(me) = config.nodes.get(&id).cloned() else {
         anyhow::bail!(
             "node {id} is not in the configuration (known: {:?})",
             config.nodes.keys().collect::<Vec<_>>()
         );
     };
-    let resp = tokio::net::TcpListener::bind(me.resp)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {} (resp): {e}", me.resp))?;
-    let rpc = tokio::net::TcpListener::bind(me.rpc)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {} (rpc): {e}", me.rpc))?;
+    // Port 0: no plain RESP port (resp_tls only).
+    let plain = match me.resp.port() {
+        0 => None,
+        _ => Some(bind(me.resp, "resp").await?),
+    };
+    let resp_tls = match (me.resp_tls, &tls) {
+        (Some(addr), Some(tls)) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.resp_server()?);
+            Some((bind(addr, "resp_tls").await?, acceptor))
+        }
+        _ => None,
+    };
+    let rpc = bind(me.rpc, "rpc").await?;
     let node = Node::start(config, id, data_dir).await?;
     let rpc_task = tokio::spawn(slotraft::rpc::serve(node.clone(), rpc));
-    let resp_task = tokio::spawn(slotraft::server::serve(node.clone(), resp));
-    tracing::info!(node = id, resp = %me.resp, rpc = %me.rpc, "serving");
+    let listeners = slotraft::server::Listeners { plain, tls: resp_tls };
+    let resp_task = tokio::spawn(slotraft::server::serve(node.clone(), listeners));
+    let resp_tls = me.resp_tls.map_or_else(|| "-".to_string(), |a| a.to_string());
+    tracing::info!(node = id, resp = %me.resp, %resp_tls, rpc = %me.rpc, "serving");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::cluster::client_port::ClientPort;
 use crate::cluster::view::{GroupInfo, View};
 use crate::ids::NodeId;
 use crate::resp::frame::Frame;
@@ -22,18 +23,21 @@ fn replicas_of(g: &GroupInfo) -> impl Iterator<Item = NodeId> + '_ {
     g.members.iter().copied().filter(move |&m| m != master)
 }
 
-fn node_entry(view: &View, id: NodeId) -> Option<Frame> {
+fn node_entry(view: &View, id: NodeId, port: ClientPort) -> Option<Frame> {
     let n = view.nodes.get(&id)?;
+    let addr = n.client_addr(port);
     Some(Frame::Array(vec![
-        bulk(n.resp.ip().to_string()),
-        Frame::Integer(i64::from(n.resp.port())),
+        bulk(addr.ip().to_string()),
+        Frame::Integer(i64::from(addr.port())),
         bulk(n.name.clone()),
         Frame::Map(vec![]),
     ]))
 }
 
-/// CLUSTER SLOTS: one entry per contiguous range, master first.
+/// CLUSTER SLOTS: one entry per contiguous range, master first; each node's port of the kind
+/// the asking client came through (`ClientPort`), as Redis with `tls-cluster yes`.
 pub fn cluster_slots(view: &View) -> Frame {
+    let port = ClientPort::current();
     let mut ranges: Vec<(u16, u16, &GroupInfo)> = view
         .groups
         .values()
@@ -64,9 +68,9 @@ pub fn cluster_slots(view: &View) -> Frame {
         )
         .map(|(lo, hi, g, with_replicas)| {
             let mut e = vec![Frame::Integer(i64::from(lo)), Frame::Integer(i64::from(hi))];
-            e.extend(node_entry(view, master_of(g)));
+            e.extend(node_entry(view, master_of(g), port));
             if with_replicas {
-                e.extend(replicas_of(g).filter_map(|r| node_entry(view, r)));
+                e.extend(replicas_of(g).filter_map(|r| node_entry(view, r, port)));
             }
             Frame::Array(e)
         })
@@ -74,7 +78,8 @@ pub fn cluster_slots(view: &View) -> Frame {
     Frame::Array(entries)
 }
 
-/// CLUSTER SHARDS: one shard per group.
+/// CLUSTER SHARDS: one shard per group; each node with `port` (plain) and `tls-port` for the
+/// ports it has, whoever asks, as Redis does.
 pub fn cluster_shards(view: &View) -> Frame {
     let shards = view
         .groups
@@ -91,15 +96,21 @@ pub fn cluster_shards(view: &View) -> Frame {
                 .filter_map(|id| {
                     let n = view.nodes.get(&id)?;
                     let health = if view.is_alive(id) { "online" } else { "failed" };
-                    Some(Frame::Map(vec![
-                        (bulk("id"), bulk(n.name.clone())),
-                        (bulk("port"), Frame::Integer(i64::from(n.resp.port()))),
+                    let mut fields = vec![(bulk("id"), bulk(n.name.clone()))];
+                    if n.resp.port() != 0 {
+                        fields.push((bulk("port"), Frame::Integer(i64::from(n.resp.port()))));
+                    }
+                    if let Some(tls) = n.resp_tls {
+                        fields.push((bulk("tls-port"), Frame::Integer(i64::from(tls.port()))));
+                    }
+                    fields.extend([
                         (bulk("ip"), bulk(n.resp.ip().to_string())),
                         (bulk("endpoint"), bulk(n.resp.ip().to_string())),
                         (bulk("role"), bulk(if id == master { "master" } else { "replica" })),
                         (bulk("replication-offset"), Frame::Integer(g.applied as i64)),
                         (bulk("health"), bulk(health)),
-                    ]))
+                    ]);
+                    Some(Frame::Map(fields))
                 })
                 .collect();
             Frame::Map(vec![
@@ -112,8 +123,10 @@ pub fn cluster_shards(view: &View) -> Frame {
 }
 
 /// CLUSTER NODES: a node is a master of the slots of the groups it leads; a node that leads
-/// nothing is shown as a replica of the leader of its first group.
+/// nothing is shown as a replica of the leader of its first group. Ports of the kind the
+/// asking client came through (`ClientPort`), as Redis with `tls-cluster yes`.
 pub fn cluster_nodes(view: &View) -> Frame {
+    let port = ClientPort::current();
     let mut out = String::new();
     for n in view.nodes.values() {
         let led: Vec<&GroupInfo> = view.led_by(n.id).collect();
@@ -141,11 +154,12 @@ pub fn cluster_nodes(view: &View) -> Frame {
         } else {
             "disconnected"
         };
+        let addr = n.client_addr(port);
         out.push_str(&format!(
             "{} {}:{}@{} {} {} 0 0 {} {}",
             n.name,
-            n.resp.ip(),
-            n.resp.port(),
+            addr.ip(),
+            addr.port(),
             n.rpc.port(),
             flags.join(","),
             master_name.as_deref().unwrap_or("-"),
@@ -253,6 +267,59 @@ mod tests {
         assert!(lines[1].ends_with(" 5461-10922 10923-16383"), "{}", lines[1]);
         assert!(lines[2].contains(" slave"), "{}", lines[2]);
         assert!(lines[0].contains("127.0.0.1:7001@17001"));
+    }
+
+    fn tls_view() -> View {
+        let config = Config::parse(&crate::config::with_tls_ports(include_str!("../../cluster.toml"))).unwrap();
+        let mut v = View::from_config(&config, 1);
+        v.set_leader(1, Some(1), 3);
+        v.set_leader(2, Some(2), 2);
+        v.set_leader(3, Some(2), 2);
+        v
+    }
+
+    #[test]
+    fn slots_and_nodes_name_the_asking_clients_kind_of_port() {
+        let v = tls_view();
+        let ports = |f: Frame| {
+            let Frame::Array(entries) = f else { panic!() };
+            entries.iter().map(|e| range(e).2).collect::<Vec<_>>()
+        };
+        assert_eq!(ports(cluster_slots(&v)), [7001, 7002, 7001, 7002, 7002]);
+        let tls = ClientPort::Tls.sync_scope(|| cluster_slots(&v));
+        assert_eq!(ports(tls), [7101, 7102, 7101, 7102, 7102]);
+        let Frame::Verbatim(_, plain) = cluster_nodes(&v) else {
+            panic!()
+        };
+        assert!(String::from_utf8_lossy(&plain).contains(" 127.0.0.1:7002@17002 "));
+        let Frame::Verbatim(_, tls) = ClientPort::Tls.sync_scope(|| cluster_nodes(&v)) else {
+            panic!()
+        };
+        let tls = String::from_utf8_lossy(&tls).to_string();
+        assert!(
+            tls.contains(" 127.0.0.1:7102@17002 ") && !tls.contains(":7002@"),
+            "{tls}"
+        );
+    }
+
+    #[test]
+    fn shards_show_both_ports() {
+        let Frame::Array(shards) = cluster_shards(&tls_view()) else {
+            panic!()
+        };
+        let Frame::Map(shard) = &shards[0] else { panic!() };
+        let Frame::Array(nodes) = &shard[1].1 else { panic!() };
+        let Frame::Map(fields) = &nodes[0] else { panic!() };
+        let field = |name: &str| fields.iter().find(|(k, _)| *k == bulk(name)).map(|(_, v)| v.clone());
+        assert_eq!(field("port"), Some(Frame::Integer(7001)));
+        assert_eq!(field("tls-port"), Some(Frame::Integer(7101)));
+        let Frame::Array(plain) = cluster_shards(&view()) else {
+            panic!()
+        };
+        let Frame::Map(shard) = &plain[0] else { panic!() };
+        let Frame::Array(nodes) = &shard[1].1 else { panic!() };
+        let Frame::Map(fields) = &nodes[0] else { panic!() };
+        assert!(!fields.iter().any(|(k, _)| *k == bulk("tls-port")));
     }
 
     #[test]

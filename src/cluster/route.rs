@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use crate::cluster::client_port::ClientPort;
 use crate::cluster::view::View;
 use crate::config::RedirectMode;
 use crate::ids::{GroupId, NodeId};
@@ -84,13 +85,18 @@ pub fn route(view: &View, slots: &[Slot], ctx: RouteCtx) -> Route {
 
 /// Where a command for `slot` goes when `leader`, another node, leads its group: the one
 /// redirect decision, for `route` and for a replica that learns from Raft that it is not the
-/// leader (the view may not know yet).
+/// leader (the view may not know yet). A redirect names the kind of port the client came
+/// through (`ClientPort::current()`, the one input besides the arguments: a value the server
+/// set for the connection's task, as Redis reads its current client's connection).
 pub fn to_leader(view: &View, slot: Slot, group: GroupId, leader: NodeId) -> Route {
     let Some(node) = view.nodes.get(&leader) else {
         return Route::ClusterDown;
     };
     match view.redirect {
-        RedirectMode::Moved => Route::Moved { slot, addr: node.resp },
+        RedirectMode::Moved => Route::Moved {
+            slot,
+            addr: node.client_addr(ClientPort::current()),
+        },
         RedirectMode::Proxy => Route::Forward { group, leader },
     }
 }
@@ -137,6 +143,26 @@ mod tests {
         let addr = "127.0.0.1:7002".parse().unwrap();
         assert_eq!(route(&v, &[5461], W), Route::Moved { slot: 5461, addr });
         assert_eq!(route(&v, &[10922], R), Route::Moved { slot: 10922, addr });
+    }
+
+    #[test]
+    fn a_tls_client_is_moved_to_the_tls_port() {
+        let config = Config::parse(&crate::config::with_tls_ports(THREE)).unwrap();
+        let mut v = View::from_config(&config, 1);
+        v.set_leader(2, Some(2), 1);
+        let plain = "127.0.0.1:7002".parse().unwrap();
+        let tls = "127.0.0.1:7102".parse().unwrap();
+        assert_eq!(
+            route(&v, &[5461], W),
+            Route::Moved {
+                slot: 5461,
+                addr: plain
+            }
+        );
+        let from_tls = ClientPort::Tls.sync_scope(|| route(&v, &[5461], W));
+        assert_eq!(from_tls, Route::Moved { slot: 5461, addr: tls });
+        let named = ClientPort::Tls.sync_scope(|| to_leader(&v, 7000, 2, 2));
+        assert_eq!(named, Route::Moved { slot: 7000, addr: tls });
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::cluster::client_port::ClientPort;
 use crate::config::{Config, RedirectMode};
 use crate::ids::{GroupId, NodeId};
 use crate::slots::{SLOT_COUNT, Slot};
@@ -14,10 +15,24 @@ use crate::slots::{SLOT_COUNT, Slot};
 pub struct NodeInfo {
     pub id: NodeId,
     pub name: String,
+    /// The plain RESP port (port 0: none).
     pub resp: SocketAddr,
+    /// The RESP-over-TLS port, if the node has one.
+    pub resp_tls: Option<SocketAddr>,
     pub rpc: SocketAddr,
     /// When this node last heard from it (itself: always fresh).
     pub last_seen: Option<Instant>,
+}
+
+impl NodeInfo {
+    /// The address to give a client of `port`'s kind: the TLS port to a TLS client (the plain
+    /// one if the node has none), the plain port to a plain client.
+    pub fn client_addr(&self, port: ClientPort) -> SocketAddr {
+        match (port, self.resp_tls) {
+            (ClientPort::Tls, Some(tls)) => tls,
+            _ => self.resp,
+        }
+    }
 }
 
 /// A node's word that it leads `group` in `term`: what the heartbeat carries, so every node
@@ -82,6 +97,7 @@ impl View {
                     id: n.id,
                     name: node_name(n.id),
                     resp: n.resp,
+                    resp_tls: n.resp_tls,
                     rpc: n.rpc,
                     last_seen: (n.id == me).then(Instant::now),
                 };

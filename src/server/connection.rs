@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::cmd::{Flag, Prepared};
@@ -27,9 +26,21 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Most pipelined commands run together.
 const MAX_BATCH: usize = 128;
 
+/// What a client connects through: a `TcpStream`, or a TLS stream over one. Generic rather
+/// than boxed, so the plain port's code is the same as without TLS.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> ClientStream for S {}
+
+/// Writes all of `bytes` and flushes (a no-op on a `TcpStream`; a TLS stream may hold records).
+async fn write_out<S: ClientStream>(socket: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    socket.write_all(bytes).await?;
+    socket.flush().await
+}
+
 /// Replies to a malformed request as Redis does (the error, then the connection is closed).
-async fn protocol_error(
-    socket: &mut TcpStream,
+async fn protocol_error<S: ClientStream>(
+    socket: &mut S,
     wbuf: &mut BytesMut,
     state: &ConnState,
     addr: SocketAddr,
@@ -37,19 +48,20 @@ async fn protocol_error(
 ) {
     tracing::debug!(%addr, "protocol error: {e}");
     encode(&Frame::Error(format!("ERR {e}")), state.protocol, wbuf);
-    let _ = socket.write_all(wbuf).await;
+    let _ = write_out(socket, wbuf).await;
 }
 
-pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
+/// Serves one client until it leaves or is closed; `laddr` is the address it connected to.
+pub async fn run<S: ClientStream>(node: Arc<Node>, mut socket: S, addr: SocketAddr, laddr: Option<SocketAddr>) {
     if let Some(denied) = crate::exec::node_commands::protected_mode_refusal(&node, addr) {
         let mut wbuf = BytesMut::new();
         encode(&denied, crate::resp::encode::Protocol::Resp2, &mut wbuf);
-        let _ = socket.write_all(&wbuf).await;
+        let _ = write_out(&mut socket, &wbuf).await;
         return;
     }
     node.stats.connected_clients.fetch_add(1, Ordering::Relaxed);
     let mut state = ConnState::new(node.next_client_id(), addr);
-    state.laddr = socket.local_addr().unwrap_or(state.laddr);
+    state.laddr = laddr.unwrap_or(state.laddr);
     let registration = node.clients.register(state.id, addr, state.laddr);
     let handle = registration.handle.clone();
     state.client = Some(handle.clone());
@@ -166,7 +178,7 @@ pub async fn run(node: Arc<Node>, mut socket: TcpStream, addr: SocketAddr) {
                 state.publish();
                 encode_reply(&mut state, &reply, &mut wbuf);
                 if state.quit {
-                    let _ = socket.write_all(&wbuf).await;
+                    let _ = write_out(&mut socket, &wbuf).await;
                     break 'conn;
                 }
                 if over_hard_limit(&node, &wbuf, addr) {
@@ -288,12 +300,12 @@ fn over_hard_limit(node: &Node, wbuf: &BytesMut, addr: SocketAddr) -> bool {
 
 /// Writes `wbuf` out; false when the client must go: the write failed, or more than the soft
 /// limit's bytes stayed unsent for its seconds (a client that does not read its replies).
-async fn send(node: &Node, socket: &mut TcpStream, wbuf: &[u8], addr: SocketAddr) -> bool {
+async fn send<S: ClientStream>(node: &Node, socket: &mut S, wbuf: &[u8], addr: SocketAddr) -> bool {
     let (_, soft, seconds) = node.tunables.normal_output_limits();
     if soft == 0 || seconds == 0 || wbuf.len() as u64 <= soft {
-        return socket.write_all(wbuf).await.is_ok();
+        return write_out(socket, wbuf).await.is_ok();
     }
-    match tokio::time::timeout(Duration::from_secs(seconds), socket.write_all(wbuf)).await {
+    match tokio::time::timeout(Duration::from_secs(seconds), write_out(socket, wbuf)).await {
         Ok(written) => written.is_ok(),
         Err(_) => {
             tracing::info!(%addr, pending = wbuf.len(), soft, seconds, "client over its soft output buffer limit for too long; closing");

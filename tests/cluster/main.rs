@@ -15,4 +15,5 @@ mod proxy;
 mod redis_py;
 mod replicas;
 mod restart;
+mod tls;
 mod tools;
