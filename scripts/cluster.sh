@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Manage a local slotraft cluster described by a cluster.toml.
-#   scripts/cluster.sh up          build (release) and start every node in the background
+#   scripts/cluster.sh up          build (release), create the cluster secret if there is none
+#                                  (cluster.toml's secret_file), start every node in the background
 #   scripts/cluster.sh down        stop every node (SIGTERM, then SIGKILL after 10 s)
 #   scripts/cluster.sh status      one line per node: running or not, and its role
 #   scripts/cluster.sh kill N      SIGKILL node N (a crash)
@@ -35,6 +36,16 @@ build() {
 }
 
 nodes() { "$bin" nodes --config "$config"; }
+
+# Node-to-node connections prove knowledge of the cluster secret: create it (32 random bytes as
+# hex, mode 0600, at cluster.toml's secret_file) when it is missing; an existing one is kept.
+ensure_secret() {
+  local out
+  out="$("$bin" secret --config "$config")" || die "cannot create the cluster secret"
+  case "$out" in
+    *" created") echo "cluster secret created: ${out% created} (every node of the cluster needs this file)" ;;
+  esac
+}
 
 . "$root/scripts/lib/proc.sh" # alive
 
@@ -128,6 +139,7 @@ stop_all() {
 case "${1:-}" in
   up)
     build
+    ensure_secret
     for id in $(nodes | awk '{ print $1 }'); do start_node "$id"; done
     wait_ok
     echo "try: redis-cli -c -p $(nodes | awk 'NR == 1 { split($2, a, ":"); print a[2] }')"
@@ -161,6 +173,7 @@ case "${1:-}" in
   start)
     [ -n "${2:-}" ] || die "usage: cluster.sh start N"
     [ -x "$bin" ] || build
+    ensure_secret
     start_node "$2"
     ;;
   wipe)
@@ -170,7 +183,7 @@ case "${1:-}" in
     echo "data directories removed"
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -30,6 +30,9 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+    /// The cluster secret file is missing, unreadable or too short (`read_secret`).
+    #[error("cluster secret {path}: {why}")]
+    Secret { path: PathBuf, why: String },
 }
 
 /// How a node answers a request for a slot whose leader is elsewhere.
@@ -86,6 +89,8 @@ struct RawCluster {
     #[serde(default = "default_protected_mode")]
     protected_mode: bool,
     tls: Option<RawTls>,
+    #[serde(default = "default_secret_file")]
+    secret_file: PathBuf,
 }
 
 fn default_protected_mode() -> bool {
@@ -140,6 +145,11 @@ fn default_snapshot_log_bytes() -> u64 {
 fn default_min_free_disk() -> u64 {
     256 * 1024 * 1024
 }
+/// Next to cluster.toml rather than in `data_dir`: the secret belongs to the cluster, like the
+/// file, is copied to every machine with it, and survives wiping the data.
+fn default_secret_file() -> PathBuf {
+    PathBuf::from("cluster.secret")
+}
 fn default_heartbeat_ms() -> u64 {
     100
 }
@@ -193,6 +203,10 @@ pub struct Config {
     pub protected_mode: bool,
     /// `[cluster.tls]`, when the cluster has one.
     pub tls: Option<TlsConfig>,
+    /// The file holding the cluster secret (`[cluster] secret_file`, relative to cluster.toml).
+    pub secret_file: PathBuf,
+    /// Its contents, once `load_secret` has read them: a node does not start without them.
+    pub secret: Option<Secret>,
     pub nodes: BTreeMap<NodeId, NodeConfig>,
     pub groups: BTreeMap<GroupId, GroupConfig>,
 }
@@ -222,7 +236,17 @@ impl Config {
         if let Some(tls) = &mut config.tls {
             tls.resolve_paths(base);
         }
+        if config.secret_file.is_relative() {
+            config.secret_file = base.join(&config.secret_file);
+        }
         Ok(config)
+    }
+
+    /// Reads the cluster secret from `secret_file`. Separate from `load` so that scripts can
+    /// list the nodes (`slotraft nodes`) before the secret exists.
+    pub fn load_secret(&mut self) -> Result<(), ConfigError> {
+        self.secret = Some(read_secret(&self.secret_file)?);
+        Ok(())
     }
 
     /// Parses and validates the text of a cluster.toml.
@@ -358,6 +382,8 @@ impl Config {
             acl_file: c.acl_file,
             protected_mode: c.protected_mode,
             tls,
+            secret_file: c.secret_file,
+            secret: None,
             nodes,
             groups,
         })
@@ -568,6 +594,80 @@ fn parse_range(s: &str) -> Option<(Slot, Slot)> {
     (lo <= hi && hi < SLOT_COUNT).then_some((lo, hi))
 }
 
+/// Fewest bytes a cluster secret may hold (after surrounding whitespace is removed): 32 random
+/// bytes, or 32 hex digits (128 bits) at the least.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The cluster secret every node holds: node-to-node connections start by proving knowledge of
+/// it (`wire::handshake`). Its bytes never appear in `Debug` output or logs.
+#[derive(Clone)]
+pub struct Secret(std::sync::Arc<[u8]>);
+
+impl Secret {
+    /// A secret of at least `MIN_SECRET_BYTES`, or `None`.
+    pub fn new(bytes: &[u8]) -> Option<Secret> {
+        (bytes.len() >= MIN_SECRET_BYTES).then(|| Secret(bytes.into()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
+}
+
+/// Reads a cluster secret file: its bytes, surrounding whitespace removed (a hex text file with
+/// a newline and raw random bytes alike), at least `MIN_SECRET_BYTES` of them.
+pub fn read_secret(path: &Path) -> Result<Secret, ConfigError> {
+    let refused = |why: String| ConfigError::Secret {
+        path: path.to_path_buf(),
+        why,
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        refused(format!(
+            "cannot read it: {e} (`slotraft secret --config <cluster.toml>` creates one; every node needs the same file)"
+        ))
+    })?;
+    let key = bytes.trim_ascii();
+    Secret::new(key).ok_or_else(|| {
+        refused(format!(
+            "it holds {} bytes; a cluster secret needs at least {MIN_SECRET_BYTES} random bytes",
+            key.len()
+        ))
+    })
+}
+
+/// Creates a cluster secret file at `path` if there is none: 32 random bytes from the operating
+/// system, as 64 hex digits, readable by its owner only. True if it was created.
+pub fn create_secret(path: &Path) -> std::io::Result<bool> {
+    use rand::TryRngCore;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut key)
+        .map_err(std::io::Error::other)?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match file {
+        Ok(mut f) => {
+            f.write_all(format!("{hex}\n").as_bytes())?;
+            f.sync_all()?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// File descriptors a node keeps for itself beyond its clients: listeners, the log engine's
 /// files, snapshots, peers' channels and replication streams (Redis keeps 32; a node here has
 /// more of its own).
@@ -673,6 +773,42 @@ slots = ["0-16383"]
         assert_eq!((split.threads_for(1, 8), split.threads_for(3, 8)), (4, 8));
         let set = include_str!("../cluster.toml").replace("threads = 0", "threads = 3");
         assert_eq!(Config::parse(&set).unwrap().threads_for(1, 2), 3);
+    }
+
+    #[test]
+    fn the_secret_is_read_from_its_file_and_refused_when_short_or_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("cluster.toml");
+        std::fs::write(&toml, ONE).unwrap();
+        let mut c = Config::load(&toml).unwrap();
+        assert_eq!(c.secret_file, dir.path().join("cluster.secret"));
+        let missing = c.load_secret().unwrap_err().to_string();
+        assert!(
+            missing.contains("cluster.secret") && missing.contains("cannot read"),
+            "{missing}"
+        );
+        assert!(!missing.contains('\n'));
+        std::fs::write(&c.secret_file, "0123456789abcdef\n").unwrap();
+        let short = c.load_secret().unwrap_err().to_string();
+        assert!(short.contains("holds 16 bytes"), "{short}");
+        assert!(!create_secret(&c.secret_file).unwrap(), "an existing secret is kept");
+        std::fs::remove_file(&c.secret_file).unwrap();
+        assert!(create_secret(&c.secret_file).unwrap());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&c.secret_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        c.load_secret().unwrap();
+        let secret = c.secret.clone().unwrap();
+        assert_eq!(secret.bytes().len(), 64, "hex digits, the newline left out");
+        assert!(!format!("{c:?}").contains(std::str::from_utf8(secret.bytes()).unwrap()));
+        // Elsewhere, and absolute.
+        let other = dir.path().join("elsewhere.key");
+        let text = ONE.replace(
+            "[cluster]",
+            &format!("[cluster]\nsecret_file = {:?}", other.display().to_string()),
+        );
+        std::fs::write(&toml, text).unwrap();
+        assert_eq!(Config::load(&toml).unwrap().secret_file, other);
     }
 
     #[test]

@@ -53,7 +53,7 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Check a cluster.toml and print a summary.
+    /// Check a cluster.toml (and its cluster secret file) and print a summary.
     Check {
         #[arg(long)]
         config: PathBuf,
@@ -73,6 +73,12 @@ enum Command {
     /// Print each node of a cluster.toml as "id resp-address rpc-address data-dir groups-to-lead"
     /// (for scripts; the last is the node's share of leaderships once balanced).
     Nodes {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Create the cluster secret file a cluster.toml names (`secret_file`), if there is none:
+    /// 32 random bytes as hex, readable by its owner only. Every node needs the same file.
+    Secret {
         #[arg(long)]
         config: PathBuf,
     },
@@ -103,7 +109,7 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.command {
-        Command::Check { config } => match Config::load(&config) {
+        Command::Check { config } => match Config::load(&config).and_then(|mut c| c.load_secret().map(|()| c)) {
             Ok(c) => {
                 println!(
                     "{}: {} nodes, {} groups, all 16384 slots owned",
@@ -145,8 +151,25 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Secret { config } => match Config::load(&config) {
+            Ok(c) => match slotraft::config::create_secret(&c.secret_file) {
+                Ok(created) => {
+                    let what = if created { "created" } else { "exists" };
+                    println!("{} {what}", c.secret_file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("slotraft: cannot create {}: {e}", c.secret_file.display());
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("slotraft: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Serve { config, node, data_dir } => {
-            let mut config = match Config::load(&config) {
+            let mut config = match Config::load(&config).and_then(|mut c| c.load_secret().map(|()| c)) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("slotraft: {e}");

@@ -35,7 +35,7 @@ use crate::raft::network::GroupNetwork;
 use crate::raft::state_machine::{GroupStateMachine, SnapshotEvery};
 use crate::raft::types::{GroupId, NodeId, TypeConfig};
 use crate::store::Store;
-use crate::wire::Peers;
+use crate::wire::{PeerAuth, Peers};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -670,7 +670,8 @@ impl Node {
             .filter(|n| n.id != id)
             .map(|n| (n.id, n.rpc))
             .collect();
-        let peers = Peers::new(&peer_addrs).map_err(|e| StartError::Net(e.to_string()))?;
+        let auth = PeerAuth::new(&config, id).map_err(|e| StartError::Net(e.to_string()))?;
+        let peers = Peers::new(&peer_addrs, auth).map_err(|e| StartError::Net(e.to_string()))?;
         let local = local_groups(&config, id);
         let rejoining = Rejoining::ask(&config, &engine, &peers, id, &local).await;
         let raft_config = raft_config(&config)?;

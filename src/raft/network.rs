@@ -246,12 +246,14 @@ fn queue(
 type Requests = AppendEntriesRequest<TypeConfig>;
 type Answers = BoxStream<'static, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>;
 
-/// Connects an append stream for `group` to `addr` and waits for the follower to accept it.
+/// Connects an append stream for `group` to `target` (an authenticated connection,
+/// `Peers::dial`) and waits for the follower to accept it.
 async fn connect(
-    addr: std::net::SocketAddr,
+    peers: &Peers,
+    target: NodeId,
     group: GroupId,
 ) -> std::io::Result<(FrameReader<OwnedReadHalf>, OwnedWriteHalf)> {
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let tcp = peers.dial(target).await?;
     framing::tune(&tcp);
     let (rd, mut wr) = tcp.into_split();
     let mut hello = framing::MAGIC.to_vec();
@@ -380,7 +382,7 @@ impl GroupPeer {
             return Err(unreachable(format!("unknown node {}", self.target)));
         };
         let ttl = option.soft_ttl().max(STREAM_PROGRESS_FLOOR);
-        let (frames, wr) = tokio::time::timeout(ttl, connect(addr, self.group))
+        let (frames, wr) = tokio::time::timeout(ttl, connect(&self.peers, self.target, self.group))
             .await
             .map_err(|_| unreachable(format!("append stream to {addr}: no answer")))?
             .map_err(|e| unreachable(format!("append stream to {addr}: {e}")))?;

@@ -1,6 +1,7 @@
-//! The follower's end of an append stream (framing in `wire::stream`): an RPC connection that
-//! starts with `wire::stream::MAGIC` is served here; any other is handed to tonic with its
-//! first bytes put back.
+//! The follower's end of an append stream (framing in `wire::stream`): an RPC connection that,
+//! once authenticated (`wire::handshake`), goes on with `wire::stream::MAGIC` is served here;
+//! any other is handed to tonic with its first bytes put back, and the authenticated node's id
+//! in its requests' extensions (`Peer`).
 
 use std::io;
 use std::pin::Pin;
@@ -13,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::ids::NodeId;
 use crate::node::Node;
 use crate::raft::types::TypeConfig;
 use crate::wire::stream::{
@@ -30,10 +32,16 @@ pub enum Accepted {
     Other(Replayed),
 }
 
-/// Reads a new connection's first bytes: serves it here if it is an append stream, or hands
-/// it back for gRPC.
-/// `permit`: its place among the node's RPC connections, held as long as the connection is.
-pub async fn accept(node: Arc<Node>, tcp: TcpStream, permit: OwnedSemaphorePermit) -> io::Result<Accepted> {
+/// Reads a new connection's first bytes after its handshake: serves it here if it is an append
+/// stream, or hands it back for gRPC.
+/// `peer`: the node the handshake authenticated. `permit`: its place among the node's RPC
+/// connections, held as long as the connection is.
+pub async fn accept(
+    node: Arc<Node>,
+    tcp: TcpStream,
+    peer: NodeId,
+    permit: OwnedSemaphorePermit,
+) -> io::Result<Accepted> {
     tune(&tcp);
     let mut tcp = tcp;
     let mut head = [0u8; 4];
@@ -45,17 +53,19 @@ pub async fn accept(node: Arc<Node>, tcp: TcpStream, permit: OwnedSemaphorePermi
             head,
             at: 0,
             tcp,
+            peer,
             _permit: permit,
         }));
     }
-    if let Err(e) = serve(node, tcp).await {
+    if let Err(e) = serve(node, tcp, peer).await {
         tracing::debug!(error = %e, "append stream ended");
     }
     Ok(Accepted::Served)
 }
 
-/// The follower's end: answers each AppendEntries of the stream in order.
-async fn serve(node: Arc<Node>, tcp: TcpStream) -> io::Result<()> {
+/// The follower's end: answers each AppendEntries of the stream in order. `_peer`, the
+/// authenticated node, is not checked against the requests' leader yet.
+async fn serve(node: Arc<Node>, tcp: TcpStream, _peer: NodeId) -> io::Result<()> {
     let (rd, mut wr) = tcp.into_split();
     let mut frames = FrameReader::new(rd);
     let hello: Hello = tokio::time::timeout(FIRST_BYTES_WITHIN, frames.next_decoded())
@@ -126,7 +136,16 @@ pub struct Replayed {
     head: [u8; 4],
     at: usize,
     tcp: TcpStream,
+    peer: NodeId,
     _permit: OwnedSemaphorePermit,
+}
+
+/// Who sent a gRPC request: the node its connection authenticated as, and the connection's
+/// remote address. tonic puts it in every request's extensions (`Request::extensions`).
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub node: NodeId,
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 impl AsyncRead for Replayed {
@@ -169,9 +188,12 @@ impl AsyncWrite for Replayed {
 }
 
 impl tonic::transport::server::Connected for Replayed {
-    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    type ConnectInfo = Peer;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.tcp.connect_info()
+        Peer {
+            node: self.peer,
+            remote: self.tcp.peer_addr().ok(),
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! The node's gRPC services: Raft traffic for all its groups, command forwarding for proxy
-//! mode, and the leadership heartbeat.
+//! mode, and the leadership heartbeat. Every RPC connection is authenticated first
+//! (`wire::handshake`, in `accept_loop`): a peer that fails the handshake is closed and served
+//! nothing.
 
 pub mod append_stream;
 
@@ -13,10 +15,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::cluster::view::LeaderClaim;
 use crate::exec::dispatch;
+use crate::ids::NodeId;
 use crate::node::Node;
 use crate::raft::types::{GroupId, SnapshotFile, SnapshotMeta, TypeConfig};
 use crate::wire::MAX_MESSAGE_BYTES;
 use crate::wire::convert::{decode, encode};
+use crate::wire::handshake::{self, FailureLog};
 use crate::wire::pb;
 use crate::wire::peers::payload;
 
@@ -28,6 +32,21 @@ pub struct Services {
 
 /// Why a replica being rebuilt grants no vote (see `Group::rebuilding`).
 const REBUILDING: &str = "this replica started on an empty data directory: it votes (or takes leadership) once its leader has caught it up, or once every member of its group has answered that the group is new";
+
+/// The node a request's connection authenticated as (`append_stream::Peer`).
+fn sender<T>(req: &Request<T>) -> Option<NodeId> {
+    req.extensions().get::<append_stream::Peer>().map(|p| p.node)
+}
+
+/// Refuses a request that speaks for another node than the one its connection authenticated as.
+fn speaks_for<T>(req: &Request<T>, claimed: NodeId) -> Result<(), Status> {
+    match sender(req) {
+        Some(node) if node == claimed => Ok(()),
+        node => Err(Status::permission_denied(format!(
+            "the request speaks for node {claimed}, its connection authenticated as {node:?}"
+        ))),
+    }
+}
 
 fn bad(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(e.to_string())
@@ -184,6 +203,7 @@ impl pb::node_service_server::NodeService for Services {
         &self,
         req: Request<pb::AllowRevertRequest>,
     ) -> Result<Response<pb::AllowRevertReply>, Status> {
+        speaks_for(&req, req.get_ref().node)?;
         let m = req.into_inner();
         let (mut allowed, mut held) = (Vec::new(), Vec::new());
         for id in m.groups {
@@ -214,6 +234,7 @@ impl pb::node_service_server::NodeService for Services {
     }
 
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatReply>, Status> {
+        speaks_for(&req, req.get_ref().from)?;
         let m = req.into_inner();
         let claims: Vec<LeaderClaim> = m.leads.into_iter().map(LeaderClaim::from).collect();
         crate::node::learn_claims(&self.node, m.from, &claims);
@@ -273,14 +294,15 @@ async fn accept_loop(
     let mut shutdown = node.shutdown_signal();
     let limit = rpc_connection_limit(&node);
     let places = Arc::new(tokio::sync::Semaphore::new(limit));
+    let failures: Arc<FailureLog<std::net::IpAddr>> = Arc::default();
     let mut last_warning: Option<std::time::Instant> = None;
     loop {
         let tcp = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
-        let tcp = match tcp {
-            Ok((tcp, _)) => tcp,
+        let (mut tcp, from) = match tcp {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors, most likely: give connections time to close.
                 tracing::warn!(error = %e, "accepting an RPC connection failed");
@@ -300,9 +322,24 @@ async fn accept_loop(
             drop(tcp);
             continue;
         };
-        let (node, grpc) = (node.clone(), grpc.clone());
+        let (node, grpc, failures) = (node.clone(), grpc.clone(), failures.clone());
         tokio::spawn(async move {
-            match append_stream::accept(node, tcp, permit).await {
+            // Before anything is read for the protocol: an unauthenticated peer is served
+            // nothing. (A TLS acceptor would wrap `tcp` here.)
+            let peer = match handshake::accept(node.peers.auth(), &mut tcp).await {
+                Ok(peer) => peer,
+                Err(e) => {
+                    if let Some(suppressed) = failures.due(&from.ip(), std::time::Instant::now()) {
+                        tracing::warn!(
+                            %from,
+                            suppressed,
+                            "RPC connection refused: node-to-node authentication failed: {e}"
+                        );
+                    }
+                    return;
+                }
+            };
+            match append_stream::accept(node, tcp, peer, permit).await {
                 Ok(append_stream::Accepted::Other(conn)) => {
                     let _ = grpc.send(conn).await;
                 }

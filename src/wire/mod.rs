@@ -1,13 +1,16 @@
 //! What travels between nodes: the protobuf messages and services (`pb`), the one place where
 //! Rust values become payload bytes and back (`convert`), the framing of replication's append
-//! stream (`stream`), and the typed client of a node's peers (`peers`). Above this folder no
+//! stream (`stream`), the typed client of a node's peers (`peers`), and the handshake every
+//! connection between nodes starts with (`handshake`). Above this folder no
 //! module names a protobuf type: `raft`, `node` and the executor call `Peers` with domain
 //! values; only `rpc` (the services) implements `pb`'s server traits.
 
 pub mod convert;
+pub mod handshake;
 pub mod peers;
 pub mod stream;
 
+pub use handshake::PeerAuth;
 pub use peers::{PeerError, Peers, RaftRpc, RevertAnswer};
 
 /// Generated protobuf types and service stubs.

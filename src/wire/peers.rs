@@ -1,6 +1,8 @@
 //! The typed client of a node's peers: one lazily connected, reused gRPC channel per peer,
 //! shared by every group and every caller, and one method per RPC that takes and returns
-//! domain values. The protobuf messages stay in this file and in `rpc` (the services).
+//! domain values. The protobuf messages stay in this file and in `rpc` (the services). Every
+//! connection to a peer, gRPC or append stream, is opened by `Peers::dial`, which runs the
+//! handshake (`wire::handshake`) before anything else is sent.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,16 +11,21 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
-use tonic::transport::{Channel, Endpoint};
+use tokio::net::TcpStream;
+use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::cluster::view::LeaderClaim;
 use crate::ids::{GroupId, NodeId};
 use crate::resp::frame::Frame;
 use crate::wire::MAX_MESSAGE_BYTES;
 use crate::wire::convert::{DecodeError, decode, encode};
+use crate::wire::handshake::{self, FailureLog, HandshakeError, PeerAuth};
 use crate::wire::pb;
 use crate::wire::pb::node_service_client::NodeServiceClient;
 use crate::wire::pb::raft_service_client::RaftServiceClient;
+
+/// Longest a TCP connection to a peer may take to open, before its handshake.
+const TCP_CONNECT_WITHIN: Duration = Duration::from_millis(500);
 
 /// A full snapshot goes to a follower in chunks of this size.
 const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
@@ -100,7 +107,67 @@ pub struct RevertAnswer {
 #[derive(Clone)]
 pub struct Peers {
     channels: Arc<BTreeMap<NodeId, Channel>>,
+    dialer: Dialer,
+}
+
+/// Opens authenticated connections to peers: a TCP connection, then the handshake. Also the
+/// connector of the peers' gRPC channels (tonic asks it for each new connection), so no byte of
+/// gRPC goes out before the handshake has passed. A TLS layer would wrap the stream here.
+#[derive(Clone)]
+struct Dialer {
+    auth: PeerAuth,
     addrs: Arc<BTreeMap<NodeId, SocketAddr>>,
+    failures: Arc<FailureLog<SocketAddr>>,
+}
+
+impl Dialer {
+    async fn dial(&self, target: NodeId) -> std::io::Result<TcpStream> {
+        let addr = *self
+            .addrs
+            .get(&target)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("unknown node {target}")))?;
+        let mut tcp = tokio::time::timeout(TCP_CONNECT_WITHIN, TcpStream::connect(addr))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connecting to {addr}")))??;
+        let _ = tcp.set_nodelay(true);
+        if let Err(e) = handshake::connect(&self.auth, &mut tcp, target).await {
+            // A peer that is slow, paused or gone is not a failed authentication.
+            let quiet = matches!(e, HandshakeError::TimedOut(_) | HandshakeError::Io(_));
+            if quiet {
+                tracing::debug!(node = target, %addr, "node-to-node handshake did not complete: {e}");
+            } else if let Some(suppressed) = self.failures.due(&addr, std::time::Instant::now()) {
+                tracing::warn!(
+                    node = target,
+                    %addr,
+                    suppressed,
+                    "node-to-node authentication with a peer failed, connection closed: {e}"
+                );
+            }
+            return Err(e.into());
+        }
+        Ok(tcp)
+    }
+}
+
+/// The gRPC channel's connector for one peer (the `Uri` tonic passes is that peer's address).
+struct ChannelConnector {
+    dialer: Dialer,
+    target: NodeId,
+}
+
+impl tonic::codegen::Service<Uri> for ChannelConnector {
+    type Response = hyper_util::rt::TokioIo<TcpStream>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let (dialer, target) = (self.dialer.clone(), self.target);
+        Box::pin(async move { Ok(hyper_util::rt::TokioIo::new(dialer.dial(target).await?)) })
+    }
 }
 
 fn with_timeout<T>(msg: T, timeout: Duration) -> tonic::Request<T> {
@@ -109,34 +176,69 @@ fn with_timeout<T>(msg: T, timeout: Duration) -> tonic::Request<T> {
     req
 }
 
+/// A call bounded by `timeout`, connecting included: tonic's deadline (`with_timeout`) counts
+/// from when a connection is ready, and opening one, handshake included, can take longer (a
+/// peer that has bound its port and not started serving yet answers its handshake only then).
+async fn within<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, PeerError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(reply) => Ok(reply?.into_inner()),
+        Err(_) => Err(PeerError::Rpc(tonic::Status::deadline_exceeded(format!(
+            "no answer within {timeout:?}"
+        )))),
+    }
+}
+
 impl Peers {
-    pub fn new(addrs: &BTreeMap<NodeId, SocketAddr>) -> Result<Peers, PeerError> {
+    /// Channels to the peers at `addrs`, each connection authenticated with `auth`.
+    pub fn new(addrs: &BTreeMap<NodeId, SocketAddr>, auth: PeerAuth) -> Result<Peers, PeerError> {
+        let dialer = Dialer {
+            auth,
+            addrs: Arc::new(addrs.clone()),
+            failures: Arc::default(),
+        };
         let mut channels = BTreeMap::new();
         for (&id, addr) in addrs {
+            let connector = ChannelConnector {
+                dialer: dialer.clone(),
+                target: id,
+            };
             let ch = Endpoint::from_shared(format!("http://{addr}"))
                 .map_err(|e| PeerError::Refused(format!("node {id} at {addr}: {e}")))?
-                .connect_timeout(Duration::from_millis(500))
-                .tcp_nodelay(true)
+                // The TCP connection and the handshake (`Dialer::dial` bounds each).
+                .connect_timeout(TCP_CONNECT_WITHIN + handshake::HANDSHAKE_WITHIN)
                 .http2_keep_alive_interval(Duration::from_secs(5))
                 .keep_alive_timeout(Duration::from_secs(5))
                 .initial_stream_window_size(Some(8 << 20))
                 .initial_connection_window_size(Some(32 << 20))
-                .connect_lazy();
+                .connect_with_connector_lazy(connector);
             channels.insert(id, ch);
         }
         Ok(Peers {
             channels: Arc::new(channels),
-            addrs: Arc::new(addrs.clone()),
+            dialer,
         })
+    }
+
+    /// This node's credentials, which the RPC listener checks incoming connections with.
+    pub fn auth(&self) -> &PeerAuth {
+        &self.dialer.auth
+    }
+
+    /// A new authenticated connection to `target` (append streams open theirs here).
+    pub async fn dial(&self, target: NodeId) -> std::io::Result<TcpStream> {
+        self.dialer.dial(target).await
     }
 
     pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.channels.keys().copied()
     }
 
-    /// The peer's RPC address, where replication streams connect.
+    /// The peer's RPC address.
     pub fn addr(&self, target: NodeId) -> Option<SocketAddr> {
-        self.addrs.get(&target).copied()
+        self.dialer.addrs.get(&target).copied()
     }
 
     fn channel(&self, target: NodeId) -> Result<Channel, PeerError> {
@@ -171,12 +273,12 @@ impl Peers {
         let mut client = self.raft_client(target)?;
         let req = with_timeout(pb::GroupMessage { group, payload }, timeout);
         let reply = match rpc {
-            RaftRpc::Append => client.append(req).await,
-            RaftRpc::Vote => client.vote(req).await,
-            RaftRpc::PreVote => client.pre_vote(req).await,
-            RaftRpc::TransferLeader => client.transfer_leader(req).await,
+            RaftRpc::Append => within(timeout, client.append(req)).await,
+            RaftRpc::Vote => within(timeout, client.vote(req)).await,
+            RaftRpc::PreVote => within(timeout, client.pre_vote(req)).await,
+            RaftRpc::TransferLeader => within(timeout, client.transfer_leader(req)).await,
         }?;
-        open(reply.into_inner())
+        open(reply)
     }
 
     /// Streams a snapshot file to `target` for `group`, `header` (the encoded vote and meta)
@@ -227,8 +329,9 @@ impl Peers {
             group,
             args: args.iter().map(|a| a.to_vec()).collect(),
         };
-        let reply = self.node_client(target)?.forward(with_timeout(msg, timeout)).await?;
-        Ok(decode::<Frame>(&reply.into_inner().frame)?)
+        let mut client = self.node_client(target)?;
+        let reply = within(timeout, client.forward(with_timeout(msg, timeout))).await?;
+        Ok(decode::<Frame>(&reply.frame)?)
     }
 
     /// Delivers a PUBLISH (or SPUBLISH) to `target`'s own subscribers: how many received it.
@@ -245,8 +348,9 @@ impl Peers {
             message: message.to_vec(),
             sharded,
         };
-        let reply = self.node_client(target)?.publish(with_timeout(msg, timeout)).await?;
-        Ok(reply.into_inner().receivers)
+        let mut client = self.node_client(target)?;
+        let reply = within(timeout, client.publish(with_timeout(msg, timeout))).await?;
+        Ok(reply.receivers)
     }
 
     /// Tells `target` which groups this node (`from`) leads; the answer is who answered and
@@ -262,8 +366,8 @@ impl Peers {
             from,
             leads: claims.iter().map(|c| pb::LeaderClaim::from(*c)).collect(),
         };
-        let reply = self.node_client(target)?.heartbeat(with_timeout(msg, timeout)).await?;
-        let reply = reply.into_inner();
+        let mut client = self.node_client(target)?;
+        let reply = within(timeout, client.heartbeat(with_timeout(msg, timeout))).await?;
         Ok((reply.from, reply.leads.into_iter().map(LeaderClaim::from).collect()))
     }
 
@@ -280,11 +384,8 @@ impl Peers {
             node,
             groups: groups.to_vec(),
         };
-        let reply = self
-            .node_client(target)?
-            .allow_revert(with_timeout(msg, timeout))
-            .await?
-            .into_inner();
+        let mut client = self.node_client(target)?;
+        let reply = within(timeout, client.allow_revert(with_timeout(msg, timeout))).await?;
         let pairs = |v: Vec<pb::RevertAllowed>| v.into_iter().map(|r| (r.group, r.last_log)).collect();
         Ok(RevertAnswer {
             allowed: pairs(reply.allowed),

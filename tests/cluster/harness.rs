@@ -1,5 +1,6 @@
 //! Real clusters for tests: node processes of the built binary on free loopback ports, each
-//! in its own temporary directory, killed when the test ends.
+//! in its own temporary directory (with its cluster.toml and cluster secret), killed when the
+//! test ends.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -12,6 +13,21 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_slotraft");
+
+/// The binary clusters run: `BIN`, or `SLOTRAFT_TEST_BIN` (to run a test against another
+/// build, e.g. to see that it fails against one without the change it tests).
+pub fn bin() -> String {
+    std::env::var("SLOTRAFT_TEST_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
+/// Writes a new cluster secret to `path`: 32 random bytes as hex, owner-only, as
+/// `slotraft secret` does.
+pub fn write_secret(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let hex: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    std::fs::write(path, format!("{hex}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
 
 /// Picks a free loopback port (bound then released) that no earlier call in this test process
 /// returned: the kernel hands a just-released port out again, so two picks in a row (or two
@@ -52,18 +68,23 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub resp: BTreeMap<u64, u16>,
+    /// Each node's node-to-node (RPC) port.
+    pub rpc: BTreeMap<u64, u16>,
     procs: BTreeMap<u64, Child>,
 }
 
 impl Cluster {
-    /// Writes a cluster.toml for `nodes` nodes and `groups`, with extra `[cluster]` settings.
+    /// Writes a cluster.toml for `nodes` nodes and `groups`, with extra `[cluster]` settings, and
+    /// a cluster secret at its default place (`cluster.secret` beside it).
     pub fn configure(nodes: u64, groups: &[GroupSpec], settings: &str) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
+        write_secret(&dir.path().join("cluster.secret"));
         let mut text = format!("[cluster]\ndata_dir = \"data\"\n{settings}\n");
-        let mut resp = BTreeMap::new();
+        let (mut resp, mut rpc) = (BTreeMap::new(), BTreeMap::new());
         for id in 1..=nodes {
             let (r, p) = (free_port(), free_port());
             resp.insert(id, r);
+            rpc.insert(id, p);
             let _ = write!(
                 text,
                 "\n[[node]]\nid = {id}\nresp = \"127.0.0.1:{r}\"\nrpc = \"127.0.0.1:{p}\"\n"
@@ -86,6 +107,7 @@ impl Cluster {
             dir,
             config,
             resp,
+            rpc,
             procs: BTreeMap::new(),
         }
     }
@@ -119,17 +141,24 @@ impl Cluster {
     }
 
     pub fn start(&mut self, id: u64) {
-        self.start_in(id, Command::new(BIN));
+        let config = self.config.clone();
+        self.start_in(id, Command::new(bin()), &config);
+    }
+
+    /// Starts node `id` with another cluster.toml (hence another secret beside it).
+    pub fn start_with_config(&mut self, id: u64, config: &std::path::Path) {
+        self.start_in(id, Command::new(bin()), config);
     }
 
     /// Starts node `id` with its open files limited to `files` (`ulimit -n`).
     pub fn start_with_file_limit(&mut self, id: u64, files: u64) {
         let mut sh = Command::new("sh");
-        sh.args(["-c", &format!("ulimit -n {files} && exec \"$0\" \"$@\""), BIN]);
-        self.start_in(id, sh);
+        sh.args(["-c", &format!("ulimit -n {files} && exec \"$0\" \"$@\""), &bin()]);
+        let config = self.config.clone();
+        self.start_in(id, sh, &config);
     }
 
-    fn start_in(&mut self, id: u64, mut command: Command) {
+    fn start_in(&mut self, id: u64, mut command: Command, config: &std::path::Path) {
         assert!(!self.procs.contains_key(&id), "node {id} is already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -138,7 +167,7 @@ impl Cluster {
             .unwrap();
         let child = command
             .args(["serve", "--config"])
-            .arg(&self.config)
+            .arg(config)
             .args(["--node", &id.to_string()])
             .env(
                 "RUST_LOG",
@@ -208,6 +237,11 @@ impl Cluster {
 
     pub fn addr(&self, id: u64) -> String {
         format!("127.0.0.1:{}", self.resp[&id])
+    }
+
+    /// Node `id`'s node-to-node (RPC) address.
+    pub fn rpc_addr(&self, id: u64) -> String {
+        format!("127.0.0.1:{}", self.rpc[&id])
     }
 
     pub fn url(&self, id: u64) -> String {

@@ -11,6 +11,7 @@ mod failover;
 mod fuzz_findings;
 mod hostile;
 mod malformed;
+mod peer_auth;
 mod proxy;
 mod redis_py;
 mod replicas;
