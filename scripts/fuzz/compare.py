@@ -114,10 +114,18 @@ def agree(cmd, rs, rr):
         return a == b or (a >= 0 and b >= 0 and abs(a - b) <= TOLERANCE[name])
     if name == "EXEC" and isinstance(rs, tuple) and isinstance(rr, tuple) and rs[0] == rr[0] == "*" \
             and rs[1] is not None and rr[1] is not None and len(rs[1]) == len(rr[1]) and hasattr(cmd, "queued"):
-        return all(agree(c, a, b) for c, a, b in zip(cmd.queued, rs[1], rr[1]))
+        return all(_agree_queued(c, a, b) for c, a, b in zip(cmd.queued, rs[1], rr[1]))
     if name in RANDOM:
         return random_shape_agrees(cmd, rs, rr)
     return normalise(cmd, rs) == normalise(cmd, rr)
+
+
+def _agree_queued(cmd, rs, rr):
+    """A reply inside EXEC's: as `agree`, but a SCAN-family step (whose cursor and batch are
+    each server's own, and which cannot be followed to its end there) by its shape."""
+    if name_of(cmd) in SCANS:
+        return shape(rs) == shape(rr)
+    return agree(cmd, rs, rr)
 
 
 def random_shape_agrees(cmd, rs, rr):
