@@ -210,6 +210,10 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
         }
         let reply = if p.spec.name == "unwatch" {
             Frame::ok()
+        } else if p.spec.name == "ssubscribe" {
+            // Redis refuses SSUBSCRIBE to a client that expects one reply per command, as one
+            // in EXEC does (SUBSCRIBE and PSUBSCRIBE are let through there, for compatibility).
+            Frame::error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
         } else {
             node_commands::execute(node, conn, &p, &args).await
         };

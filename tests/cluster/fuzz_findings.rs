@@ -258,6 +258,9 @@ async fn transactions_and_shard_channels_answer_as_redis() {
             &["EXEC", "x"],
             &["EXEC"],
             &["GET", "{t}a"],
+            &["MULTI"],
+            &["SSUBSCRIBE", "{t}x"],
+            &["EXEC"],
         ],
     )
     .await;
@@ -272,6 +275,9 @@ async fn transactions_and_shard_channels_answer_as_redis() {
         "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
         "-ERR EXEC without MULTI\r\n",
         "$-1\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n",
     ];
     assert_eq!(got, want);
 
