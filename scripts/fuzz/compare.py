@@ -178,12 +178,16 @@ class Known:
                     raise SystemExit("fuzz: %s:%d: %s" % (path, n, e))
         self.used = {}
 
-    def match(self, cmd, rs, rr):
-        """The matching entry's reason, or None."""
+    def match(self, cmd, rs, rr, inside_exec=False):
+        """The matching entry's reason, or None. `inside_exec`: the replies of a command EXEC
+        ran, which entries named EXEC/NAME match too (a difference of NAME only there)."""
         name = name_of(cmd)
+        names = {name, name.split("|")[0]}
+        if inside_exec:
+            names |= {"EXEC/" + n for n in names}
         a, b = render(rs, 100000), render(rr, 100000)
         for cname, sre, rre, reason, n in self.entries:
-            if cname != "*" and cname != name and cname != name.split("|")[0]:
+            if cname != "*" and cname not in names:
                 continue
             if sre.search(a) and rre.search(b):
                 self.used[n] = self.used.get(n, 0) + 1

@@ -435,7 +435,7 @@ class Differential:
             return None
         for c, a, b in zip(cmd.queued, rs[1], rr[1]):
             if not _agree_queued(c, a, b):
-                return self.known.match(c, a, b)
+                return self.known.match(c, a, b, inside_exec=True)
         return None
 
     def _record(self, kind, sig, i, done, rs, rr, reason=None):
