@@ -522,6 +522,12 @@ RARE = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", 
         "READWRITE", "ASKING", "MULTI", "EXEC", "DISCARD", "INFO", "TIME", "LASTSAVE", "CLUSTER"}
 
 
+# Commands the second connection (@OTHER) never sends: they would leave it in a mode (MULTI,
+# subscribed, RESP3, no replies, READONLY ...), block it, or empty both servers under the case.
+NOT_OTHER = RARE | {"WATCH", "UNWATCH", "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN",
+                    "BZPOPMAX", "BZMPOP", "WAIT", "RESET", "PUBLISH", "SPUBLISH"}
+
+
 class Sequences:
     """Command sequences, one per case: case i of a seed is always the same sequence."""
 
@@ -590,7 +596,11 @@ class Sequences:
                     block.insert(0, ["WATCH"] + g.keys(1, 2))
                 out += block
             elif g.chance(0.01):
-                out.append([OTHER] + self.command(g))
+                cmd = self.command(g)
+                # The second connection stays a plain RESP2 one, answering each command at
+                # once: a command that would change that (MULTI, SUBSCRIBE, HELLO, a blocking
+                # pop, WATCH ...) goes to the case's own connection instead.
+                out.append(cmd if cmd[0].upper() in NOT_OTHER else [OTHER] + cmd)
             else:
                 out.append(self.command(g))
         return out

@@ -231,9 +231,10 @@ class Protocol:
             # Past the 64 KB inline limit, what Redis answers depends on how its reads split
             # the bytes (it looks for the limit only when a read ends without a newline).
             return
-        if b"\x00" in data and any(x[0] == "-" for x in pa.replies + pb.replies):
+        if b"\x00" in data and (any(x[0] == "-" for x in pa.replies + pb.replies) or len(pa.replies) < len(pb.replies)):
             # Redis looks for an inline request's end with strchr, which stops at a NUL: it
-            # waits for a newline it never finds where slotraft reads the line.
+            # waits for a newline it never finds where slotraft reads the line (and answers
+            # the requests after it, errors or not).
             return
         if closed_a and not closed_b:
             self._finding("hang", "RESP: the connection stayed open after the client shut its side (redis closed it)",

@@ -275,12 +275,17 @@ fn getkeys(args: &[Bytes]) -> Frame {
     let Some(spec) = found else {
         return Frame::error("ERR Invalid command specified");
     };
+    // Redis's order: a command that never has keys, the arity, then the keys these
+    // arguments give (none, as from a numkeys that does not read: invalid arguments).
+    if spec.find_keys.is_none() && spec.first_key <= 0 && spec.key_specs.is_empty() {
+        return Frame::error("ERR The command has no key arguments");
+    }
     if check_arity(spec, cmd_args.len()).is_err() {
         return Frame::error("ERR Invalid number of arguments specified for command");
     }
     let keys = key_positions(spec, cmd_args);
     if keys.is_empty() {
-        return Frame::error("ERR The command has no key arguments");
+        return Frame::error("ERR Invalid arguments specified for command");
     }
     Frame::Array(keys.into_iter().map(|i| Frame::Bulk(cmd_args[i].clone())).collect())
 }
@@ -396,6 +401,19 @@ mod tests {
             (
                 vec!["command", "getkeys", "ping"],
                 Frame::error("ERR The command has no key arguments"),
+            ),
+            // A numkeys that gives no keys: the arguments are invalid, the command has keys.
+            (
+                vec!["command", "getkeys", "zunion", "abc", "a"],
+                Frame::error("ERR Invalid arguments specified for command"),
+            ),
+            (
+                vec!["command", "getkeys", "lmpop", "5", "a", "LEFT"],
+                Frame::error("ERR Invalid arguments specified for command"),
+            ),
+            (
+                vec!["command", "getkeys", "zunionstore", "d", "0", "a"],
+                Frame::error("ERR Invalid arguments specified for command"),
             ),
             (
                 vec!["command", "list", "filterby", "pattern", "h*all"],

@@ -213,16 +213,11 @@ fn fnv1a(data: &[u8]) -> u64 {
     h
 }
 
-/// HRANDFIELD key [count [WITHVALUES]]. Random but reproducible: seeded from the read's
-/// time and the key, choosing among the fields in sorted order.
-fn hrandfield(hash: Option<&HashMap<Bytes, Bytes>>, key: &[u8], args: &[Bytes], now_ms: u64) -> Reply<Frame> {
-    let mut rng = SplitMix(now_ms ^ fnv1a(key));
+/// HRANDFIELD's count and WITHVALUES, read before the key is looked up, as Redis reads them
+/// (a bad count answers before WRONGTYPE). `None`: no count.
+fn hrandfield_args(args: &[Bytes]) -> Reply<Option<(i64, bool)>> {
     let Some(raw) = args.get(2) else {
-        let fields = sorted(hash);
-        if fields.is_empty() {
-            return Ok(Frame::Null);
-        }
-        return Ok(Frame::Bulk(fields[rng.below(fields.len())].0.clone()));
+        return Ok(None);
     };
     let l = parse_i64(raw).ok_or_else(|| Frame::error(NOT_AN_INTEGER))?;
     if l == i64::MIN {
@@ -239,6 +234,26 @@ fn hrandfield(hash: Option<&HashMap<Bytes, Bytes>>, key: &[u8], args: &[Bytes], 
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(Frame::error("ERR value is out of range"));
     }
+    Ok(Some((l, with_values)))
+}
+
+/// HRANDFIELD key [count [WITHVALUES]] (`count`: `hrandfield_args`). Random but
+/// reproducible: seeded from the read's time and the key, choosing among the fields in
+/// sorted order.
+fn hrandfield(
+    hash: Option<&HashMap<Bytes, Bytes>>,
+    key: &[u8],
+    count: Option<(i64, bool)>,
+    now_ms: u64,
+) -> Reply<Frame> {
+    let mut rng = SplitMix(now_ms ^ fnv1a(key));
+    let Some((l, with_values)) = count else {
+        let fields = sorted(hash);
+        if fields.is_empty() {
+            return Ok(Frame::Null);
+        }
+        return Ok(Frame::Bulk(fields[rng.below(fields.len())].0.clone()));
+    };
     check_repeats(Some(l), hash.is_some_and(|h| !h.is_empty()))?;
     let fields = sorted(hash);
     if l == 0 || fields.is_empty() {
@@ -353,9 +368,14 @@ pub(super) fn read(name: &str, store: &Store, args: &[Bytes], now_ms: u64) -> Re
         // The cursor is checked before the key, as in Redis.
         parse_cursor(&args[2])?;
     }
+    let count = if name == "hrandfield" {
+        hrandfield_args(args)?
+    } else {
+        None
+    };
     let hash = hash_of(store.get_live(key, now_ms))?;
     let reply = match name {
-        "hrandfield" => return hrandfield(hash, key, args, now_ms),
+        "hrandfield" => return hrandfield(hash, key, count, now_ms),
         "hscan" => return hscan(hash, args),
         "hkeys" => Frame::Array(sorted(hash).into_iter().map(|(f, _)| Frame::Bulk(f.clone())).collect()),
         "hvals" => Frame::Array(sorted(hash).into_iter().map(|(_, v)| Frame::Bulk(v.clone())).collect()),
@@ -467,6 +487,25 @@ mod tests {
             (0, &["hlen", "s"], err(WRONGTYPE)),
             (0, &["hexists", "s", "a"], err(WRONGTYPE)),
             (0, &["hmget", "s", "a"], err(WRONGTYPE)),
+            // HRANDFIELD reads its count and WITHVALUES before the key's type, as Redis does.
+            (0, &["hrandfield", "s"], err(WRONGTYPE)),
+            (0, &["hrandfield", "s", "1"], err(WRONGTYPE)),
+            (
+                0,
+                &["hrandfield", "s", "x"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (0, &["hrandfield", "s", "1", "withvalue"], err("ERR syntax error")),
+            (
+                0,
+                &["hrandfield", "s", "-9223372036854775808"],
+                err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
+            ),
+            (
+                0,
+                &["hrandfield", "s", "9223372036854775807", "withvalues"],
+                err("ERR value is out of range"),
+            ),
             (0, &["get", "s"], bulk("v")),
             (0, &["hset", "h", "a", "1"], int(1)),
             (0, &["pexpire", "h", "10"], int(1)),

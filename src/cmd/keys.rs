@@ -375,8 +375,10 @@ fn by_pattern(store: &Store, pattern: &[u8], elem: &Bytes, now_ms: u64) -> Optio
     }
 }
 
-/// C's `strtod` as SORT uses it: the whole string must convert, no overflow, no NaN.
+/// C's `strtod` as SORT uses it: the whole string must convert, no overflow, no NaN. The
+/// string ends at its first NUL byte, as a C string does ("" and "\0..." are 0).
 fn sort_score(s: &[u8]) -> Option<f64> {
+    let s = &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())];
     if s.is_empty() {
         return Some(0.0);
     }
@@ -1040,6 +1042,9 @@ mod tests {
                 &["sort", "{s}set"],
                 err("ERR One or more scores can't be converted into double"),
             ),
+            // A score ends at its first NUL byte, as strtod reads a C string.
+            (0, &["rpush", "{s}nul", "2", "", "\0x", "1\0junk"], int(4)),
+            (0, &["sort", "{s}nul"], arr(&["", "\0x", "1\0junk", "2"])),
             (0, &["zadd", "{s}z", "1", "c", "2", "a", "3", "b"], int(3)),
             (
                 0,

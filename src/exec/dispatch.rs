@@ -152,6 +152,10 @@ pub async fn execute_prepared(
 ) -> Frame {
     let p = match prepared {
         Ok(p) => p,
+        // EXEC's own arity error aborts the transaction, as in Redis.
+        Err(e) if args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) => {
+            return transaction::abort_exec(conn, e);
+        }
         Err(e) => return transaction::refuse(conn, e),
     };
     conn.note_command(p.spec, &args);
@@ -160,6 +164,7 @@ pub async fn execute_prepared(
         return meta::change(node, args, false).await;
     }
     match way(conn, &p) {
+        Way::Reply(e) if p.spec.name == "exec" => transaction::abort_exec(conn, e),
         Way::Reply(e) => e,
         Way::Queue => transaction::queue(node, conn, p, args),
         Way::Blocking => {

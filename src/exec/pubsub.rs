@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::cluster::route::{Route, RouteCtx, route};
 use crate::cmd::parse::Cursor;
 use crate::cmd::{CommandSpec, Flag, Prepared};
-use crate::errors::{CLUSTERDOWN, CROSSSLOT, wrong_arity};
+use crate::errors::{CLUSTERDOWN, CROSSSLOT};
 use crate::exec::session::ConnState;
 use crate::node::Node;
 use crate::node::pubsub::Space;
@@ -67,6 +67,10 @@ pub async fn execute(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[By
         other => return Frame::Error(format!("ERR command '{other}' is not a Pub/Sub command")),
     };
     if spec.name.contains("unsubscribe") {
+        // Shard channels are keys: SUNSUBSCRIBE's must share a slot, as Redis Cluster checks.
+        if space == Space::Shard && p.slots.iter().any(|&s| s != p.slots[0]) {
+            return Frame::error(CROSSSLOT);
+        }
         return unsubscribe(node, conn, space, kind, &args[1..]);
     }
     if space == Space::Shard
@@ -207,8 +211,12 @@ fn introspect(node: &Node, p: &Prepared, args: &[Bytes]) -> Frame {
     };
     let pattern = names.first().map(|p| &p[..]);
     match sub.name {
-        // One pattern at most, which the table's arity (-2) cannot say.
-        "pubsub|channels" | "pubsub|shardchannels" if names.len() > 1 => Frame::Error(wrong_arity(sub.name)),
+        // One pattern at most, which the table's arity (-2) cannot say; Redis's text for it
+        // names the subcommand as sent.
+        "pubsub|channels" | "pubsub|shardchannels" if names.len() > 1 => Frame::Error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
+        )),
         "pubsub|channels" => bulks(node.pubsub.names(Space::Channel, pattern)),
         "pubsub|shardchannels" => bulks(node.pubsub.names(Space::Shard, pattern)),
         "pubsub|numsub" => counts(Space::Channel),

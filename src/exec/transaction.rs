@@ -43,14 +43,33 @@ pub fn queue(node: &Node, conn: &mut ConnState, p: Prepared, args: Vec<Bytes>) -
 /// command whose keys span slots, or whose slot is led elsewhere (`-MOVED`, for a client's
 /// own connection), is refused. Its leader, or a group without one, is EXEC's to find.
 pub fn admit(view: &View, p: &Prepared, may_forward: bool) -> Result<(), Frame> {
-    // A blocking pop runs as its twin at EXEC: its keys are a data command's.
+    // A blocking pop runs as its twin at EXEC: its keys are a data command's. The node's own
+    // commands with keys (shard channels) must name one slot; which node serves it is theirs.
     if p.kind() == Kind::Node && p.spec.twin.is_none() {
+        if p.slots.iter().any(|&s| s != p.slots[0]) {
+            return Err(Frame::error(CROSSSLOT));
+        }
         return Ok(());
     }
     match route(view, &p.slots, RouteCtx::write()) {
         Route::CrossSlot => Err(Frame::error(CROSSSLOT)),
         Route::Moved { slot, addr } if may_forward => Err(Frame::Error(crate::errors::moved(slot, addr))),
         _ => Ok(()),
+    }
+}
+
+/// EXEC refused before it runs (its arity, a subscribed connection): as Redis does, the
+/// transaction is discarded and the refusal is told as EXECABORT, with or without MULTI.
+pub fn abort_exec(conn: &mut ConnState, refusal: Frame) -> Frame {
+    conn.multi = None;
+    conn.multi_dirty = false;
+    conn.watched.clear();
+    match refusal {
+        Frame::Error(e) => {
+            let why = e.strip_prefix("ERR ").unwrap_or(&e);
+            Frame::Error(format!("EXECABORT Transaction discarded because of: {why}"))
+        }
+        other => other,
     }
 }
 
@@ -183,27 +202,39 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
             other => return other,
         }
     }
+    // Further frames a command left (SUBSCRIBE a b: one confirmation per channel).
+    let mut extra: Vec<Vec<Frame>> = vec![Vec::new(); replies.len()];
     for (i, (p, args)) in local {
         if replies[i].is_some() {
             continue;
         }
         let reply = if p.spec.name == "unwatch" {
             Frame::ok()
+        } else if p.spec.name == "ssubscribe" {
+            // Redis refuses SSUBSCRIBE to a client that expects one reply per command, as one
+            // in EXEC does (SUBSCRIBE and PSUBSCRIBE are let through there, for compatibility).
+            Frame::error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
         } else {
             node_commands::execute(node, conn, &p, &args).await
         };
         replies[i] = Some(reply);
+        extra[i] = std::mem::take(&mut conn.pending);
     }
-    Frame::Array(
-        replies
-            .into_iter()
-            .zip(shapes)
-            .map(|(r, shape)| {
-                let r = r.unwrap_or(Frame::Null);
-                shape.map_or(r.clone(), |s| s.convert(r))
-            })
-            .collect(),
-    )
+    let count = replies.len();
+    let mut frames = replies
+        .into_iter()
+        .zip(shapes)
+        .zip(extra)
+        .flat_map(|((r, shape), more)| {
+            let r = r.unwrap_or(Frame::Null);
+            std::iter::once(shape.map_or(r.clone(), |s| s.convert(r))).chain(more)
+        });
+    // As Redis writes it: the array's length counts the commands, and each command's frames
+    // follow in turn, so a command of several frames shifts the later ones past the array's
+    // end. The frames past it are written after the array, as Redis's bytes have them.
+    let reply = Frame::Array(frames.by_ref().take(count).collect());
+    conn.pending.extend(frames);
+    reply
 }
 
 #[cfg(test)]

@@ -213,3 +213,137 @@ async fn blocking_moves_time_out_with_a_null_array() {
     let resp3 = exchange(&addr, &[&["HELLO", "3"], moves[0], moves[1]]).await;
     assert_eq!(resp3[1..], ["_\r\n", "_\r\n"]);
 }
+
+/// Sends `commands` pipelined on one connection and returns every byte the node answers
+/// until they end with `ends` (and any that follow within 200 ms: more would be a difference
+/// too), for replies of several frames, which `exchange` cannot count.
+async fn raw_exchange(addr: &str, commands: &[&[&str]], ends: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = String::new();
+    for args in commands {
+        req.push_str(&format!("*{}\r\n", args.len()));
+        for a in *args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+    }
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = BytesMut::new();
+    while !buf.ends_with(ends.as_bytes()) {
+        match tokio::time::timeout(Duration::from_secs(10), s.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(200), s.read_buf(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+// Second 600 s run: shard channels are keys inside MULTI and for SUNSUBSCRIBE too; EXEC
+// refused before it runs aborts the transaction with EXECABORT; a (P)SUBSCRIBE of several
+// channels inside MULTI writes its frames in turn, as Redis's bytes have them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_and_shard_channels_answer_as_redis() {
+    let c = Cluster::one().await;
+    let addr = c.addr(1);
+    let got = exchange(
+        &addr,
+        &[
+            &["MULTI"],
+            &["SSUBSCRIBE", "{t}x", "{t}x", "0"],
+            &["EXEC"],
+            &["SUNSUBSCRIBE", "{t}ch", "COUNT"],
+            &["EXEC", "COUNT"],
+            &["MULTI"],
+            &["SET", "{t}a", "1"],
+            &["EXEC", "x"],
+            &["EXEC"],
+            &["GET", "{t}a"],
+            &["MULTI"],
+            &["SSUBSCRIBE", "{t}x"],
+            &["EXEC"],
+        ],
+    )
+    .await;
+    let want = [
+        "+OK\r\n",
+        CROSSSLOT,
+        "-EXECABORT Transaction discarded because of previous errors.\r\n",
+        CROSSSLOT,
+        "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+        "-ERR EXEC without MULTI\r\n",
+        "$-1\r\n",
+        "+OK\r\n",
+        "+QUEUED\r\n",
+        "*1\r\n-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n",
+    ];
+    assert_eq!(got, want);
+
+    let want = "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n-EXECABORT Transaction discarded because of: Can't execute 'exec': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    assert_eq!(raw_exchange(&addr, &[&["SUBSCRIBE", "a"], &["EXEC"]], want).await, want);
+
+    // EXEC's array counts two commands; PSUBSCRIBE's second frame is the array's second
+    // element and PING's reply (a subscriber's, by then) follows the array.
+    let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n*3\r\n$10\r\npsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$10\r\npsubscribe\r\n$1\r\nb\r\n:2\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n";
+    let got = raw_exchange(
+        &addr,
+        &[&["MULTI"], &["PSUBSCRIBE", "a", "b"], &["PING"], &["EXEC"]],
+        want,
+    )
+    .await;
+    assert_eq!(got, want);
+    let want =
+        "+OK\r\n+QUEUED\r\n*1\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n";
+    let got = raw_exchange(
+        &addr,
+        &[&["HELLO", "3"], &["MULTI"], &["SUBSCRIBE", "a", "b"], &["EXEC"]],
+        want,
+    )
+    .await;
+    assert!(got.ends_with(want), "{got:?}");
+}
+
+// Second 600 s run: which error comes first, and Redis's texts, for HRANDFIELD, PUBSUB
+// SHARDCHANNELS, COMMAND GETKEYS, CONFIG SET and CLUSTER GETKEYSINSLOT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argument_errors_answer_as_redis() {
+    let c = Cluster::one().await;
+    let addr = c.addr(1);
+    let cases: &[(&[&str], &str)] = &[
+        (&["SET", "{t}s", "x"], "+OK\r\n"),
+        (
+            &["HRANDFIELD", "{t}s", "abc"],
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (&["HRANDFIELD", "{t}s", "1", "foo"], "-ERR syntax error\r\n"),
+        (
+            &["HRANDFIELD", "{t}s", "1"],
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            &["PUBSUB", "shardchannels", "a", "b"],
+            "-ERR unknown subcommand or wrong number of arguments for 'shardchannels'. Try PUBSUB HELP.\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYS", "zunion", "abc", "a"],
+            "-ERR Invalid arguments specified for command\r\n",
+        ),
+        (
+            &["CONFIG", "SET", "maxclients", "abc"],
+            "-ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer\r\n",
+        ),
+        (
+            &["CLUSTER", "GETKEYSINSLOT", "-1", "5"],
+            "-ERR Invalid slot or number of keys\r\n",
+        ),
+        (
+            &["CLUSTER", "GETKEYSINSLOT", "5", "-1"],
+            "-ERR Invalid slot or number of keys\r\n",
+        ),
+    ];
+    for (req, want) in cases {
+        assert_eq!(exchange(&addr, &[req]).await, [*want], "{req:?}");
+    }
+}

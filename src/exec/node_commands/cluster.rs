@@ -80,8 +80,8 @@ fn get_keys_in_slot(node: &Node, c: &mut Cursor) -> Reply<Frame> {
             let keys = slot_store(node, s as u16, |st| st.keys_in_slot(s as u16, n as usize)).unwrap_or_default();
             Ok(Frame::Array(keys.into_iter().map(Frame::Bulk).collect()))
         }
-        (Some(_), Some(n)) if n < 0 => Err(Frame::error("ERR Invalid number of keys")),
-        (Some(_), Some(_)) => Err(Frame::error("ERR Invalid slot")),
+        // One text for either, as Redis 7 has it.
+        (Some(_), Some(_)) => Err(Frame::error("ERR Invalid slot or number of keys")),
         _ => Err(Frame::error("ERR value is not an integer or out of range")),
     }
 }

@@ -212,6 +212,13 @@ fn change(name: &str, value: &[u8]) -> Result<Change, &'static str> {
             Some(_) => Err("argument must be between 1048576 and 9223372036854775807 inclusive"),
             None => Err("argument must be a memory value"),
         },
+        // Read as Redis reads it (an unsigned int from 1), so a bad value gets Redis's reason;
+        // a good one is still refused: the limit is cluster.toml's, fixed while the node runs.
+        "maxclients" => match parse_i64(value) {
+            Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => Err("can't set immutable config"),
+            Some(_) => Err("argument must be between 1 and 4294967295 inclusive"),
+            None => Err("argument couldn't be parsed into an integer"),
+        },
         _ => Err("can't set immutable config"),
     }
 }
@@ -278,5 +285,19 @@ mod tests {
         assert_eq!(reason(b"abc"), Some("argument must be a memory value"));
         assert_eq!(reason(b"1048576"), None);
         assert_eq!(change("client-query-buffer-limit", b"0").err(), range);
+    }
+
+    #[test]
+    fn maxclients_is_read_before_it_is_refused() {
+        let reason = |v: &[u8]| change("maxclients", v).err();
+        let not_int = Some("argument couldn't be parsed into an integer");
+        let range = Some("argument must be between 1 and 4294967295 inclusive");
+        assert_eq!(reason(b"abc"), not_int);
+        assert_eq!(reason(b"1mb"), not_int);
+        assert_eq!(reason(b"99999999999999999999"), not_int);
+        assert_eq!(reason(b"0"), range);
+        assert_eq!(reason(b"-1"), range);
+        assert_eq!(reason(b"4294967296"), range);
+        assert_eq!(reason(b"10000"), Some("can't set immutable config"));
     }
 }
