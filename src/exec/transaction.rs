@@ -130,6 +130,9 @@ async fn watch(node: &Node, conn: &mut ConnState, p: &Prepared, args: &[Bytes]) 
     }
 }
 
+/// EXEC's refusal of a transaction that flushes and also reads or writes keys.
+pub const FLUSH_IN_TRANSACTION: &str = "ERR FLUSHALL and FLUSHDB cannot run in a transaction that also reads or writes keys; nothing was run (send the flush outside MULTI)";
+
 /// Runs the queued transaction. The MULTI state and the watches end here, whatever happens.
 async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
     let Some(queued) = conn.multi.take() else {
@@ -170,6 +173,16 @@ async fn exec(node: &Node, conn: &mut ConnState) -> Frame {
         })
         .collect();
     let (data, local): (Vec<_>, Vec<_>) = queued.into_iter().enumerate().partition(|(i, _)| is_data[*i]);
+    // A flush is the node's command, run beside the transaction's entry, not in it: with keys
+    // read or written in the same transaction it would run at the wrong point (and wipe writes
+    // queued after it), so the transaction is refused whole rather than run out of order.
+    if !data.is_empty()
+        && local
+            .iter()
+            .any(|(_, (p, _))| matches!(p.spec.name, "flushall" | "flushdb"))
+    {
+        return Frame::error(FLUSH_IN_TRANSACTION);
+    }
     if data.is_empty() && watches.is_empty() && queued_slots.iter().any(|&s| s != queued_slots[0]) {
         return Frame::error(CROSSSLOT);
     }
