@@ -158,6 +158,13 @@ class Slotraft:
                       'slots = ["%d-%d"]' % (a, b), ""]
         with open(self.config, "w") as f:
             f.write("\n".join(lines))
+        # The cluster secret every node-to-node connection is authenticated with (cluster.secret
+        # beside the toml, as slotraft's default); the RPC inputs come from a stranger without it.
+        secret = os.path.join(work, "cluster.secret")
+        if not os.path.exists(secret):
+            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(32).hex() + "\n")
         self.procs = [
             Proc("%s node %d" % (name, i + 1),
                  [binary, "serve", "--config", self.config, "--node", str(i + 1)],
