@@ -137,7 +137,12 @@ def _fill_expiry(g, args):
     out = []
     for a in args:
         if a == "":
-            out.append(g.expire_secs() if g.chance(0.7) else g.expire_abs())
+            t = g.expire_secs() if g.chance(0.7) else g.expire_abs()
+            # A TTL of a few milliseconds may run out between two commands on one server and
+            # not on the other, a difference of timing, not of behaviour: PX gets seconds' worth.
+            if out and out[-1] == "PX" and t.isdigit() and not t.startswith("0") and int(t) < 1000:
+                t = str(int(t) * 1000)
+            out.append(t)
         else:
             out.append(a)
     return out
