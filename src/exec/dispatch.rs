@@ -85,18 +85,19 @@ pub fn refresh_user(node: &Node, conn: &mut ConnState) {
     };
 }
 
-/// ACL LOG's `client-info`: the connection as CLIENT INFO names it.
+/// ACL LOG's `client-info`: the connection's CLIENT LIST line (a forwarded command has none).
 pub fn client_info(conn: &ConnState) -> String {
-    format!(
-        "id={} addr={} laddr={} name={} user={}",
-        conn.id,
-        conn.addr,
-        conn.laddr,
-        conn.name
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default(),
-        String::from_utf8_lossy(&conn.user_name()),
+    conn.publish();
+    conn.client.as_ref().map_or_else(
+        || {
+            format!(
+                "id={} addr={} user={}",
+                conn.id,
+                conn.addr,
+                String::from_utf8_lossy(&conn.user_name())
+            )
+        },
+        |c| c.line(),
     )
 }
 
